@@ -1,0 +1,45 @@
+"""nucleoforge: nucleic-acid foundation models for PyTorch and Hugging Face transformers.
+
+Importing the package registers every model with the transformers Auto classes, so
+``AutoModelForMaskedLM.from_pretrained(dir)`` and ``AutoTokenizer.from_pretrained(dir)`` work
+on folders written by nucleoforge.
+"""
+
+from nucleoforge.models.bert import NucleotideBertConfig
+from nucleoforge.models.rnaernie import (
+    RnaErnieConfig,
+    RnaErnieForContactPrediction,
+    RnaErnieForMaskedLM,
+    RnaErnieForSequencePrediction,
+    RnaErnieForTokenPrediction,
+    RnaErnieModel,
+)
+from nucleoforge.models.splicebert import (
+    SpliceBertConfig,
+    SpliceBertForContactPrediction,
+    SpliceBertForMaskedLM,
+    SpliceBertForSequencePrediction,
+    SpliceBertForTokenPrediction,
+    SpliceBertModel,
+)
+from nucleoforge.models.utrbert import (
+    UtrBertConfig,
+    UtrBertForContactPrediction,
+    UtrBertForMaskedLM,
+    UtrBertForSequencePrediction,
+    UtrBertForTokenPrediction,
+    UtrBertModel,
+)
+from nucleoforge.tokenization import NucleotideTokenizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NucleotideTokenizer", "NucleotideBertConfig",
+    "SpliceBertConfig", "SpliceBertModel", "SpliceBertForMaskedLM", "SpliceBertForSequencePrediction",
+    "SpliceBertForTokenPrediction", "SpliceBertForContactPrediction",
+    "UtrBertConfig", "UtrBertModel", "UtrBertForMaskedLM", "UtrBertForSequencePrediction",
+    "UtrBertForTokenPrediction", "UtrBertForContactPrediction",
+    "RnaErnieConfig", "RnaErnieModel", "RnaErnieForMaskedLM", "RnaErnieForSequencePrediction",
+    "RnaErnieForTokenPrediction", "RnaErnieForContactPrediction",
+]  # fmt: skip

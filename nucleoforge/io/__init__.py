@@ -1,0 +1,1 @@
+"""Streaming readers and writers for sequence, variant, interval and annotation files."""

@@ -1,0 +1,1 @@
+"""Model packages; importing one registers its classes with the transformers Auto classes."""

@@ -1,0 +1,32 @@
+"""3UTRBERT (Yang et al. 2023): 3'UTR MLM on overlapping k-mers (k = 3..6), BERT-base 12 × 768."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nucleoforge.models.bert.configuration_bert import NucleotideBertConfig
+
+UTRBERT_KS = (3, 4, 5, 6)
+
+
+class UtrBertConfig(NucleotideBertConfig):
+    """3UTRBERT defaults; the vocabulary size follows k (``4**k + 5``: 69 / 261 / 1029 / 4101).
+
+    >>> UtrBertConfig(k=6).vocab_size
+    4101
+    """
+
+    model_type = "utrbert"
+
+    def __init__(self, k: int = 3, **kwargs: Any) -> None:
+        if k not in UTRBERT_KS:
+            raise ValueError(f"3UTRBERT k must be one of {UTRBERT_KS}, got {k!r}")
+        defaults = dict(
+            vocab_size=4**k + 5, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+            intermediate_size=3072, hidden_act="gelu", max_position_embeddings=512, layer_norm_eps=1e-12,
+            type_vocab_size=2,
+        )  # fmt: skip
+        merged = {**defaults, **kwargs}
+        if merged["vocab_size"] != 4**k + 5:
+            raise ValueError(f"a {k}-mer 3UTRBERT has vocab_size {4**k + 5}, got {merged['vocab_size']}")
+        super().__init__(k=k, **merged)

@@ -1,0 +1,1 @@
+"""transformers Pipeline subclasses, registered with PIPELINE_REGISTRY on import."""

@@ -1,0 +1,493 @@
+"""One tokenizer for every nucleotide language model: single nucleotides and overlapping k-mers.
+
+The vocabulary (and so the id order) is exactly the original model's, so original checkpoints
+load without re-indexing their embeddings. Everything else is derived from the vocabulary:
+
+* which letter a model uses for the fourth base (``T`` for SpliceBERT/RNAErnie, ``U`` for
+  3UTRBERT): the other one is converted (U→T or T→U);
+* ``k`` — k-mer vocabularies are tokenised as overlapping k-mers, stride 1 (L−k+1 tokens);
+* IUPAC ambiguity letters become ``N`` where the vocabulary has it, otherwise ``[UNK]``
+  (a k-mer containing one is ``[UNK]``).
+
+Masks may be written inside a sequence as ``<mask>`` or ``[MASK]``; each stands for one
+nucleotide. In a k-mer vocabulary every k-mer covering a masked nucleotide becomes ``[MASK]``.
+
+Batches take a vectorised NumPy path (lookup tables over the bytes of all sequences at once).
+
+>>> tok = NucleotideTokenizer.for_model("splicebert")
+>>> tok("acgu<mask>N")["input_ids"]
+[2, 6, 7, 8, 9, 4, 5, 3]
+>>> tok3 = NucleotideTokenizer.for_model("utrbert", k=3)
+>>> tok3.convert_ids_to_tokens(tok3("ACGTA")["input_ids"])
+['[CLS]', 'ACG', 'CGU', 'GUA', '[SEP]']
+>>> tok("ACXT")
+Traceback (most recent call last):
+...
+ValueError: sequence 0, position 2: invalid character 'X' (expected A, C, G, T/U or an IUPAC ambiguity code); pass errors="replace" to map it to N
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from transformers import BatchEncoding, PreTrainedTokenizer
+
+from nucleoforge.alphabet import IUPAC_AMBIGUOUS
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+#: RNAErnie's 28 RNA-type tokens, in the order of its ``vocab_1MER.txt`` (ids 7–34).
+RNAERNIE_RNA_TYPES = [
+    "RNaseMRPRNA", "RNasePRNA", "SRPRNA", "YRNA", "antisenseRNA", "autocatalyticallysplicedintron",
+    "guideRNA", "hammerheadribozyme", "lncRNA", "miRNA", "miscRNA", "ncRNA", "other", "piRNA",
+    "premiRNA", "precursorRNA", "rRNA", "ribozyme", "sRNA", "scRNA", "scaRNA", "siRNA", "snRNA",
+    "snoRNA", "tRNA", "telomeraseRNA", "tmRNA", "vaultRNA",
+]  # fmt: skip
+
+
+def kmer_vocabulary(k: int, alphabet: str = "AUCG") -> list[str]:
+    """Special tokens then every k-mer in ``itertools.product(alphabet, repeat=k)`` order (DNABERT)."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return SPECIAL_TOKENS + ["".join(p) for p in itertools.product(alphabet, repeat=k)]
+
+
+def vocabulary_for(model_type: str, k: int | None = None) -> list[str]:
+    """The original vocabulary of a model, in its original id order.
+
+    >>> len(vocabulary_for("utrbert", 6)), vocabulary_for("splicebert")[5:]
+    (4101, ['N', 'A', 'C', 'G', 'T'])
+    """
+    if model_type == "splicebert":
+        return SPECIAL_TOKENS + ["N", "A", "C", "G", "T"]
+    if model_type == "utrbert":
+        if k not in (3, 4, 5, 6):
+            raise ValueError(f"3UTRBERT has 3-, 4-, 5- and 6-mer vocabularies, got k={k!r}")
+        return kmer_vocabulary(k, "AUCG")
+    if model_type == "rnaernie":
+        return SPECIAL_TOKENS + ["[DEL]", "[IND]"] + RNAERNIE_RNA_TYPES + ["A", "T", "C", "G"]
+    if model_type == "dnabert":
+        return kmer_vocabulary(k or 6, "ACGT")
+    raise ValueError(f"unknown model type {model_type!r}; expected splicebert, utrbert, rnaernie or dnabert")
+
+
+_MAX_LENGTHS = {"splicebert": 1026, "utrbert": 512, "rnaernie": 513, "dnabert": 512}
+
+# Byte codes used by the vectorised path.
+_BASE_CODES = {"A": 0, "C": 1, "G": 2, "T": 3, "U": 3}
+_AMBIG, _MASK, _INVALID = 4, 5, 255
+_MASK_PATTERN = re.compile(r"<mask>|\[MASK\]")
+_MASK_CHAR = "\x01"  # internal stand-in for one masked nucleotide
+
+
+class NucleotideTokenizer(PreTrainedTokenizer):
+    """Tokenizer for nucleotide sequences with a single-nucleotide or k-mer vocabulary.
+
+    Args:
+        vocab_file: a ``vocab.txt`` with one token per line (line number = id).
+        k: k-mer size; ``None`` infers it from the vocabulary.
+        errors: ``"strict"`` (default) raises ``ValueError`` on characters that are not
+            nucleotides; ``"replace"`` maps them to ``N``/``[UNK]`` instead.
+    """
+
+    vocab_files_names = {"vocab_file": "vocab.txt"}
+    model_input_names = ["input_ids", "attention_mask"]
+
+    def __init__(
+        self,
+        vocab_file: str | None = None,
+        k: int | None = None,
+        errors: str = "strict",
+        vocab: Sequence[str] | None = None,
+        unk_token: str = "[UNK]",
+        pad_token: str = "[PAD]",
+        cls_token: str = "[CLS]",
+        sep_token: str = "[SEP]",
+        mask_token: str = "[MASK]",
+        **kwargs: Any,
+    ) -> None:
+        if vocab is None:
+            if vocab_file is None:
+                raise ValueError("NucleotideTokenizer needs a vocab_file or a vocab list")
+            with open(vocab_file, encoding="utf-8") as fh:
+                vocab = [line.rstrip("\r\n") for line in fh if line.rstrip("\r\n")]
+        self._vocab: dict[str, int] = {}
+        for i, token in enumerate(vocab):
+            if token in self._vocab:
+                raise ValueError(f"vocabulary token {token!r} appears twice (ids {self._vocab[token]} and {i})")
+            self._vocab[token] = i
+        self.ids_to_tokens = {i: t for t, i in self._vocab.items()}
+        for name, token in (("unk", unk_token), ("pad", pad_token), ("cls", cls_token), ("sep", sep_token), ("mask", mask_token)):
+            if str(token) not in self._vocab:
+                raise ValueError(f"the vocabulary has no {name} token {str(token)!r}")
+        if errors not in ("strict", "replace"):
+            raise ValueError(f"errors must be 'strict' or 'replace', got {errors!r}")
+        self.errors = errors
+        self.k = self._infer_k(k)
+        self._build_tables()
+        super().__init__(
+            k=self.k,
+            errors=errors,
+            unk_token=unk_token,
+            pad_token=pad_token,
+            cls_token=cls_token,
+            sep_token=sep_token,
+            mask_token=mask_token,
+            **kwargs,
+        )
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def for_model(cls, model_type: str, k: int | None = None, **kwargs: Any) -> NucleotideTokenizer:
+        """The tokenizer of an original model: ``splicebert`` (``variant`` sets the length),
+        ``utrbert`` (k = 3..6), ``rnaernie`` or ``dnabert`` (ACGT k-mers, e.g. for GeneBERT)."""
+        variant = kwargs.pop("variant", None)
+        max_len = _MAX_LENGTHS[model_type] if model_type in _MAX_LENGTHS else None
+        if model_type == "splicebert" and variant in ("splicebert.510", "splicebert-human.510"):
+            max_len = 512
+        kwargs.setdefault("model_max_length", max_len)
+        return cls(vocab=vocabulary_for(model_type, k), k=k, **kwargs)
+
+    def _infer_k(self, k: int | None) -> int:
+        lengths = {len(t) for t in self._vocab if set(t) <= set("ACGTU") and t}
+        if k is None:
+            if len(lengths) != 1:
+                raise ValueError(f"cannot infer k from the vocabulary (nucleotide tokens of lengths {sorted(lengths)}); pass k=")
+            k = next(iter(lengths))
+        if k < 1 or k not in lengths:
+            raise ValueError(f"k={k} does not match the vocabulary (it has nucleotide tokens of lengths {sorted(lengths)})")
+        return k
+
+    def _build_tables(self) -> None:
+        k = self.k
+        kmers = [t for t in self._vocab if len(t) == k and set(t) <= set("ACGTU")]
+        letters = set("".join(kmers))
+        if "T" in letters and "U" in letters:
+            raise ValueError("the vocabulary mixes T and U nucleotide tokens")
+        self.fourth_base = "U" if "U" in letters else "T"
+        bases = "ACG" + self.fourth_base
+        missing = ["".join(p) for p in itertools.product(bases, repeat=k) if "".join(p) not in self._vocab]
+        if missing:
+            raise ValueError(f"the {k}-mer vocabulary lacks {len(missing)} k-mers, e.g. {missing[:3]}")
+        # k-mer code (base-4 number over A,C,G,T/U) -> token id
+        self._kmer_ids = np.array(
+            [self._vocab["".join(p)] for p in itertools.product(bases, repeat=k)], dtype=np.int64
+        )
+        self.has_n = k == 1 and "N" in self._vocab
+        self._ambiguous_id = self._vocab["N"] if self.has_n else self._vocab["[UNK]"]
+        codes = np.full(256, _INVALID, dtype=np.uint8)
+        for letter, code in _BASE_CODES.items():
+            codes[ord(letter)] = codes[ord(letter.lower())] = code
+        for letter in IUPAC_AMBIGUOUS:
+            codes[ord(letter)] = codes[ord(letter.lower())] = _AMBIG
+        codes[ord(_MASK_CHAR)] = _MASK
+        self._codes = codes
+
+    # ------------------------------------------------------------------ vocabulary API
+    @property
+    def vocab_size(self) -> int:
+        return len(self._vocab)
+
+    def get_vocab(self) -> dict[str, int]:
+        return dict(self._vocab, **self.added_tokens_encoder)
+
+    def _convert_token_to_id(self, token: str) -> int:
+        return self._vocab.get(token, self._vocab[str(self.unk_token)])
+
+    def _convert_id_to_token(self, index: int) -> str:
+        return self.ids_to_tokens.get(index, str(self.unk_token))
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        return " ".join(tokens)
+
+    def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str]:
+        name = (filename_prefix + "-" if filename_prefix else "") + "vocab.txt"
+        path = os.path.join(save_directory, name) if os.path.isdir(save_directory) else save_directory
+        with open(path, "w", encoding="utf-8") as fh:
+            for i in range(len(self.ids_to_tokens)):
+                fh.write(self.ids_to_tokens[i] + "\n")
+        return (path,)
+
+    @property
+    def nucleotide_token_ids(self) -> dict[str, int]:
+        """Ids of the four nucleotide tokens (single-nucleotide vocabularies), keyed A, C, G, T/U."""
+        if self.k != 1:
+            raise ValueError(f"a {self.k}-mer vocabulary has no single-nucleotide tokens")
+        return {b: self._vocab[b] for b in "ACG" + self.fourth_base}
+
+    def build_inputs_with_special_tokens(self, token_ids_0: list[int], token_ids_1: list[int] | None = None) -> list[int]:
+        cls, sep = [self.cls_token_id], [self.sep_token_id]
+        if token_ids_1 is None:
+            return cls + token_ids_0 + sep
+        return cls + token_ids_0 + sep + token_ids_1 + sep
+
+    def get_special_tokens_mask(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None, already_has_special_tokens: bool = False
+    ) -> list[int]:
+        if already_has_special_tokens:
+            special = set(self.all_special_ids)
+            return [1 if t in special else 0 for t in token_ids_0]
+        mask = [1] + [0] * len(token_ids_0) + [1]
+        if token_ids_1 is not None:
+            mask += [0] * len(token_ids_1) + [1]
+        return mask
+
+    def create_token_type_ids_from_sequences(self, token_ids_0: list[int], token_ids_1: list[int] | None = None) -> list[int]:
+        first = [0] * (len(token_ids_0) + 2)
+        return first if token_ids_1 is None else first + [1] * (len(token_ids_1) + 1)
+
+    # ------------------------------------------------------------------ encoding
+    def num_tokens(self, length: int) -> int:
+        """Tokens (without specials) for a sequence of ``length`` nucleotides."""
+        return max(length - self.k + 1, 0)
+
+    def encode_sequences(self, sequences: Sequence[str], errors: str | None = None) -> list[np.ndarray]:
+        """Token ids (no special tokens) of each sequence, vectorised over the whole batch."""
+        flat, lengths = self._encode_flat(list(sequences), errors or self.errors)
+        bounds = np.concatenate([[0], np.cumsum([self.num_tokens(n) for n in lengths])])
+        return [flat[bounds[i] : bounds[i + 1]] for i in range(len(lengths))]
+
+    def _prepare(self, sequences: list[str]) -> list[str]:
+        out = []
+        for i, seq in enumerate(sequences):
+            if not isinstance(seq, str):
+                raise TypeError(f"sequence {i}: expected a string, got {type(seq).__name__}")
+            if "<" in seq or "[" in seq:
+                seq = _MASK_PATTERN.sub(_MASK_CHAR, seq)
+            out.append(seq)
+        return out
+
+    def _encode_flat(self, sequences: list[str], errors: str) -> tuple[np.ndarray, list[int]]:
+        sequences = self._prepare(sequences)
+        lengths = [len(s) for s in sequences]
+        k = self.k
+        if k > 1:
+            for i, n in enumerate(lengths):
+                if n < k:
+                    raise ValueError(
+                        f"sequence {i} has {n} nucleotides, shorter than k={k}: a {k}-mer tokenizer needs at least {k}"
+                    )
+        joined = "".join(sequences)
+        try:
+            raw = joined.encode("ascii")
+        except UnicodeEncodeError as exc:
+            if errors == "strict":
+                self._raise_invalid(sequences, lengths, exc.start)
+            raw = joined.encode("ascii", "replace")
+        codes = self._codes[np.frombuffer(raw, dtype=np.uint8)]
+        invalid = codes == _INVALID
+        if invalid.any():
+            if errors == "strict":
+                self._raise_invalid(sequences, lengths, int(np.argmax(invalid)))
+            codes = np.where(invalid, _AMBIG, codes).astype(np.uint8)
+        if k == 1:
+            lut = np.empty(256, dtype=np.int64)
+            lut[:4] = self._kmer_ids
+            lut[_AMBIG] = self._ambiguous_id
+            lut[_MASK] = self.mask_token_id
+            return lut[codes], lengths
+        # k-mers: base-4 number over each window; any ambiguous letter -> [UNK], any mask -> [MASK]
+        total = len(codes)
+        n_windows = max(total - k + 1, 0)
+        values = np.zeros(n_windows, dtype=np.int64)
+        bad = np.zeros(n_windows, dtype=bool)
+        masked = np.zeros(n_windows, dtype=bool)
+        c64 = codes.astype(np.int64)
+        for j in range(k):
+            window = c64[j : j + n_windows]
+            values = values * 4 + (window & 3)
+            bad |= window == _AMBIG
+            masked |= window == _MASK
+        ids = self._kmer_ids[values]
+        ids[bad] = self.unk_token_id
+        ids[masked] = self.mask_token_id
+        # keep only windows that lie inside one sequence
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        counts = np.array([n - k + 1 for n in lengths], dtype=np.int64)
+        index = np.repeat(starts, counts) + _ranges(counts)
+        return ids[index], lengths
+
+    def _raise_invalid(self, sequences: list[str], lengths: list[int], flat_pos: int) -> None:
+        ends = np.cumsum(lengths)
+        seq_index = int(np.searchsorted(ends, flat_pos, side="right"))
+        pos = flat_pos - (int(ends[seq_index - 1]) if seq_index else 0)
+        char = sequences[seq_index][pos]
+        target = "N" if self.has_n else "[UNK]"
+        raise ValueError(
+            f"sequence {seq_index}, position {pos}: invalid character {char!r} "
+            f"(expected A, C, G, T/U or an IUPAC ambiguity code); pass errors=\"replace\" to map it to {target}"
+        )
+
+    def _tokenize(self, text: str, **kwargs: Any) -> list[str]:
+        ids = self.encode_sequences([text])[0]
+        return [self.ids_to_tokens[int(i)] for i in ids]
+
+    def tokenize(self, text: str, **kwargs: Any) -> list[str]:  # masks are part of the sequence
+        return self._tokenize(text)
+
+    def __call__(self, text: Any = None, text_pair: Any = None, *args: Any, **kwargs: Any) -> BatchEncoding:
+        """Tokenise one sequence or a batch; plain string inputs take the vectorised path.
+
+        Accepts the usual transformers arguments (``padding``, ``truncation``, ``max_length``,
+        ``pad_to_multiple_of``, ``padding_side``, ``return_tensors``, ``return_attention_mask``,
+        ``return_token_type_ids``, ``return_special_tokens_mask``, ``return_length``) and
+        ``errors="strict"|"replace"``. Pairs, pre-tokenised input and targets use the generic path.
+        """
+        generic_only = {"text_target", "text_pair_target", "is_split_into_words", "return_overflowing_tokens",
+                        "return_offsets_mapping", "stride"}  # fmt: skip
+        single = isinstance(text, str)
+        batch = isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text)
+        if text_pair is None and not args and (single or batch) and not any(kwargs.get(key) for key in generic_only):
+            for key in generic_only:
+                kwargs.pop(key, None)
+            return self._fast_call([text] if single else list(text), single, **kwargs)
+        kwargs.pop("errors", None)
+        return super().__call__(text, text_pair, *args, **kwargs)
+
+    def _fast_call(
+        self,
+        sequences: list[str],
+        single: bool,
+        add_special_tokens: bool = True,
+        padding: bool | str = False,
+        truncation: bool | str | None = None,
+        max_length: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors: str | None = None,
+        return_token_type_ids: bool | None = None,
+        return_attention_mask: bool | None = None,
+        return_special_tokens_mask: bool = False,
+        return_length: bool = False,
+        errors: str | None = None,
+        verbose: bool = True,
+        **unused: Any,
+    ) -> BatchEncoding:
+        unused.pop("split_special_tokens", None)
+        if unused:
+            raise TypeError(f"unexpected tokenizer arguments: {sorted(unused)}")
+        errors = errors or self.errors
+        if errors not in ("strict", "replace"):
+            raise ValueError(f"errors must be 'strict' or 'replace', got {errors!r}")
+        n_special = 2 if add_special_tokens else 0
+        limit = max_length if max_length is not None else self.model_max_length
+        truncate = truncation not in (None, False, "do_not_truncate")
+        if truncate:
+            if limit is None or limit > 10**9:
+                raise ValueError("truncation=True needs max_length (the tokenizer has no model_max_length)")
+            keep = limit - n_special + self.k - 1
+            if keep < self.k:
+                raise ValueError(f"max_length={limit} leaves no room for a {self.k}-mer after special tokens")
+            sequences = [_truncate_sequence(s, keep) for s in sequences]
+        ids_per_seq = self.encode_sequences(sequences, errors)
+        lengths = np.array([len(t) + n_special for t in ids_per_seq], dtype=np.int64)
+        if limit is not None and limit < 10**9 and not truncate and len(lengths) and lengths.max() > limit:
+            i = int(np.argmax(lengths > limit))
+            raise ValueError(
+                f"sequence {i} gives {int(lengths[i])} tokens, more than the model's maximum of {limit} "
+                f"({limit - n_special + self.k - 1} nucleotides); pass truncation=True, or use a windowed "
+                "pipeline (nucleoforge.pipelines) for long sequences"
+            )
+        if padding is True or padding == "longest":
+            width = int(lengths.max()) if len(lengths) else 0
+        elif padding == "max_length":
+            if limit is None or limit > 10**9:
+                raise ValueError("padding='max_length' needs max_length")
+            width = limit
+        elif padding in (False, None, "do_not_pad"):
+            width = None
+        else:
+            raise ValueError(f"padding must be True, False, 'longest' or 'max_length', got {padding!r}")
+        if width is not None and pad_to_multiple_of:
+            width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
+        if width is None and len(set(lengths.tolist())) > 1 and return_tensors is not None:
+            raise ValueError("sequences of different lengths need padding=True to be returned as tensors")
+        side = padding_side or self.padding_side
+        want_mask = return_attention_mask if return_attention_mask is not None else True
+        out: dict[str, Any] = {}
+        if width is None:
+            rows = [self._with_specials(t, add_special_tokens) for t in ids_per_seq]
+            out["input_ids"] = rows
+            if want_mask:
+                out["attention_mask"] = [np.ones(len(r), dtype=np.int64) for r in rows]
+            if return_token_type_ids:
+                out["token_type_ids"] = [np.zeros(len(r), dtype=np.int64) for r in rows]
+            if return_special_tokens_mask:
+                out["special_tokens_mask"] = [self._special_mask(r, add_special_tokens) for r in rows]
+            if return_tensors is None:
+                out = {key: [r.tolist() for r in value] for key, value in out.items()}
+            else:
+                out = {key: np.stack(value) if value else np.zeros((0, 0), np.int64) for key, value in out.items()}
+        else:
+            batch = len(ids_per_seq)
+            input_ids = np.full((batch, width), self.pad_token_id, dtype=np.int64)
+            mask = np.zeros((batch, width), dtype=np.int64)
+            special = np.ones((batch, width), dtype=np.int64)
+            flat = np.concatenate(ids_per_seq) if batch else np.zeros(0, np.int64)
+            counts = lengths - n_special
+            offsets = np.zeros(batch, dtype=np.int64) if side == "right" else width - lengths
+            rows = np.repeat(np.arange(batch), counts)
+            cols = np.repeat(offsets + (1 if add_special_tokens else 0), counts) + _ranges(counts)
+            input_ids[rows, cols] = flat
+            special[rows, cols] = 0
+            if add_special_tokens:
+                input_ids[np.arange(batch), offsets] = self.cls_token_id
+                input_ids[np.arange(batch), offsets + lengths - 1] = self.sep_token_id
+            mask[np.arange(width)[None, :] >= offsets[:, None]] = 1
+            mask[np.arange(width)[None, :] >= (offsets + lengths)[:, None]] = 0
+            out["input_ids"] = input_ids
+            if want_mask:
+                out["attention_mask"] = mask
+            if return_token_type_ids:
+                out["token_type_ids"] = np.zeros_like(input_ids)
+            if return_special_tokens_mask:
+                out["special_tokens_mask"] = special
+            if return_tensors is None:
+                out = {key: value.tolist() for key, value in out.items()}
+        if return_length:
+            out["length"] = lengths.tolist() if return_tensors is None else lengths
+        if single and return_tensors is None:
+            out = {key: value[0] for key, value in out.items()}
+        return BatchEncoding(out, tensor_type=return_tensors)
+
+    def _with_specials(self, ids: np.ndarray, add: bool) -> np.ndarray:
+        if not add:
+            return ids
+        return np.concatenate([[self.cls_token_id], ids, [self.sep_token_id]]).astype(np.int64)
+
+    def _special_mask(self, row: np.ndarray, add: bool) -> np.ndarray:
+        mask = np.zeros(len(row), dtype=np.int64)
+        if add:
+            mask[0] = mask[-1] = 1
+        return mask
+
+
+def _ranges(counts: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(c)`` for every c in ``counts``, vectorised."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.cumsum(counts) - counts
+    return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+
+
+def _truncate_sequence(seq: str, nucleotides: int) -> str:
+    """Keep the first ``nucleotides`` positions; a written mask counts as one position."""
+    if "<" not in seq and "[" not in seq:
+        return seq[:nucleotides]
+    return _MASK_PATTERN.sub(_MASK_CHAR, seq)[:nucleotides].replace(_MASK_CHAR, "[MASK]")
+
+
+def nucleotide_length(sequence: str) -> int:
+    """Number of nucleotide positions in ``sequence`` (a written ``<mask>``/``[MASK]`` counts once).
+
+    >>> nucleotide_length("AC<mask>G")
+    4
+    """
+    return len(_MASK_PATTERN.sub(_MASK_CHAR, sequence))
