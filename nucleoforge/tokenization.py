@@ -292,21 +292,25 @@ class NucleotideTokenizer(PreTrainedTokenizer):
             lut[_MASK] = self.mask_token_id
             return lut[codes], lengths
         # k-mers: base-4 number over each window; any ambiguous letter -> [UNK], any mask -> [MASK]
-        total = len(codes)
-        n_windows = max(total - k + 1, 0)
-        values = np.zeros(n_windows, dtype=np.int64)
-        bad = np.zeros(n_windows, dtype=bool)
-        masked = np.zeros(n_windows, dtype=bool)
-        c64 = codes.astype(np.int64)
-        for j in range(k):
-            window = c64[j : j + n_windows]
-            values = values * 4 + (window & 3)
-            bad |= window == _AMBIG
-            masked |= window == _MASK
+        n_windows = max(len(codes) - k + 1, 0)
+        base = (codes & 3).astype(np.int32)
+        values = base[:n_windows].copy()
+        for j in range(1, k):
+            np.multiply(values, 4, out=values)
+            np.add(values, base[j : j + n_windows], out=values)
         ids = self._kmer_ids[values]
-        ids[bad] = self.unk_token_id
-        ids[masked] = self.mask_token_id
+        special = codes >= _AMBIG
+        if special.any():
+            count = np.concatenate([[0], np.cumsum(special, dtype=np.int64)])
+            ids[(count[k:] - count[:-k]) > 0] = self.unk_token_id
+            masked = codes == _MASK
+            if masked.any():
+                count = np.concatenate([[0], np.cumsum(masked, dtype=np.int64)])
+                ids[(count[k:] - count[:-k]) > 0] = self.mask_token_id
         # keep only windows that lie inside one sequence
+        if len(set(lengths)) == 1 and lengths:
+            n, per = lengths[0], lengths[0] - k + 1
+            return _strided_windows(ids, len(lengths), n, per), lengths
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         counts = np.array([n - k + 1 for n in lengths], dtype=np.int64)
         index = np.repeat(starts, counts) + _ranges(counts)
@@ -384,8 +388,9 @@ class NucleotideTokenizer(PreTrainedTokenizer):
             if keep < self.k:
                 raise ValueError(f"max_length={limit} leaves no room for a {self.k}-mer after special tokens")
             sequences = [_truncate_sequence(s, keep) for s in sequences]
-        ids_per_seq = self.encode_sequences(sequences, errors)
-        lengths = np.array([len(t) + n_special for t in ids_per_seq], dtype=np.int64)
+        flat, nt_lengths = self._encode_flat(list(sequences), errors)
+        counts = np.array([self.num_tokens(n) for n in nt_lengths], dtype=np.int64)
+        lengths = counts + n_special
         if limit is not None and limit < 10**9 and not truncate and len(lengths) and lengths.max() > limit:
             i = int(np.argmax(lengths > limit))
             raise ValueError(
@@ -411,7 +416,8 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         want_mask = return_attention_mask if return_attention_mask is not None else True
         out: dict[str, Any] = {}
         if width is None:
-            rows = [self._with_specials(t, add_special_tokens) for t in ids_per_seq]
+            bounds = np.concatenate([[0], np.cumsum(counts)])
+            rows = [self._with_specials(flat[bounds[i] : bounds[i + 1]], add_special_tokens) for i in range(len(counts))]
             out["input_ids"] = rows
             if want_mask:
                 out["attention_mask"] = [np.ones(len(r), dtype=np.int64) for r in rows]
@@ -424,35 +430,34 @@ class NucleotideTokenizer(PreTrainedTokenizer):
             else:
                 out = {key: np.stack(value) if value else np.zeros((0, 0), np.int64) for key, value in out.items()}
         else:
-            batch = len(ids_per_seq)
+            batch = len(counts)
             input_ids = np.full((batch, width), self.pad_token_id, dtype=np.int64)
-            mask = np.zeros((batch, width), dtype=np.int64)
-            special = np.ones((batch, width), dtype=np.int64)
-            flat = np.concatenate(ids_per_seq) if batch else np.zeros(0, np.int64)
-            counts = lengths - n_special
-            offsets = np.zeros(batch, dtype=np.int64) if side == "right" else width - lengths
-            rows = np.repeat(np.arange(batch), counts)
-            cols = np.repeat(offsets + (1 if add_special_tokens else 0), counts) + _ranges(counts)
-            input_ids[rows, cols] = flat
-            special[rows, cols] = 0
+            columns = np.arange(width)[None, :]
+            start = np.zeros((batch, 1), dtype=np.int64) if side == "right" else (width - lengths)[:, None]
+            first_token = start + (1 if add_special_tokens else 0)
+            is_token = (columns >= first_token) & (columns < first_token + counts[:, None])
+            input_ids[is_token] = flat  # row-major order = sequence order, for either padding side
+            rows_index = np.arange(batch)
             if add_special_tokens:
-                input_ids[np.arange(batch), offsets] = self.cls_token_id
-                input_ids[np.arange(batch), offsets + lengths - 1] = self.sep_token_id
-            mask[np.arange(width)[None, :] >= offsets[:, None]] = 1
-            mask[np.arange(width)[None, :] >= (offsets + lengths)[:, None]] = 0
+                input_ids[rows_index, start[:, 0]] = self.cls_token_id
+                input_ids[rows_index, start[:, 0] + lengths - 1] = self.sep_token_id
             out["input_ids"] = input_ids
             if want_mask:
-                out["attention_mask"] = mask
+                out["attention_mask"] = ((columns >= start) & (columns < start + lengths[:, None])).astype(np.int64)
             if return_token_type_ids:
                 out["token_type_ids"] = np.zeros_like(input_ids)
             if return_special_tokens_mask:
-                out["special_tokens_mask"] = special
+                out["special_tokens_mask"] = (~is_token).astype(np.int64)
             if return_tensors is None:
                 out = {key: value.tolist() for key, value in out.items()}
         if return_length:
             out["length"] = lengths.tolist() if return_tensors is None else lengths
         if single and return_tensors is None:
             out = {key: value[0] for key, value in out.items()}
+        if return_tensors == "pt":  # zero-copy; BatchEncoding's own conversion would copy
+            import torch
+
+            return BatchEncoding({key: torch.from_numpy(np.ascontiguousarray(v)) for key, v in out.items()})
         return BatchEncoding(out, tensor_type=return_tensors)
 
     def _with_specials(self, ids: np.ndarray, add: bool) -> np.ndarray:
@@ -465,6 +470,12 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         if add:
             mask[0] = mask[-1] = 1
         return mask
+
+
+def _strided_windows(ids: np.ndarray, batch: int, length: int, per: int) -> np.ndarray:
+    """The first ``per`` window ids of each of ``batch`` equal-length sequences, flattened."""
+    padded = np.concatenate([ids, np.zeros(length - per, dtype=ids.dtype)])
+    return padded.reshape(batch, length)[:, :per].reshape(-1)
 
 
 def _ranges(counts: np.ndarray) -> np.ndarray:
