@@ -4,23 +4,37 @@ A converter is the only place that knows an original checkpoint's quirks. Each m
 of ``(regex on the source key, target template, transpose)``; every source tensor must match a
 rule or be listed as ignored, and every target parameter must be filled — otherwise
 :class:`ConversionError` lists the missing and unexpected keys.
+
+Also here: the inverse maps used by ``nucleoforge export`` (``*_EXPORT_RULES``, applied with the
+same :func:`map_keys`), and the folder handling the per-model converters share (source
+resolution without downloads, token-by-token vocabulary checks, :class:`ConversionReport`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from nucleoforge.io.checkpoints import CheckpointError
+
+T = TypeVar("T")
 Rule = tuple[str, str, bool]  # (source regex, target template with \1 groups, transpose a 2-D weight)
 
 
-class ConversionError(ValueError):
-    """An original checkpoint does not map one-to-one onto the target model."""
+class ConversionError(CheckpointError):
+    """An original checkpoint does not map one-to-one onto the target model (or its folder is not
+    the release it claims to be). File-level failures (truncated, corrupt, unsafe pickles) raise
+    its base :class:`~nucleoforge.io.checkpoints.CheckpointError`; catch that for both."""
 
 
 def _norm(name: str) -> str:
@@ -43,11 +57,11 @@ HF_BERT_RULES: list[Rule] = [
     (r"cls\.predictions\.transform\.LayerNorm\.(weight|bias)", r"lm_head.layer_norm.\1", False),
     (r"cls\.predictions\.bias", r"lm_head.bias", False),
     (r"cls\.predictions\.decoder\.weight", r"lm_head.decoder.weight", False),
+    (r"cls\.predictions\.decoder\.bias", r"lm_head.bias", False),  # the same tensor as cls.predictions.bias
 ]
 #: Source keys that carry nothing the target needs (rebuildable buffers, duplicates of tied weights).
 HF_BERT_IGNORED = [
-    r"bert\.embeddings\.position_ids",
-    r"cls\.predictions\.decoder\.bias",  # the same tensor as cls.predictions.bias
+    r"bert\.embeddings\.(position_ids|token_type_ids)",  # rebuildable buffers some transformers versions save
     r"cls\.seq_relationship\.(weight|bias)",  # next-sentence head of BertForPreTraining
 ]
 
@@ -67,6 +81,11 @@ PADDLE_ERNIE_RULES: list[Rule] = [
     (r"cls\.predictions\.transform\.(weight|bias)", r"lm_head.dense.\1", True),
     (r"cls\.predictions\.layer_norm\.(weight|bias)", r"lm_head.layer_norm.\1", False),
     (r"cls\.predictions\.decoder_bias", r"lm_head.bias", False),
+    # PaddleNLP 2.4 (RNAErnie's release) saves the tied decoder as decoder_weight [vocab, hidden];
+    # PaddleNLP >= 2.5 as a TransposedLinear decoder.weight [vocab, hidden] + decoder.bias (= decoder_bias).
+    (r"cls\.predictions\.decoder_weight", r"lm_head.decoder.weight", False),
+    (r"cls\.predictions\.decoder\.weight", r"lm_head.decoder.weight", False),
+    (r"cls\.predictions\.decoder\.bias", r"lm_head.bias", False),
 ]
 PADDLE_ERNIE_IGNORED: list[str] = []
 
@@ -78,6 +97,8 @@ class Mapped:
     tensors: dict[str, torch.Tensor]
     ignored: list[str]
     sources: dict[str, str]  # target key -> source key (for error messages)
+    unmatched: list[str] = field(default_factory=list)  # source keys no rule claims (map_keys(strict=False))
+    duplicates: list[str] = field(default_factory=list)  # source keys equal to another mapped to the same target
 
 
 def map_keys(
@@ -85,42 +106,54 @@ def map_keys(
     rules: Iterable[Rule],
     ignored: Iterable[str] = (),
     skip: Iterable[str] = (),
+    strict: bool = True,
 ) -> Mapped:
     """Rename (and transpose where a rule says so) every source tensor.
 
     ``skip`` lists extra regexes to ignore for this conversion (e.g. the pooler when the target
     has none). A source key that matches no rule and no ignore pattern raises
-    :class:`ConversionError` naming it.
+    :class:`ConversionError` naming it; with ``strict=False`` such keys are returned in
+    ``Mapped.unmatched`` instead, so that :func:`load_strict` can report them together with the
+    missing parameters. Two source keys mapping to one target must hold equal tensors (a tied
+    weight saved twice); they differ → :class:`ConversionError`.
     """
     compiled = [(re.compile(src + r"\Z"), dst, t) for src, dst, t in rules]
     ignore = [re.compile(p + r"\Z") for p in [*ignored, *skip]]
     out: dict[str, torch.Tensor] = {}
     sources: dict[str, str] = {}
     dropped: list[str] = []
+    duplicates: list[str] = []
     unexpected: list[str] = []
     for key, value in state.items():
         name = _norm(key)
+        if any(p.match(name) for p in ignore):  # checked first: ``skip`` overrides a rule (e.g. the pooler)
+            dropped.append(key)
+            continue
         tensor = torch.as_tensor(np.asarray(value)) if not isinstance(value, torch.Tensor) else value
         for pattern, template, transpose in compiled:
             match = pattern.match(name)
             if match:
                 target = match.expand(template)
+                value = tensor.t().contiguous() if transpose and tensor.dim() == 2 else tensor
                 if target in out:
-                    raise ConversionError(f"source keys {sources[target]!r} and {key!r} both map to {target!r}")
-                out[target] = tensor.t().contiguous() if transpose and tensor.dim() == 2 else tensor
+                    # one tensor saved under two names (tied or aliased parameters): fine only if equal
+                    if out[target].shape != value.shape or not torch.equal(out[target], value):
+                        raise ConversionError(
+                            f"source keys {sources[target]!r} and {key!r} both map to {target!r} but hold different values"
+                        )
+                    duplicates.append(key)
+                    break
+                out[target] = value
                 sources[target] = key
                 break
         else:
-            if any(p.match(name) for p in ignore):
-                dropped.append(key)
-            else:
-                unexpected.append(key)
-    if unexpected:
+            unexpected.append(key)
+    if unexpected and strict:
         raise ConversionError(
             f"{len(unexpected)} source tensor(s) match no rule of this converter: {sorted(unexpected)[:20]}"
             + (" …" if len(unexpected) > 20 else "")
         )
-    return Mapped(out, dropped, sources)
+    return Mapped(out, dropped, sources, unexpected, duplicates)
 
 
 def load_strict(model: nn.Module, mapped: Mapped) -> None:
@@ -132,12 +165,13 @@ def load_strict(model: nn.Module, mapped: Mapped) -> None:
     target = model.state_dict()
     tied = _tied_aliases(model)
     missing = [k for k in target if k not in mapped.tensors and not any(a in mapped.tensors for a in tied.get(k, ()))]
-    unexpected = [k for k in mapped.tensors if k not in target]
+    unexpected = [f"{k} (from {mapped.sources[k]})" for k in mapped.tensors if k not in target]
+    unexpected += [f"{k} (matches no rule)" for k in mapped.unmatched]
     if missing or unexpected:
         raise ConversionError(
             "the checkpoint does not fit the model:\n"
             f"  missing (no source tensor): {missing}\n"
-            f"  unexpected (no such parameter): {[f'{k} (from {mapped.sources[k]})' for k in unexpected]}"
+            f"  unexpected (no such parameter): {unexpected}"
         )
     for key, tensor in mapped.tensors.items():
         if tuple(tensor.shape) != tuple(target[key].shape):
@@ -166,3 +200,254 @@ def _tied_aliases(model: nn.Module) -> dict[str, list[str]]:
         for name in names:
             aliases[name] = [n for n in names if n != name]
     return aliases
+
+
+# ---------------------------------------------------------------------------------------------
+# Export: nucleoforge → original key names (the inverse maps; applied with the same map_keys).
+
+#: nucleoforge → transformers ``BertForMaskedLM`` (SpliceBERT, 3UTRBERT).
+HF_BERT_EXPORT_RULES: list[Rule] = [
+    (r"bert\.embeddings\.(word|position|token_type)_embeddings\.weight", r"bert.embeddings.\1_embeddings.weight", False),
+    (r"bert\.embeddings\.layer_norm\.(weight|bias)", r"bert.embeddings.LayerNorm.\1", False),
+    (r"bert\.layers\.(\d+)\.attention\.(query|key|value)\.(weight|bias)", r"bert.encoder.layer.\1.attention.self.\2.\3", False),
+    (r"bert\.layers\.(\d+)\.attention_output\.(weight|bias)", r"bert.encoder.layer.\1.attention.output.dense.\2", False),
+    (r"bert\.layers\.(\d+)\.attention_norm\.(weight|bias)", r"bert.encoder.layer.\1.attention.output.LayerNorm.\2", False),
+    (r"bert\.layers\.(\d+)\.intermediate\.(weight|bias)", r"bert.encoder.layer.\1.intermediate.dense.\2", False),
+    (r"bert\.layers\.(\d+)\.output\.(weight|bias)", r"bert.encoder.layer.\1.output.dense.\2", False),
+    (r"bert\.layers\.(\d+)\.output_norm\.(weight|bias)", r"bert.encoder.layer.\1.output.LayerNorm.\2", False),
+    (r"bert\.pooler\.dense\.(weight|bias)", r"bert.pooler.dense.\1", False),
+    (r"lm_head\.dense\.(weight|bias)", r"cls.predictions.transform.dense.\1", False),
+    (r"lm_head\.layer_norm\.(weight|bias)", r"cls.predictions.transform.LayerNorm.\1", False),
+    (r"lm_head\.bias", r"cls.predictions.bias", False),
+    (r"lm_head\.decoder\.weight", r"cls.predictions.decoder.weight", False),
+]
+
+#: nucleoforge → PaddleNLP 2.4 ``ErnieForMaskedLM`` (the layout of RNAErnie's release); Linear → [in, out].
+PADDLE_ERNIE_EXPORT_RULES: list[Rule] = [
+    (r"bert\.embeddings\.(word|position|token_type)_embeddings\.weight", r"ernie.embeddings.\1_embeddings.weight", False),
+    (r"bert\.embeddings\.layer_norm\.(weight|bias)", r"ernie.embeddings.layer_norm.\1", False),
+    (r"bert\.layers\.(\d+)\.attention\.query\.(weight|bias)", r"ernie.encoder.layers.\1.self_attn.q_proj.\2", True),
+    (r"bert\.layers\.(\d+)\.attention\.key\.(weight|bias)", r"ernie.encoder.layers.\1.self_attn.k_proj.\2", True),
+    (r"bert\.layers\.(\d+)\.attention\.value\.(weight|bias)", r"ernie.encoder.layers.\1.self_attn.v_proj.\2", True),
+    (r"bert\.layers\.(\d+)\.attention_output\.(weight|bias)", r"ernie.encoder.layers.\1.self_attn.out_proj.\2", True),
+    (r"bert\.layers\.(\d+)\.attention_norm\.(weight|bias)", r"ernie.encoder.layers.\1.norm1.\2", False),
+    (r"bert\.layers\.(\d+)\.intermediate\.(weight|bias)", r"ernie.encoder.layers.\1.linear1.\2", True),
+    (r"bert\.layers\.(\d+)\.output\.(weight|bias)", r"ernie.encoder.layers.\1.linear2.\2", True),
+    (r"bert\.layers\.(\d+)\.output_norm\.(weight|bias)", r"ernie.encoder.layers.\1.norm2.\2", False),
+    (r"bert\.pooler\.dense\.(weight|bias)", r"ernie.pooler.dense.\1", True),
+    (r"lm_head\.dense\.(weight|bias)", r"cls.predictions.transform.\1", True),
+    (r"lm_head\.layer_norm\.(weight|bias)", r"cls.predictions.layer_norm.\1", False),
+    (r"lm_head\.bias", r"cls.predictions.decoder_bias", False),
+    (r"lm_head\.decoder\.weight", r"cls.predictions.decoder_weight", False),
+]
+
+
+def export_state_dict(model: nn.Module, rules: Iterable[Rule]) -> dict[str, torch.Tensor]:
+    """``model``'s tensors under the original names (every parameter must match a rule)."""
+    mapped = map_keys(model.state_dict(), rules)
+    return {k: v.detach().clone().contiguous() for k, v in mapped.tensors.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Folder handling shared by the converters.
+
+#: A Hugging Face hub id (``owner/name``); a local path that does not exist and looks like this
+#: gets the "convert a local copy" message instead of "no such folder".
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def resolve_source(src: str | os.PathLike, what: str, where: str) -> Path:
+    """The existing local folder ``src``; a clear :class:`ConversionError` otherwise.
+
+    Converters never download: a missing path that looks like a hub id (``owner/name``) gets a
+    message telling the user to fetch the original release (``what`` from ``where``) and to
+    pass its folder.
+    """
+    path = Path(src).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ConversionError(f"{src}: expected the checkpoint folder, got a file; pass the folder that holds it")
+    text = str(src)
+    if _HUB_ID.fullmatch(text) and not text.startswith((".", "~")):
+        raise ConversionError(
+            f"{text!r} is not a local folder. `nucleoforge convert` reads a local copy of the original release and "
+            f"never downloads (and does not fall back to default weights): download {what} from {where}, unpack it, "
+            "and pass that folder"
+        )
+    raise ConversionError(f"{src}: no such folder")
+
+
+def read_vocab(path: Path) -> list[str]:
+    """Tokens of a ``vocab.txt`` (line number = id); trailing blank lines are ignored."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return [line.rstrip("\r") for line in lines]
+
+
+def check_vocab(path: Path, expected: Sequence[str], model: str) -> None:
+    """Compare a checkpoint's vocabulary file with nucleoforge's token by token.
+
+    The embedding rows are indexed by the file's order, so any difference (another order,
+    missing or extra tokens) is an error, never a silent re-indexing.
+    """
+    found = read_vocab(path)
+    if found == list(expected):
+        return
+    if sorted(found) == sorted(expected):
+        i = next(i for i, (a, b) in enumerate(zip(found, expected)) if a != b)
+        raise ConversionError(
+            f"{path}: the tokens are {model}'s but in another order — line {i + 1} (id {i}) is {found[i]!r}, "
+            f"nucleoforge's {model} vocabulary has {expected[i]!r} there. The embedding rows follow this file, "
+            "so the checkpoint is not the original release (or was re-indexed); refusing to guess a permutation"
+        )
+    for i, (a, b) in enumerate(zip(found, expected)):
+        if a != b:
+            raise ConversionError(
+                f"{path}: line {i + 1} (id {i}) is {a!r}, expected {b!r} for {model} "
+                f"({len(found)} tokens in the file, {len(expected)} expected)"
+            )
+    raise ConversionError(f"{path}: {len(found)} tokens, expected {len(expected)} for {model}")
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from ``path`` with errors that name the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConversionError(f"{path}: missing") from None
+    except json.JSONDecodeError as exc:
+        raise ConversionError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ConversionError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def describe_folder(path: Path) -> str | None:
+    """A guess at what an original-checkpoint folder holds, for error hints (``None`` if unknown).
+
+    >>> describe_folder(Path("/nonexistent")) is None
+    True
+    """
+    if not path.is_dir():
+        return None
+    if list(path.glob("*.pdparams")):
+        return "a PaddlePaddle checkpoint (*.pdparams), e.g. RNAErnie: use `nucleoforge convert rnaernie`"
+    config = path / "config.json"
+    if not config.is_file():
+        return None
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    model_type = data.get("model_type")
+    if model_type in ("splicebert", "utrbert", "rnaernie"):
+        return f"an already converted nucleoforge folder (model_type {model_type!r}); load it with from_pretrained"
+    vocab_size = data.get("vocab_size")
+    if vocab_size == 10:
+        return "a SpliceBERT checkpoint (vocab_size 10): use `nucleoforge convert splicebert`"
+    for k in (3, 4, 5, 6):
+        if vocab_size == 4**k + 5:
+            return f"a 3UTRBERT {k}-mer checkpoint (vocab_size {vocab_size} = 4^{k}+5): use `nucleoforge convert utrbert`"
+    if vocab_size == 39:
+        return "an RNAErnie-sized vocabulary (39 tokens) in a Hugging Face folder"
+    return None
+
+
+def folder_error(folder: Path, message: str) -> ConversionError:
+    """``message`` plus, when :func:`describe_folder` recognises ``folder``, what it looks like instead."""
+    hint = describe_folder(folder)
+    return ConversionError(message + (f" — it looks like {hint}" if hint else ""))
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion read, wrote and left out (also written to ``conversion.json``)."""
+
+    model_type: str
+    source: str
+    destination: str
+    weights_file: str
+    weights_sha256: str
+    tensors_converted: int
+    ignored_source_keys: list[str]
+    duplicate_source_keys: list[str]  # a tied tensor saved twice; checked equal to its twin
+    config: dict
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+def check_destination(dst: str | os.PathLike, overwrite: bool) -> Path:
+    """``dst`` if it can be written: absent, an empty folder, or (with ``overwrite``) any folder."""
+    path = Path(dst).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConversionError(f"{dst}: exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise ConversionError(f"{dst}: folder exists and is not empty (pass overwrite=True / --force to write into it)")
+    return path
+
+
+def prepare_destination(dst: str | os.PathLike, overwrite: bool) -> Path:
+    """``dst`` as an empty (or, with ``overwrite``, reusable) folder, created if needed."""
+    path = check_destination(dst, overwrite)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_converted(model: nn.Module, tokenizer: object, dst: Path, report: ConversionReport) -> Path:
+    """Save a ready folder: ``config.json``, ``model.safetensors``, tokenizer files, ``conversion.json``."""
+    model.save_pretrained(dst)
+    tokenizer.save_pretrained(dst)  # type: ignore[attr-defined]
+    (dst / "conversion.json").write_text(report.to_json(), encoding="utf-8")
+    return dst
+
+
+def config_or_error(factory: Callable[[], T], source: Path) -> T:
+    """Run a config constructor, turning its ``ValueError`` into a :class:`ConversionError` naming ``source``."""
+    try:
+        return factory()
+    except ConversionError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ConversionError(f"{source}: unsupported configuration: {detail}") from None
+
+
+def hf_bert_config_kwargs(cfg: object) -> dict:
+    """Arguments of a transformers ``BertConfig`` equivalent to one of our configs (for export)."""
+    names = (
+        "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
+        "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "hidden_dropout_prob",
+        "attention_probs_dropout_prob", "initializer_range", "pad_token_id",
+    )  # fmt: skip
+    return {"architectures": ["BertForMaskedLM"], **{n: getattr(cfg, n) for n in names}}
+
+
+def load_nucleoforge_folder(path: str | os.PathLike, model_class: type, model_type: str) -> nn.Module:
+    """The masked-LM model of a nucleoforge folder, which must hold a ``model_type`` model."""
+    from transformers import AutoConfig
+
+    folder = resolve_source(path, "a nucleoforge folder", "`nucleoforge convert` or save_pretrained")
+    try:
+        config = AutoConfig.from_pretrained(folder)
+    except (OSError, ValueError) as exc:
+        raise ConversionError(f"{folder}: not a nucleoforge model folder: {exc}") from None
+    if config.model_type != model_type:
+        raise ConversionError(f"{folder}: holds a {config.model_type!r} model, not {model_type!r}")
+    return model_class.from_pretrained(folder).eval()
+
+
+def empty_model(model_class: type, config: object) -> nn.Module:
+    """``model_class(config)`` in eval mode without random initialisation (seconds saved on BERT-base):
+    every parameter is then overwritten by :func:`load_strict`, which refuses to leave one unfilled."""
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # pragma: no cover - older transformers: just initialise
+        no_init_weights = contextlib.nullcontext
+    with no_init_weights():
+        model = model_class(config)
+    model.tie_weights()  # skipped with the initialisation; the MLM decoder shares the word embeddings
+    return model.eval()
