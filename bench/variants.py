@@ -1,0 +1,142 @@
+"""Variant-scoring speed: ``nucleoforge variants`` vs Illumina's ``spliceai`` CLI.
+
+Input: the real dbSNP records of the bundled GRCh37 chr22:20-21 Mb block, converted to a
+VCF with REF alleles from the FASTA, against a coordinate-faithful reference (record
+``22`` = N x 20,000,000 + the block), annotation ``grch37``, ``-D 50``.
+
+    .venv/bin/python bench/variants.py                      # first 300 records, ours only
+    .venv/bin/python bench/variants.py --n 300 --original /tmp/tfenv/bin/spliceai --original-n 8
+
+Rates: records/s over all records (records outside genes cost nothing) and scored
+variants/s (records that got a SpliceAI entry) — the second is the fair comparison. The
+original is timed on the first ``--original-n`` scored records, with and without its start-up
+(measured on an empty VCF). Both INFO outputs are compared on the shared records. Prints a
+table and a final JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "examples" / "data"
+BLOCK = DATA / "GRCh37_chr22_20000001-21000000.fa.gz"
+SNPS = DATA / "GRCh37_chr22_20000001-21000000.dbsnp.txt.gz"
+
+
+def _info(path: Path) -> dict[tuple[str, str], str]:
+    out = {}
+    with open(path) as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                c = line.rstrip("\n").split("\t")
+                out[(c[1], c[2])] = c[7]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=300, help="dbSNP records to score with nucleoforge (0 = all 3,502)")
+    ap.add_argument("--original", default=None, help="path of the original 'spliceai' console script (TF env)")
+    ap.add_argument("--original-n", type=int, default=8, help="scored records to time with the original")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--workdir", default=None, help="keep the reference and VCFs here")
+    args = ap.parse_args()
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from nucleoforge.io.annotation import GeneTable
+    from nucleoforge.io.fasta import read_fasta
+    from nucleoforge.io.genome import Genome, place_subsequence_records
+    from nucleoforge.io.vcf import read_hisat2_snps, write_vcf
+    from nucleoforge.models.spliceai import SpliceAIModel
+    from nucleoforge.models.spliceai.scoring import VariantScorer, score_vcf
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="nf-bench-variants-"))
+    work.mkdir(parents=True, exist_ok=True)
+    ref = work / "chr22.fa"
+    if not ref.exists():
+        place_subsequence_records(BLOCK, ref)
+    rec = next(read_fasta(BLOCK))
+    variants = list(read_hisat2_snps(SNPS, {rec.name: rec.sequence}))
+    if args.n:
+        variants = variants[: args.n]
+    vcf_in = work / "dbsnp.vcf"
+    with open(vcf_in, "w") as fh:
+        write_vcf(variants, fh, {"22": 51_304_566})
+
+    genes = GeneTable.load("grch37")
+    genome = Genome(ref)
+    t0 = time.perf_counter()
+    model = SpliceAIModel.from_pretrained("spliceai-10k").eval()
+    load_s = time.perf_counter() - t0
+    scorer = VariantScorer(model, genome, genes, distance=50, batch_size=args.batch_size, device=args.device)
+    ours_out = work / "ours.vcf"
+    t0 = time.perf_counter()
+    summary = score_vcf(scorer, str(vcf_in), str(ours_out), progress=True)
+    ours_s = time.perf_counter() - t0
+    rows = [("nucleoforge", len(variants), summary.scored, ours_s, load_s)]
+
+    result = {
+        "bench": "variants", "device": str(next(model.parameters()).device), "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(), "records": len(variants), "scored": summary.scored,
+        "ours_seconds": round(ours_s, 2), "ours_records_per_s": round(len(variants) / ours_s, 3),
+        "ours_scored_per_s": round(summary.scored / ours_s, 3),
+        "ours_model_positions_per_scored": round(scorer.model_positions / max(summary.scored, 1)),
+    }
+
+    original = args.original
+    if original and Path(original).exists():
+        ours_info = _info(ours_out)
+        scored_keys = [k for k, v in ours_info.items() if v != "."][: args.original_n]
+        subset = [v for v in variants if (str(v.pos), v.id) in set(scored_keys)]
+        sub_in, empty_in = work / "subset.vcf", work / "empty.vcf"
+        with open(sub_in, "w") as fh:
+            write_vcf(subset, fh, {"22": 51_304_566})
+        with open(empty_in, "w") as fh:
+            write_vcf([], fh, {"22": 51_304_566})
+        env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        times = {}
+        for name, src in (("empty", empty_in), ("subset", sub_in)):
+            out = work / f"original_{name}.vcf"
+            cmd = [original, "-I", str(src), "-O", str(out), "-R", str(ref), "-A", "grch37", "-D", "50"]
+            t0 = time.perf_counter()
+            res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            times[name] = time.perf_counter() - t0
+            if res.returncode != 0:
+                sys.exit(f"original CLI failed:\n{res.stderr[-3000:]}")
+        orig_info = _info(work / "original_subset.vcf")
+        same = sum(orig_info[k] == ours_info[k] for k in orig_info)
+        net = times["subset"] - times["empty"]
+        rows.append(("spliceai (Illumina)", len(subset), len(subset), times["subset"], times["empty"]))
+        result.update({
+            "original_records": len(subset), "original_seconds": round(times["subset"], 2),
+            "original_startup_seconds": round(times["empty"], 2),
+            "original_scored_per_s": round(len(subset) / net, 3) if net > 0 else None,
+            "identical_info": f"{same}/{len(orig_info)}",
+            "speedup_scored": round((summary.scored / ours_s) / (len(subset) / net), 2) if net > 0 else None,
+        })
+    elif original:
+        print(f"original CLI not found at {original}; timing nucleoforge only", file=sys.stderr)
+
+    print(f"\n{'tool':<22}{'records':>9}{'scored':>8}{'seconds':>10}{'start-up s':>12}{'scored/s':>10}")
+    for name, n, scored, secs, startup in rows:
+        net = secs - startup if name != "nucleoforge" else secs
+        print(f"{name:<22}{n:>9}{scored:>8}{secs:>10.1f}{startup:>12.1f}{scored / net if net > 0 else float('nan'):>10.3f}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""SpliceAI commands: ``splice`` (per-position predictions), ``variants`` (VCF delta scores,
+compatible with Illumina's ``spliceai``) and ``evaluate-splice`` (top-k / PR-AUC on genes)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nucleoforge.cli import app
+
+_MODEL_HELP = "SpliceAI weights: 'spliceai-10k' (converted from the installed spliceai wheel on first use) or a saved folder"
+
+
+def _load_model(name: str, device: Optional[str]):
+    from nucleoforge.models.spliceai import SpliceAIModel
+
+    model = SpliceAIModel.from_pretrained(name).eval()
+    if device:
+        model.to(device)
+    return model
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def _iter_inputs(sequence: Optional[str], fasta: Optional[Path], regions: Optional[list[str]],
+                 reference: Optional[Path], strand: str, flank: int):
+    """Pipeline inputs (dicts) for a sequence string, every FASTA record, or genome regions."""
+    if sequence is not None:
+        yield {"sequence": sequence.strip().upper(), "name": "sequence", "strand": strand}
+    elif fasta is not None:
+        from nucleoforge.io.fasta import read_fasta
+
+        for rec in read_fasta(fasta, uppercase=True):
+            yield {"sequence": rec.sequence, "name": rec.name, "strand": strand}
+    else:
+        from nucleoforge.io.genome import Genome, parse_region
+
+        genome = Genome(reference)
+        for text in regions or []:
+            r = parse_region(text)
+            chrom = genome.resolve(r.chrom)
+            if r.end > genome.lengths[chrom]:
+                raise typer.BadParameter(f"region {text} ends after {chrom} (length {genome.lengths[chrom]:,})")
+            # The real flanking sequence is the model's context (N only beyond the chromosome ends).
+            yield {"sequence": genome.fetch_padded(chrom, r.start - flank, r.end + flank).upper(), "name": text,
+                   "chrom": r.chrom, "start": r.start, "strand": r.strand, "context": (flank, flank)}
+
+
+@app.command("splice")
+def splice(
+    sequence: Optional[str] = typer.Argument(None, help="a sequence string (A/C/G/T/N), or omit and use --fasta/--region"),
+    fasta: Optional[Path] = typer.Option(None, "--fasta", "-f", help="FASTA file: every record is predicted"),
+    region: Optional[list[str]] = typer.Option(None, "--region", "-r", help="chrom:start-end[:strand] (1-based, inclusive); repeatable; needs --reference"),
+    reference: Optional[Path] = typer.Option(None, "--reference", "-R", help="indexed (or gzip) reference FASTA for --region"),
+    strand: str = typer.Option("+", "--strand", help="strand for a sequence string / FASTA records"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="TSV output (default: stdout)"),
+    bedgraph: Optional[Path] = typer.Option(None, "--bedgraph", help="write acceptor/donor bedGraph tracks: PREFIX.acceptor.bedGraph, PREFIX.donor.bedGraph"),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="list only positions whose acceptor or donor probability is >= this"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="draw acceptor/donor tracks into this PNG (first input only)"),
+    annotation: Optional[str] = typer.Option(None, "--annotation", "-A", help="grch37, grch38, a SpliceAI-style table or a GTF: draws exons under --plot"),
+    model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
+    batch_size: int = typer.Option(4, help="windows per model call"),
+    device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+) -> None:
+    """Predict acceptor/donor probabilities for every position of a sequence, FASTA or region.
+
+    Output TSV columns: name, position (1-based; genomic for --region), acceptor, donor.
+    Ends are padded with N; minus-strand inputs are reverse-complemented in and flipped
+    back out, so rows always follow the forward coordinates.
+    """
+    from nucleoforge.pipelines.splice_site import SpliceSitePipeline, SpliceSitePrediction, write_bedgraph, write_tsv
+
+    _setup_logging(quiet)
+    given = sum(x is not None and x != [] for x in (sequence, fasta, region))
+    if given != 1:
+        raise typer.BadParameter("give exactly one of SEQUENCE, --fasta or --region")
+    if region and reference is None:
+        raise typer.BadParameter("--region needs --reference genome.fa")
+    if strand not in ("+", "-"):
+        raise typer.BadParameter(f"--strand must be + or -, got {strand!r}")
+    model = _load_model(model_name, device)
+    pipe = SpliceSitePipeline(model=model, device=device or next(model.parameters()).device)
+    out = open(output, "w") if output else sys.stdout
+    first: SpliceSitePrediction | None = None
+    try:
+        for n, item in enumerate(_iter_inputs(sequence, fasta, region, reference, strand, model.config.flank)):
+            pred = pipe(item, window_batch_size=batch_size, progress=not quiet)
+            write_tsv(pred, out, min_score=min_score, header=n == 0)
+            if bedgraph:
+                write_bedgraph(pred, bedgraph, append=n > 0)
+            if first is None:
+                first = pred
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if plot and first is not None:
+        from nucleoforge.pipelines.splice_site import plot_tracks
+
+        genes = None
+        if annotation:
+            from nucleoforge.io.annotation import GeneTable
+
+            genes = GeneTable.load(annotation)
+        plot_tracks(first, plot, genes=genes)
+        typer.echo(f"wrote {plot}", err=True)
+
+
+@app.command("variants")
+def variants(
+    input_vcf: str = typer.Option("-", "-I", "--input", help="input VCF/BCF (default: stdin)"),
+    output_vcf: str = typer.Option("-", "-O", "--output", help="output VCF (.gz = bgzip; default: stdout)"),
+    reference: Path = typer.Option(..., "-R", "--reference", help="reference FASTA (plain, bgzip or gzip; chr prefixes handled)"),
+    annotation: str = typer.Option(..., "-A", "--annotation", help="grch37, grch38 (tables of the spliceai wheel), a table path, or a GTF"),
+    distance: int = typer.Option(50, "-D", "--distance", min=0, max=4999, help="max distance between the variant and a gained/lost splice site"),
+    mask: int = typer.Option(0, "-M", "--mask", min=0, max=1, help="1 = mask annotated-site gains and unannotated-site losses"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted run: keep the complete records already in -O"),
+    batch_size: int = typer.Option(16, help="ALT windows per model call"),
+    chunk_size: int = typer.Option(256, help="records read, scored and written together"),
+    model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
+    device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, errors only"),
+) -> None:
+    """Score VCF variants with SpliceAI: adds INFO SpliceAI=ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL.
+
+    Same rules and output as Illumina's `spliceai -I -O -R -A -D -M`; records are batched
+    and streamed, written in input order, and --resume continues an interrupted run.
+    """
+    from nucleoforge.io.annotation import GeneTable
+    from nucleoforge.io.genome import Genome
+    from nucleoforge.models.spliceai.scoring import VariantScorer, score_vcf
+
+    _setup_logging(quiet)
+    if resume and output_vcf == "-":
+        raise typer.BadParameter("--resume needs an output file (-O)")
+    if input_vcf == "-":
+        input_vcf = "/dev/stdin"
+    genome = Genome(reference)
+    genes = GeneTable.load(annotation)
+    model = _load_model(model_name, device)
+    scorer = VariantScorer(model, genome, genes, distance=distance, mask=bool(mask), batch_size=batch_size, device=device)
+    summary = score_vcf(scorer, input_vcf, output_vcf, resume=resume, chunk_size=chunk_size, progress=not quiet and output_vcf != "-")
+    skipped = {k: v for k, v in summary.skipped.items() if k != "no gene"}
+    typer.echo(
+        f"{summary.records} records written ({summary.resumed} kept from a previous run), {summary.scored} scored, "
+        f"{summary.skipped.get('no gene', 0)} outside annotated genes, skipped: {json.dumps(skipped)}",
+        err=True,
+    )
+
+
+@app.command("evaluate-splice")
+def evaluate_splice(
+    reference: Path = typer.Option(..., "--reference", "-R", help="reference FASTA whose coordinates match the annotation"),
+    annotation: str = typer.Option("grch37", "--annotation", "-A", help="grch37, grch38, a table path or a GTF"),
+    region: Optional[list[str]] = typer.Option(None, "--region", "-r", help="chrom:start-end; genes whose transcript lies inside are evaluated (repeatable)"),
+    gene: Optional[list[str]] = typer.Option(None, "--gene", "-g", help="evaluate these genes by name (repeatable)"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="also write per-gene results as TSV"),
+    model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
+    batch_size: int = typer.Option(4, help="windows per model call"),
+    device: Optional[str] = typer.Option(None, help="torch device"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+) -> None:
+    """SpliceAI's metrics on annotated genes: top-k accuracy and PR-AUC for acceptors and donors.
+
+    Each gene is predicted over its transcript (flanks outside it as N, as in SpliceAI's
+    training data); labels are the gene table's exon boundaries. Prints a table and a final
+    JSON line.
+    """
+    from nucleoforge.io.annotation import GeneTable
+    from nucleoforge.io.genome import Genome
+    from nucleoforge.models.spliceai.evaluation import evaluate_genes, select_genes
+
+    _setup_logging(quiet)
+    if not region and not gene:
+        raise typer.BadParameter("give --region and/or --gene")
+    genome = Genome(reference)
+    genes = GeneTable.load(annotation)
+    chosen = select_genes(genes, genome, regions=region or [], names=gene or [])
+    if not chosen:
+        raise typer.BadParameter("no annotated gene lies inside the given region(s) / names")
+    model = _load_model(model_name, device)
+    result = evaluate_genes(model, genome, genes, chosen, batch_size=batch_size, device=device, progress=not quiet)
+    typer.echo(result.table())
+    if output:
+        result.write_tsv(output)
+    typer.echo(json.dumps(result.summary()))

@@ -1,0 +1,114 @@
+"""VCF helpers on top of pysam, and a reader for HISAT2/dbSNP ``.snp`` variant lists.
+
+pysam does the VCF parsing and writing; this module adds what the tools here need: the
+SpliceAI INFO header line, a minimal VCF writer for plain ``(chrom, pos, id, ref, alt)``
+variants (contigs declared from a reference), and :func:`read_hisat2_snps`, which turns the
+bundled dbSNP list (``rsid type region offset alt``) into VCF-style variants with REF/ALT
+alleles taken from the reference sequence.
+
+>>> import io
+>>> block = "ACGTACGTAC"  # a region 22:101-110
+>>> text = "rs1\\tsingle\\t22:101-110\\t2\\tT\\nrs2\\tdeletion\\t22:101-110\\t4\\t2\\nrs3\\tinsertion\\t22:101-110\\t8\\tGG\\n"
+>>> [tuple(v) for v in read_hisat2_snps(io.StringIO(text), {"22:101-110": block})]
+[('22', 103, 'rs1', 'G', 'T'), ('22', 104, 'rs2', 'TAC', 'T'), ('22', 108, 'rs3', 'T', 'TGG')]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import IO, Iterable, Iterator, Mapping, NamedTuple
+
+__all__ = ["Variant", "SPLICEAI_INFO_LINE", "read_hisat2_snps", "write_vcf", "open_vcf"]
+
+#: The INFO header written by ``nucleoforge variants``; the field layout is the one the
+#: Illumina ``spliceai`` tool writes, so downstream parsers of its output work unchanged.
+SPLICEAI_INFO_LINE = (
+    '##INFO=<ID=SpliceAI,Number=.,Type=String,Description="SpliceAI variant annotation '
+    "(nucleoforge, SpliceAI-10k ensemble): delta scores (DS) and delta positions (DP) for "
+    "acceptor gain (AG), acceptor loss (AL), donor gain (DG) and donor loss (DL). "
+    'Format: ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL">'
+)
+
+_REGION = re.compile(r"^([^:]+):(\d+)-(\d+)$")
+
+
+class Variant(NamedTuple):
+    """A VCF-style variant: 1-based ``pos``; indels carry the preceding (anchor) base."""
+
+    chrom: str
+    pos: int
+    id: str
+    ref: str
+    alt: str
+
+
+def open_vcf(path: str | os.PathLike):
+    """Open a VCF/BCF (plain, bgzip) with pysam; errors name the file."""
+    import pysam
+
+    try:
+        return pysam.VariantFile(str(path))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read as VCF/BCF: {exc}") from exc
+
+
+def read_hisat2_snps(source: str | os.PathLike | IO[str], sequences: Mapping[str, str]) -> Iterator[Variant]:
+    """Yield :class:`Variant` objects from a HISAT2 ``.snp`` list.
+
+    Columns: ``id type region offset alt`` with ``type`` one of ``single`` (``alt`` = the
+    new base), ``deletion`` (``alt`` = number of deleted bases) or ``insertion`` (``alt`` =
+    inserted bases, placed before ``offset``). ``offset`` is 0-based inside ``region``
+    (``chrom:start-end``, 1-based), whose sequence ``sequences[region]`` supplies REF and the
+    anchor base of indels.
+    """
+    from nucleoforge.io.fasta import open_text
+
+    if isinstance(source, (str, os.PathLike)):
+        fh, name, close = open_text(source), str(source), True
+    else:
+        fh, name, close = source, getattr(source, "name", "<snps>"), False
+    try:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            cols = line.split()
+            if len(cols) != 5:
+                raise ValueError(f"{name}:{lineno}: expected 5 columns (id type region offset alt), got {len(cols)}")
+            rsid, kind, region, offset_s, alt = cols
+            m = _REGION.match(region)
+            if not m or region not in sequences:
+                raise ValueError(f"{name}:{lineno}: unknown region {region!r}")
+            seq, chrom, base = sequences[region], m.group(1), int(m.group(2))
+            off = int(offset_s)
+            if kind == "single":
+                yield Variant(chrom, base + off, rsid, seq[off].upper(), alt.upper())
+            elif kind == "deletion":
+                n = int(alt)
+                if off < 1:
+                    raise ValueError(f"{name}:{lineno}: deletion at the region start has no anchor base")
+                yield Variant(chrom, base + off - 1, rsid, seq[off - 1 : off + n].upper(), seq[off - 1].upper())
+            elif kind == "insertion":
+                anchor = seq[off - 1].upper()
+                yield Variant(chrom, base + off - 1, rsid, anchor, anchor + alt.upper())
+            else:
+                raise ValueError(f"{name}:{lineno}: unknown variant type {kind!r}")
+    finally:
+        if close:
+            fh.close()
+
+
+def write_vcf(variants: Iterable[Variant], handle: IO[str], contigs: Mapping[str, int] | None = None,
+              extra_header: Iterable[str] = ()) -> int:
+    """Write sites-only VCF 4.2 lines for ``variants`` (in the given order); returns the count."""
+    handle.write("##fileformat=VCFv4.2\n")
+    for name, length in (contigs or {}).items():
+        handle.write(f"##contig=<ID={name},length={length}>\n")
+    for line in extra_header:
+        handle.write(line.rstrip("\n") + "\n")
+    handle.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+    n = 0
+    for v in variants:
+        handle.write(f"{v.chrom}\t{v.pos}\t{v.id}\t{v.ref}\t{v.alt}\t.\t.\t.\n")
+        n += 1
+    return n

@@ -1,0 +1,488 @@
+"""SpliceAI variant scoring: delta scores compatible with Illumina's ``spliceai`` CLI.
+
+For every ALT allele x overlapping gene the score string is
+``ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL``, computed with the same
+rules as ``spliceai`` 1.3.1 (read from its source, re-implemented here):
+
+* ``cov = 2 * distance + 1`` positions centred on POS are compared; the model sees
+  ``context + cov`` reference bases around POS, with every base outside the gene's
+  transcript (``TX_START < p <= TX_END``) replaced by N; the ALT input is that window with
+  REF replaced by ALT. Minus-strand genes are scored on the reverse complement.
+* deletions: zeros are inserted into the ALT track after the ALT allele; insertions: the
+  inserted positions are collapsed into one by their maximum.
+* ``DS_AG = max(alt - ref)`` (acceptor), ``DS_AL = max(ref - alt)``, likewise for donors;
+  ``DP = argmax - distance``; scores printed with two decimals.
+* ``mask=True``: gains at the annotated exon boundary nearest to POS and losses anywhere
+  else are set to 0.
+* records are left unscored (with a logged warning) when no ALT can be scored because REF
+  does not match the reference, the window passes a chromosome end, REF is longer than
+  ``2 * distance``, or the chromosome is not in the FASTA. ALTs containing ``. - * < >``
+  are skipped silently; when REF and ALT are both longer than one base the entry is
+  ``ALT|GENE|.|.|.|.|.|.|.|.``.
+
+Unlike the original (two model calls per ALT x gene), the reference track is predicted once
+per gene over runs of nearby variants, and ALT windows of equal length are batched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from nucleoforge.alphabet import one_hot
+from nucleoforge.io.annotation import GeneTable
+from nucleoforge.io.genome import Genome
+
+logger = logging.getLogger("nucleoforge.spliceai")
+
+__all__ = ["VariantScorer", "VariantInput", "SkipReason", "format_scores"]
+
+_BAD_ALT_CHARS = set(".-*<>")
+
+
+class SkipReason:
+    """Why a record got no SpliceAI entry (keys of :attr:`VariantScorer.counts`)."""
+
+    BAD_INPUT = "bad input"
+    NO_GENE = "no gene"
+    FASTA = "chromosome not in reference"
+    REF_MISMATCH = "REF does not match the reference"
+    CHROM_END = "near chromosome end"
+    REF_TOO_LONG = "REF longer than 2 x distance"
+
+
+@dataclass
+class VariantInput:
+    """What the scorer needs from a VCF record (``alts`` None = no ALT)."""
+
+    chrom: str
+    pos: int
+    ref: str | None
+    alts: Sequence[str] | None
+    label: str = ""  # for messages, e.g. "22:20000146 G>A"
+
+
+@dataclass
+class _Task:
+    """One ALT x gene whose delta scores need the model."""
+
+    record: int  # index within the chunk
+    slot: int  # position in that record's score list
+    alt: str
+    gene: int
+    ref_len: int
+    alt_window: str  # the ALT model input, forward strand
+    dist_boundary: int
+
+
+def format_scores(alt: str, gene: str, ds: Sequence[float], dp: Sequence[int]) -> str:
+    """The INFO entry, ``{:.2f}`` like the original (so ``-0.00`` can appear)."""
+    return f"{alt}|{gene}|" + "|".join(f"{float(v):.2f}" for v in ds) + "|" + "|".join(str(int(p)) for p in dp)
+
+
+class VariantScorer:
+    """Score variants with a :class:`~nucleoforge.models.spliceai.SpliceAIModel`.
+
+    Args:
+        model: the ensemble (``SpliceAIModel.from_pretrained("spliceai-10k")``) in eval mode.
+        genome: reference FASTA (any ``chr`` spelling).
+        genes: gene table giving strands, transcript bounds and exons.
+        distance: maximum distance between the variant and a gained/lost site (``-D``).
+        mask: mask annotated-site gains and unannotated-site losses (``-M 1``).
+        batch_size: ALT windows per model call.
+        max_ref_span: longest reference stretch predicted in one call (outputs).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        genome: Genome,
+        genes: GeneTable,
+        *,
+        distance: int = 50,
+        mask: bool = False,
+        batch_size: int = 16,
+        max_ref_span: int = 20_000,
+        device: str | None = None,
+        predict: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        if not 0 <= distance < 5000:
+            raise ValueError(f"distance must be in [0, 5000), got {distance}")
+        self.model, self.genome, self.genes = model, genome, genes
+        self.distance, self.mask = distance, bool(mask)
+        self.batch_size, self.max_ref_span = max(1, batch_size), max_ref_span
+        self.context = int(model.config.context)
+        self.flank = self.context // 2
+        self.cov = 2 * distance + 1
+        self.wid = self.context + self.cov
+        self._predict = predict or self._default_predict(device)
+        self.counts: dict[str, int] = {}
+        self.model_positions = 0  # input positions run through the model (a cost measure)
+
+    # -- model ---------------------------------------------------------------------------------
+    def _default_predict(self, device: str | None) -> Callable[[np.ndarray], np.ndarray]:
+        from nucleoforge.models.spliceai.predict import predict_flanked
+
+        if device:
+            self.model.to(device)
+        self.model.eval()
+        return lambda x: predict_flanked(self.model, x)
+
+    def _run(self, windows: list[str], strand: str) -> list[np.ndarray]:
+        """Predict ``(len - context, 3)`` tracks for equal-length forward-strand windows."""
+        out: list[np.ndarray] = []
+        for i in range(0, len(windows), self.batch_size):
+            batch = np.stack([one_hot(w) for w in windows[i : i + self.batch_size]])
+            if strand == "-":
+                batch = batch[:, ::-1, ::-1]
+            self.model_positions += batch.shape[0] * batch.shape[1]
+            y = self._predict(batch)
+            if strand == "-":
+                y = y[:, ::-1]
+            out.extend(np.ascontiguousarray(y[j]) for j in range(y.shape[0]))
+        return out
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _skip(self, reason: str, label: str, detail: str = "") -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        logger.warning("skipping %s: %s%s", label, reason, f" ({detail})" if detail else "")
+
+    def _gene_window(self, chrom: str, gene_idx: int, start: int, end: int) -> str:
+        """Reference bases ``[start, end)`` (0-based) with everything outside the transcript as N."""
+        g = self.genes[gene_idx]
+        seq = self.genome.fetch(chrom, start, end).upper()
+        lo, hi = max(g.tx_start - start, 0), max(end - g.tx_end, 0)
+        if lo >= len(seq) or hi >= len(seq) or lo + hi >= len(seq):
+            return "N" * len(seq)
+        return "N" * lo + seq[lo : len(seq) - hi] + "N" * hi
+
+    # -- public API -------------------------------------------------------------------------------
+    def score(self, variants: Iterable[VariantInput], chunk_size: int = 256) -> Iterator[list[str] | None]:
+        """Yield, per input variant and in input order, its INFO entries (None = leave unscored).
+
+        Variants are processed ``chunk_size`` at a time, so memory stays constant.
+        """
+        chunk: list[VariantInput] = []
+        for v in variants:
+            chunk.append(v)
+            if len(chunk) >= chunk_size:
+                yield from self.score_chunk(chunk)
+                chunk = []
+        if chunk:
+            yield from self.score_chunk(chunk)
+
+    def score_chunk(self, chunk: Sequence[VariantInput]) -> list[list[str] | None]:
+        """Score a list of variants together (shared reference tracks, batched ALT windows)."""
+        half, cov, d = self.wid // 2, self.cov, self.distance
+        results: list[list[str | None] | None] = [None] * len(chunk)
+        tasks: list[_Task] = []
+        for r, v in enumerate(chunk):
+            label = v.label or f"{v.chrom}:{v.pos} {v.ref}>{','.join(v.alts or ['.'])}"
+            if v.ref is None or v.alts is None or v.pos is None:
+                self._skip(SkipReason.BAD_INPUT, label)
+                continue
+            gene_ids = self.genes.overlapping(v.chrom, v.pos)
+            if not gene_ids:
+                self.counts[SkipReason.NO_GENE] = self.counts.get(SkipReason.NO_GENE, 0) + 1
+                continue
+            if v.chrom not in self.genome:
+                self._skip(SkipReason.FASTA, label, f"chromosome {v.chrom!r}")
+                continue
+            chrom = self.genome.resolve(v.chrom)
+            start, end = v.pos - half - 1, v.pos + half
+            n = self.genome.lengths[chrom]
+            if start < 0 or end > n:
+                self._skip(SkipReason.CHROM_END, label, f"the {self.wid}-nt window passes the end of {chrom} (length {n:,})")
+                continue
+            seq = self.genome.fetch(chrom, start, end).upper()
+            if seq[half : half + len(v.ref)] != v.ref:
+                self._skip(SkipReason.REF_MISMATCH, label, f"reference has {seq[half:half + len(v.ref)]}")
+                continue
+            if len(v.ref) > 2 * d:
+                self._skip(SkipReason.REF_TOO_LONG, label, f"{len(v.ref)} > {2 * d}")
+                continue
+            entries: list[str | None] = []
+            for alt in v.alts:
+                if not alt or _BAD_ALT_CHARS.intersection(alt):
+                    continue
+                for gi in gene_ids:
+                    gene = self.genes[gi]
+                    if len(v.ref) > 1 and len(alt) > 1:
+                        entries.append(f"{alt}|{gene.name}|.|.|.|.|.|.|.|.")
+                        continue
+                    bounds = [s + 1 for s in gene.exon_starts] + list(gene.exon_ends)
+                    # Nearest boundary; on a tie the upstream one (the original takes the smaller).
+                    dist_b = min(sorted(set(b - v.pos for b in bounds)), key=abs)
+                    masked = self._mask_window(seq, gene.tx_start + 1 - v.pos, gene.tx_end - v.pos)
+                    alt_window = masked[:half] + alt.upper() + masked[half + len(v.ref) :]
+                    tasks.append(_Task(r, len(entries), alt, gi, len(v.ref), alt_window, dist_b))
+                    entries.append(None)
+            results[r] = entries
+        if tasks:
+            self._fill(chunk, tasks, results)
+        return [None if e is None or not e else e for e in results]  # type: ignore[misc]
+
+    def _mask_window(self, seq: str, dist_tx_start: int, dist_tx_end: int) -> str:
+        half, wid = self.wid // 2, self.wid
+        pad0, pad1 = max(half + dist_tx_start, 0), max(half - dist_tx_end, 0)
+        return "N" * pad0 + seq[pad0 : wid - pad1] + "N" * pad1
+
+    def _reference_tracks(self, chunk: Sequence[VariantInput], tasks: list[_Task]) -> dict[tuple[int, int], np.ndarray]:
+        """Reference predictions per (gene, POS), sharing one model call across nearby variants."""
+        d, flank = self.distance, self.flank
+        by_gene: dict[int, set[int]] = {}
+        chrom_of: dict[int, str] = {}
+        for t in tasks:
+            v = chunk[t.record]
+            by_gene.setdefault(t.gene, set()).add(v.pos)
+            chrom_of[t.gene] = self.genome.resolve(v.chrom)
+        # Segments of output positions (1-based inclusive) per gene, merged when the gap is
+        # shorter than the context (cheaper than a second window) and capped in length.
+        segments: list[tuple[int, int, int]] = []  # (gene, first, last)
+        for gi, positions in by_gene.items():
+            cur: list[int] | None = None
+            for p in sorted(positions):
+                lo, hi = p - d, p + d
+                if cur and lo - cur[1] <= self.context and hi - cur[0] < self.max_ref_span:
+                    cur[1] = max(cur[1], hi)
+                else:
+                    if cur:
+                        segments.append((gi, cur[0], cur[1]))
+                    cur = [lo, hi]
+            if cur:
+                segments.append((gi, cur[0], cur[1]))
+        # Batch segments of equal length and strand.
+        groups: OrderedDict[tuple[int, str], list[tuple[int, int, int]]] = OrderedDict()
+        for seg in segments:
+            groups.setdefault((seg[2] - seg[1] + 1, self.genes[seg[0]].strand), []).append(seg)
+        tracks: dict[tuple[int, int], np.ndarray] = {}
+        for (_, strand), segs in groups.items():
+            windows = [self._gene_window(chrom_of[g], g, first - 1 - flank, last + flank) for g, first, last in segs]
+            preds = self._run(windows, strand)
+            for (g, first, last), y in zip(segs, preds):
+                for p in by_gene[g]:
+                    if first <= p - d and p + d <= last:
+                        tracks[(g, p)] = y[p - d - first : p + d - first + 1]
+        return tracks
+
+    def _fill(self, chunk: Sequence[VariantInput], tasks: list[_Task], results: list) -> None:
+        ref_tracks = self._reference_tracks(chunk, tasks)
+        # ALT windows: identical inputs predicted once; equal lengths and strands batched.
+        unique: OrderedDict[tuple[str, str], list[_Task]] = OrderedDict()
+        for t in tasks:
+            unique.setdefault((self.genes[t.gene].strand, t.alt_window), []).append(t)
+        by_shape: OrderedDict[tuple[int, str], list[str]] = OrderedDict()
+        for strand, window in unique:
+            by_shape.setdefault((len(window), strand), []).append(window)
+        alt_pred: dict[tuple[str, str], np.ndarray] = {}
+        for (_, strand), windows in by_shape.items():
+            for w, y in zip(windows, self._run(windows, strand)):
+                alt_pred[(strand, w)] = y
+        cov = self.cov
+        c = cov // 2
+        for key, group in unique.items():
+            y_alt0 = alt_pred[key]
+            for t in group:
+                v = chunk[t.record]
+                y_ref = ref_tracks[(t.gene, v.pos)]
+                alt_len, ref_len = len(t.alt), t.ref_len
+                y_alt = y_alt0
+                if ref_len > 1 and alt_len == 1:
+                    # The original pads with float64 zeros, so its deltas are float64 here.
+                    y_alt = np.concatenate([y_alt[: c + alt_len], np.zeros((ref_len - alt_len, 3)), y_alt[c + alt_len :]])
+                    y_ref = y_ref.astype(np.float64)
+                elif ref_len == 1 and alt_len > 1:
+                    y_alt = np.concatenate([y_alt[:c], y_alt[c : c + alt_len].max(axis=0, keepdims=True), y_alt[c + alt_len :]])
+                results[t.record][t.slot] = self._entry(t.alt, self.genes[t.gene].name, y_ref, y_alt, t.dist_boundary)
+
+    def _entry(self, alt: str, gene: str, y_ref: np.ndarray, y_alt: np.ndarray, dist_b: int) -> str:
+        c = self.cov // 2
+        gain_a, gain_d = y_alt[:, 1] - y_ref[:, 1], y_alt[:, 2] - y_ref[:, 2]
+        loss_a, loss_d = y_ref[:, 1] - y_alt[:, 1], y_ref[:, 2] - y_alt[:, 2]
+        idx = [int(a.argmax()) for a in (gain_a, loss_a, gain_d, loss_d)]
+        vals = [gain_a[idx[0]], loss_a[idx[1]], gain_d[idx[2]], loss_d[idx[3]]]
+        dp = [i - c for i in idx]
+        if self.mask:
+            keep = [dp[0] != dist_b, dp[1] == dist_b, dp[2] != dist_b, dp[3] == dist_b]
+        else:
+            keep = [True] * 4
+        # float64 product keeps the sign of a masked negative delta ("-0.00"), as the original.
+        ds = [np.float64(val) * (1 if k else 0) for val, k in zip(vals, keep)]
+        return format_scores(alt, gene, ds, dp)
+
+
+# -- VCF driver ------------------------------------------------------------------------------------
+
+
+@dataclass
+class VcfRunSummary:
+    """What :func:`score_vcf` did."""
+
+    records: int = 0  # records in the output (resumed + new)
+    resumed: int = 0  # records kept from an interrupted run
+    scored: int = 0  # records that got a SpliceAI entry in this run
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def _salvage_output(path: "os.PathLike[str] | str") -> tuple[list[str], list[str], int]:
+    """Read an interrupted output: header lines, complete data lines, byte length of the
+    complete part (for plain files). A truncated gzip tail is dropped."""
+    import zlib
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data[:2] == b"\x1f\x8b":
+        # Decompress member by member (BGZF = many gzip members); a truncated tail yields
+        # whatever it holds instead of an error.
+        parts = []
+        while data:
+            d = zlib.decompressobj(31)
+            try:
+                parts.append(d.decompress(data))
+            except zlib.error:
+                break
+            if not d.eof:
+                break
+            data = d.unused_data
+        raw = b"".join(parts)
+    else:
+        raw = data
+    end = raw.rfind(b"\n") + 1
+    text = raw[:end].decode()
+    header: list[str] = []
+    body: list[str] = []
+    for line in text.splitlines(keepends=True):
+        (header if line.startswith("#") else body).append(line)
+    return header, body, end
+
+
+class _OutputFile:
+    """Text sink for the output VCF: stdout, a plain file, or BGZF (``.gz``/``.bgz``).
+
+    ``flush`` makes everything written so far durable; for BGZF that means closing the
+    file and reopening it for appending (pysam's BGZF flush does not reach the disk), which
+    leaves a valid multi-member file."""
+
+    def __init__(self, path: str, append: bool) -> None:
+        import sys
+
+        import pysam
+
+        self.path = path
+        self.gz = path.endswith((".gz", ".bgz"))
+        if path == "-":
+            self._fh: Any = sys.stdout
+        elif self.gz:
+            self._fh = pysam.BGZFile(path, "ab" if append else "wb")
+        else:
+            self._fh = open(path, "a" if append else "w")
+
+    def write(self, text: str) -> None:
+        self._fh.write(text.encode() if self.gz else text)
+
+    def flush(self) -> None:
+        if self.gz:
+            import pysam
+
+            self._fh.close()
+            self._fh = pysam.BGZFile(self.path, "ab")
+        else:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self.path != "-":
+            self._fh.close()
+        else:
+            self._fh.flush()
+
+
+def score_vcf(
+    scorer: VariantScorer,
+    input_path: str,
+    output_path: str,
+    *,
+    resume: bool = False,
+    chunk_size: int = 256,
+    progress: bool = True,
+) -> VcfRunSummary:
+    """Annotate ``input_path`` into ``output_path`` (``-`` = stdout; ``.gz`` = BGZF), streaming.
+
+    Records are read ``chunk_size`` at a time, scored together and written in input order;
+    the output is flushed after every chunk. With ``resume=True`` an existing output is
+    checked against the input (same record at every kept line), its incomplete last line
+    dropped, and scoring continues after the last complete record — nothing is rescored.
+    """
+    import os
+
+    import pysam
+    from tqdm.auto import tqdm
+
+    from nucleoforge.io.vcf import SPLICEAI_INFO_LINE, open_vcf
+
+    vcf = open_vcf(input_path)
+    header = vcf.header
+    if "SpliceAI" not in header.info:
+        header.add_line(SPLICEAI_INFO_LINE)
+    summary = VcfRunSummary()
+    gz = output_path.endswith((".gz", ".bgz"))
+    done_lines: list[str] = []
+    existing = resume and output_path != "-" and os.path.exists(output_path) and os.path.getsize(output_path) > 0
+    if existing:
+        old_header, done_lines, end = _salvage_output(output_path)
+        if not old_header or not old_header[-1].startswith("#CHROM"):
+            raise ValueError(f"{output_path}: cannot resume, the file has no complete VCF header")
+        if gz:  # rewrite the complete part; new BGZF blocks are appended after it
+            with pysam.BGZFile(output_path, "wb") as fh:
+                fh.write("".join(old_header + done_lines).encode())
+        else:
+            with open(output_path, "r+b") as fh:
+                fh.truncate(end)
+        summary.resumed = len(done_lines)
+    out: Any = _OutputFile(output_path, append=existing)
+    write = out.write
+    try:
+        if not existing:
+            write(str(header))
+            out.flush()
+        bar = tqdm(desc="variants", unit=" rec", disable=not progress, initial=summary.resumed, dynamic_ncols=True)
+        records = iter(vcf)
+        for i, line in enumerate(done_lines):
+            rec = next(records, None)
+            cols = line.split("\t", 5)
+            if rec is None or cols[0] != rec.chrom or int(cols[1]) != rec.pos or cols[3] != rec.ref:
+                raise ValueError(
+                    f"{output_path}: record {i + 1} ({' '.join(cols[:2])}) does not match input record "
+                    f"{i + 1} of {input_path}; --resume needs the same input"
+                )
+        summary.records = summary.resumed
+        while True:
+            batch = []
+            for rec in records:
+                batch.append(rec)
+                if len(batch) >= chunk_size:
+                    break
+            if not batch:
+                break
+            inputs = [VariantInput(r.chrom, r.pos, r.ref, r.alts, f"{r.chrom}:{r.pos} {r.id or '.'} {r.ref}>{','.join(r.alts or ['.'])}") for r in batch]
+            scores = scorer.score_chunk(inputs)
+            lines = []
+            for rec, s in zip(batch, scores):
+                if s:
+                    rec.info["SpliceAI"] = s
+                    summary.scored += 1
+                lines.append(str(rec))
+            write("".join(lines))
+            out.flush()
+            summary.records += len(batch)
+            bar.update(len(batch))
+        bar.close()
+    finally:
+        out.close()
+        vcf.close()
+    summary.skipped = {k: v for k, v in scorer.counts.items()}
+    return summary
