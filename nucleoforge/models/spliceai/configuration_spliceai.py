@@ -1,0 +1,119 @@
+"""Configuration of SpliceAI (Jaganathan et al., Cell 2019).
+
+The architecture is a list of *stages*; each stage is ``(num_blocks, kernel_size, dilation)``:
+``num_blocks`` residual units with dilated convolutions of that width and dilation, followed by
+a 1x1 skip convolution added into the skip sum. Everything else follows from the stages:
+
+* each residual unit has two convolutions, each reading ``(kernel_size - 1) * dilation / 2``
+  positions either side, so the total context is
+  ``sum(num_blocks * 2 * (kernel_size - 1) * dilation)``;
+* the model crops ``context // 2`` positions from each end of its input.
+
+>>> SpliceAIConfig.from_variant("spliceai-10k").context
+10000
+>>> [SpliceAIConfig.from_variant(v).flank for v in SPLICEAI_VARIANTS]
+[40, 200, 1000, 5000]
+>>> SpliceAIConfig(stages=[(2, 3, 1)]).context
+8
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from transformers import PretrainedConfig
+
+#: The published architecture (SpliceAI-10k): 4 stages of 4 residual units,
+#: kernel widths 11, 11, 21, 41 and dilations 1, 4, 10, 25.
+SPLICEAI_10K_STAGES: tuple[tuple[int, int, int], ...] = ((4, 11, 1), (4, 11, 4), (4, 21, 10), (4, 41, 25))
+
+#: Variant name -> number of stages of :data:`SPLICEAI_10K_STAGES` it uses (the paper's
+#: SpliceAI-80/400/2k/10k are the first 4/8/12/16 residual units).
+SPLICEAI_VARIANTS: dict[str, int] = {"spliceai-80": 1, "spliceai-400": 2, "spliceai-2k": 3, "spliceai-10k": 4}
+
+#: Output classes, in the order of the original models' softmax.
+SPLICEAI_LABELS: dict[int, str] = {0: "neither", 1: "acceptor", 2: "donor"}
+
+
+def _normalise_stages(stages: Iterable[Sequence[int]]) -> list[tuple[int, int, int]]:
+    """Validate ``stages`` and return them as a list of int 3-tuples."""
+    result: list[tuple[int, int, int]] = []
+    for i, stage in enumerate(stages):
+        values = tuple(stage)
+        if len(values) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise ValueError(
+                f"SpliceAIConfig.stages[{i}] = {stage!r}: expected (num_blocks, kernel_size, dilation) as 3 integers"
+            )
+        num_blocks, kernel_size, dilation = values
+        for name, value in (("num_blocks", num_blocks), ("kernel_size", kernel_size), ("dilation", dilation)):
+            if value <= 0:
+                raise ValueError(f"SpliceAIConfig.stages[{i}]: {name} must be positive, got {value}")
+        if kernel_size % 2 == 0:
+            # Keras 'same' padding of an even kernel is asymmetric; the model is defined for odd widths only.
+            raise ValueError(f"SpliceAIConfig.stages[{i}]: kernel_size must be odd, got {kernel_size}")
+        result.append((num_blocks, kernel_size, dilation))
+    if not result:
+        raise ValueError("SpliceAIConfig.stages is empty: at least one (num_blocks, kernel_size, dilation) is needed")
+    return result
+
+
+class SpliceAIConfig(PretrainedConfig):
+    r"""Configuration of a SpliceAI model or ensemble.
+
+    Args:
+        stages: ``(num_blocks, kernel_size, dilation)`` per stage; defaults to SpliceAI-10k's
+            ``[(4, 11, 1), (4, 11, 4), (4, 21, 10), (4, 41, 25)]``.
+        channels: width of the residual trunk and of the skip sum (32 in the original).
+        num_members: number of independently trained networks whose softmax outputs are
+            averaged (the published SpliceAI is an ensemble of 5).
+        batch_norm_eps: BatchNorm epsilon; Keras' default 1e-3 (PyTorch's 1e-5 changes outputs).
+        input_channels: one-hot width (A, C, G, T).
+        num_labels: output classes, ``neither``, ``acceptor``, ``donor``.
+    """
+
+    model_type = "spliceai"
+
+    stages: list | None = None
+    channels: int = 32
+    num_members: int = 1
+    batch_norm_eps: float = 1e-3
+    input_channels: int = 4
+
+    def __post_init__(self, **kwargs):
+        if kwargs.get("num_labels") is None and self.id2label is None:
+            self.id2label = dict(SPLICEAI_LABELS)
+            self.label2id = {v: k for k, v in SPLICEAI_LABELS.items()}
+        super().__post_init__(**kwargs)
+        self.stages = _normalise_stages(SPLICEAI_10K_STAGES if self.stages is None else self.stages)
+        for name in ("channels", "num_members", "input_channels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"SpliceAIConfig.{name} must be a positive integer, got {value!r}")
+        if not self.batch_norm_eps > 0:
+            raise ValueError(f"SpliceAIConfig.batch_norm_eps must be positive, got {self.batch_norm_eps!r}")
+        if self.num_labels < 1:
+            raise ValueError(f"SpliceAIConfig.num_labels must be positive, got {self.num_labels}")
+
+    @property
+    def context(self) -> int:
+        """Total input positions needed besides the predicted ones (both sides together)."""
+        return sum(n * 2 * (k - 1) * d for n, k, d in self.stages)
+
+    @property
+    def flank(self) -> int:
+        """Context on each side: the model crops this many positions from each end."""
+        return self.context // 2
+
+    @classmethod
+    def from_variant(cls, name: str, **kwargs) -> SpliceAIConfig:
+        """Config of a paper variant: ``spliceai-80``, ``spliceai-400``, ``spliceai-2k`` or ``spliceai-10k``.
+
+        >>> SpliceAIConfig.from_variant("spliceai-400", num_members=5).stages
+        [(4, 11, 1), (4, 11, 4)]
+        """
+        if name not in SPLICEAI_VARIANTS:
+            raise ValueError(f"unknown SpliceAI variant {name!r}; expected one of {sorted(SPLICEAI_VARIANTS)}")
+        return cls(stages=list(SPLICEAI_10K_STAGES[: SPLICEAI_VARIANTS[name]]), **kwargs)
+
+
+__all__ = ["SPLICEAI_10K_STAGES", "SPLICEAI_LABELS", "SPLICEAI_VARIANTS", "SpliceAIConfig"]

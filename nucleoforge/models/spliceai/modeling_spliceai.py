@@ -1,0 +1,326 @@
+"""SpliceAI in PyTorch: residual dilated-convolution networks and their ensemble.
+
+One *member* is the network of Jaganathan et al. (2019): a 1x1 convolution from the one-hot
+input to ``channels``; residual units ``BN -> ReLU -> dilated conv -> BN -> ReLU -> dilated
+conv -> add``; a skip sum that starts with a 1x1 convolution of the trunk input and receives
+a 1x1 convolution of the trunk at the end of every stage; the skip sum cropped by
+``config.flank`` each side; a 1x1 convolution to the 3 classes (neither, acceptor, donor).
+
+Convolutions here are *unpadded* ("valid"): the original pads every convolution ("same") and
+crops ``flank`` positions at the end, but the cropped outputs never see that padding (the
+receptive field is exactly ``flank`` each side), so computing only the positions that survive
+the crop gives the same numbers with less work.
+
+:class:`SpliceAIModel` holds ``config.num_members`` members and averages their softmax
+outputs. In eval mode it runs all members at once as grouped convolutions with each
+convolution's following BatchNorm folded in; in training mode each member runs as a plain
+module so that BatchNorm uses (and updates) its batch statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .configuration_spliceai import SpliceAIConfig
+
+
+@dataclass
+class SpliceAIOutput(ModelOutput):
+    """Output of :class:`SpliceAIModel`.
+
+    Attributes:
+        loss: negative log-likelihood of ``labels`` under ``probabilities`` (when labels are given).
+        probabilities: ``(B, L, num_labels)`` mean of the members' softmax outputs.
+        member_logits: ``(B, num_members, L, num_labels)`` pre-softmax outputs of every member
+            (only with ``output_members=True``).
+        member_probabilities: ``(B, num_members, L, num_labels)`` softmax of ``member_logits``
+            (only with ``output_members=True``).
+    """
+
+    loss: torch.FloatTensor | None = None
+    probabilities: torch.FloatTensor | None = None
+    member_logits: torch.FloatTensor | None = None
+    member_probabilities: torch.FloatTensor | None = None
+
+
+def _crop_to(x: torch.Tensor, length: int) -> torch.Tensor:
+    """Crop the last axis of ``x`` symmetrically to ``length`` positions."""
+    excess = x.shape[-1] - length
+    return x if excess == 0 else x[..., excess // 2 : x.shape[-1] - (excess - excess // 2)]
+
+
+class SpliceAIResidualUnit(nn.Module):
+    """``BN -> ReLU -> conv -> BN -> ReLU -> conv`` added to the (cropped) input."""
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int, eps: float) -> None:
+        super().__init__()
+        self.norm1 = nn.BatchNorm1d(channels, eps=eps)
+        self.conv1 = nn.Conv1d(channels, channels, kernel_size, dilation=dilation)
+        self.norm2 = nn.BatchNorm1d(channels, eps=eps)
+        self.conv2 = nn.Conv1d(channels, channels, kernel_size, dilation=dilation)
+        #: positions lost at each end (two unpadded convolutions)
+        self.shrink = (kernel_size - 1) * dilation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv1(F.relu(self.norm1(x)))
+        y = self.conv2(F.relu(self.norm2(y)))
+        return x[..., self.shrink : x.shape[-1] - self.shrink] + y
+
+
+class SpliceAIStage(nn.Module):
+    """``num_blocks`` residual units with one kernel size and dilation, then a 1x1 skip conv."""
+
+    def __init__(self, channels: int, num_blocks: int, kernel_size: int, dilation: int, eps: float) -> None:
+        super().__init__()
+        self.units = nn.ModuleList(
+            SpliceAIResidualUnit(channels, kernel_size, dilation, eps) for _ in range(num_blocks)
+        )
+        self.skip = nn.Conv1d(channels, channels, 1)
+
+
+class SpliceAIMember(nn.Module):
+    """One SpliceAI network; ``forward`` maps ``(B, 4, L + context)`` to logits ``(B, labels, L)``."""
+
+    def __init__(self, config: SpliceAIConfig) -> None:
+        super().__init__()
+        c = config.channels
+        self.input_conv = nn.Conv1d(config.input_channels, c, 1)
+        self.input_skip = nn.Conv1d(c, c, 1)
+        self.stages = nn.ModuleList(
+            SpliceAIStage(c, n, k, d, config.batch_norm_eps) for n, k, d in config.stages
+        )
+        self.classifier = nn.Conv1d(c, config.num_labels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.input_conv(x)
+        skip = self.input_skip(h)
+        for stage in self.stages:
+            for unit in stage.units:
+                h = unit(h)
+            skip = _crop_to(skip, h.shape[-1]) + stage.skip(h)
+        return self.classifier(skip)
+
+
+def _fold_bn_into_conv(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of ``bn(conv(x))`` as one convolution (eval-mode BatchNorm)."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return conv.weight * scale[:, None, None], (conv.bias - bn.running_mean) * scale + bn.bias
+
+
+def _bn_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(scale, shift)`` with ``bn(x) == x * scale + shift`` in eval mode."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
+
+class SpliceAIPreTrainedModel(PreTrainedModel):
+    """Weight initialisation and loading for SpliceAI models."""
+
+    config_class = SpliceAIConfig
+    config: SpliceAIConfig
+    base_model_prefix = "spliceai"
+    main_input_name = "input"
+    _no_split_modules = ["SpliceAIMember"]
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        # Keras' defaults for the original: Glorot-uniform kernels, zero biases, BN 1/0/0/1.
+        if isinstance(module, nn.Conv1d):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm1d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+            module.reset_running_stats()
+
+
+class SpliceAIModel(SpliceAIPreTrainedModel):
+    """An ensemble of ``config.num_members`` SpliceAI networks (the published model has 5).
+
+    ``forward`` takes one-hot input, channels last, ``(B, L + config.context, 4)`` (A, C, G, T;
+    N = all zeros) and returns per-position probabilities ``(B, L, 3)`` for neither /
+    acceptor / donor, the mean of the members' softmax outputs.
+
+    >>> config = SpliceAIConfig(stages=[(1, 3, 1), (1, 3, 2)], channels=4, num_members=2)
+    >>> model = SpliceAIModel(config).eval()
+    >>> out = model(torch.zeros(1, 10 + config.context, 4), output_members=True)
+    >>> tuple(out.probabilities.shape), tuple(out.member_logits.shape)
+    ((1, 10, 3), (1, 2, 10, 3))
+
+    ``SpliceAIModel.from_pretrained("spliceai-10k")`` loads the published ensemble, converting
+    it from the installed ``spliceai`` wheel into the nucleoforge cache on first use
+    (``spliceai-10k-1`` ... ``spliceai-10k-5`` load single members). The weights are licensed
+    CC BY-NC 4.0 (non-commercial use only).
+    """
+
+    def __init__(self, config: SpliceAIConfig) -> None:
+        super().__init__(config)
+        self.members = nn.ModuleList(SpliceAIMember(config) for _ in range(config.num_members))
+        self.post_init()
+
+    # -- loading -----------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *args, **kwargs):
+        """Load a model; ``spliceai-10k`` / ``spliceai-10k-N`` resolve to the converted wheel weights.
+
+        Any other name or path goes through :meth:`transformers.PreTrainedModel.from_pretrained`.
+        """
+        from .convert import PRETRAINED_NAMES, resolve_pretrained
+
+        name = str(pretrained_model_name_or_path)
+        if name in PRETRAINED_NAMES and not Path(name).exists():
+            pretrained_model_name_or_path = resolve_pretrained(name)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
+    # -- forward -----------------------------------------------------------------------------
+    def _check_input(self, input: torch.Tensor) -> None:
+        if input.dim() != 3 or input.shape[-1] != self.config.input_channels:
+            raise ValueError(
+                f"SpliceAI input must be one-hot (batch, length, {self.config.input_channels}), "
+                f"got shape {tuple(input.shape)}"
+            )
+        if input.shape[1] <= self.config.context:
+            raise ValueError(
+                f"SpliceAI input of length {input.shape[1]} is too short: it must hold the "
+                f"{self.config.context}-nt context ({self.config.flank} each side) plus at least 1 position"
+            )
+
+    def _member_logits_modular(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, M, labels, L)`` by running each member module (BatchNorm as in the current mode)."""
+        return torch.stack([member(x) for member in self.members], dim=1)
+
+    def _fused_weights(self) -> list[torch.Tensor]:
+        """All members' weights stacked for grouped convolutions, BatchNorms folded where possible.
+
+        Order: input conv (w, b), input skip (w, b), then per stage: per unit
+        (bn1 scale, bn1 shift, conv1+bn2 w, b, conv2 w, b), then the stage skip (w, b); last the
+        classifier (w, b). Convolution weights get a singleton height for ``conv2d``. Cached
+        while no gradient is recorded and no parameter or buffer has changed.
+        """
+        tensors = [t for t in (*self.parameters(), *self.buffers())]
+        key = tuple((id(t), t._version, t.data_ptr(), t.dtype) for t in tensors)
+        cacheable = not torch.is_grad_enabled() and not any(t.is_inference() for t in tensors)
+        cache = getattr(self, "_fused_cache", None)
+        if cacheable and cache is not None and cache[0] == key:
+            return cache[1]
+        members, cat = self.members, torch.cat
+
+        def conv_pair(convs, bns=None):
+            if bns is None:
+                w, b = cat([c.weight for c in convs]), cat([c.bias for c in convs])
+            else:
+                w, b = (cat(t) for t in zip(*(_fold_bn_into_conv(c, n) for c, n in zip(convs, bns))))
+            return [w.unsqueeze(2), b]
+
+        out = conv_pair([mb.input_conv for mb in members]) + conv_pair([mb.input_skip for mb in members])
+        for s in range(len(self.config.stages)):
+            stages = [mb.stages[s] for mb in members]
+            for u in range(len(stages[0].units)):
+                units = [st.units[u] for st in stages]
+                scale, shift = (cat(t) for t in zip(*(_bn_affine(un.norm1) for un in units)))
+                out += [scale[:, None, None], shift[:, None, None]]
+                out += conv_pair([un.conv1 for un in units], [un.norm2 for un in units])
+                out += conv_pair([un.conv2 for un in units])
+            out += conv_pair([st.skip for st in stages])
+        out += conv_pair([mb.classifier for mb in members])
+        if cacheable:
+            # Keys hold ids of live tensors (kept alive by the module), so a match means no change.
+            self._fused_cache = (key, [t.detach() for t in out])
+        return out
+
+    def _member_logits_fused(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, M, labels, L)`` with all members stacked as grouped convolutions (eval BatchNorm).
+
+        Activations are ``(B, M * channels, 1, length)`` tensors in channels-last memory
+        format, where oneDNN's grouped dilated convolutions are fastest on CPU. Each residual
+        unit's second BatchNorm is folded into its first convolution; element-wise steps run
+        in place when no gradient is recorded.
+        """
+        m = len(self.members)
+        weights = iter(self._fused_weights())
+        inplace = not torch.is_grad_enabled()
+
+        def conv(h: torch.Tensor, dilation: int = 1, groups: int = m) -> torch.Tensor:
+            return F.conv2d(h, next(weights), next(weights), dilation=(1, dilation), groups=groups)
+
+        def relu(t: torch.Tensor) -> torch.Tensor:
+            return t.relu_() if inplace else torch.relu(t)
+
+        x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        h = conv(x, groups=1)
+        skip = conv(h)
+        for (num_blocks, kernel_size, dilation) in self.config.stages:
+            r = (kernel_size - 1) * dilation
+            for _ in range(num_blocks):
+                scale, shift = next(weights), next(weights)
+                y = relu(torch.addcmul(shift, h, scale))
+                y = relu(conv(y, dilation))
+                y = conv(y, dilation)
+                residual = h[..., r : h.shape[-1] - r]
+                h = y.add_(residual) if inplace else y + residual
+            new_skip = conv(h)
+            skip = new_skip.add_(_crop_to(skip, h.shape[-1])) if inplace else new_skip + _crop_to(skip, h.shape[-1])
+        logits = conv(skip)
+        b, _, _, length = logits.shape
+        return logits.reshape(b, m, -1, length)
+
+    def forward(
+        self,
+        input: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        output_members: bool = False,
+        use_fused: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> SpliceAIOutput | tuple:
+        """Per-position splice-site probabilities.
+
+        Args:
+            input: one-hot ``(B, L + config.context, 4)``, channels last, A/C/G/T, N = zeros.
+            labels: optional ``(B, L)`` class indices (-100 = ignore) for the NLL loss.
+            output_members: also return every member's logits and probabilities.
+            use_fused: run members as one grouped network (default: in eval mode).
+        """
+        self._check_input(input)
+        x = input.to(dtype=self.members[0].input_conv.weight.dtype).transpose(1, 2)
+        if use_fused is None:
+            use_fused = not self.training
+        if use_fused and self.training:
+            raise ValueError("use_fused=True needs eval mode (it folds BatchNorm running statistics)")
+        logits = self._member_logits_fused(x) if use_fused else self._member_logits_modular(x)
+        member_logits = logits.transpose(2, 3)  # (B, M, L, labels)
+        member_probs = torch.softmax(member_logits, dim=-1)
+        probabilities = member_probs.mean(dim=1)
+        loss = None
+        if labels is not None:
+            log_probs = torch.log(probabilities.clamp_min(1e-12))
+            loss = F.nll_loss(log_probs.reshape(-1, log_probs.shape[-1]), labels.reshape(-1), ignore_index=-100)
+        out = SpliceAIOutput(
+            loss=loss,
+            probabilities=probabilities,
+            member_logits=member_logits if output_members else None,
+            member_probabilities=member_probs if output_members else None,
+        )
+        if return_dict is False:
+            return out.to_tuple()
+        return out
+
+
+#: Short alias used throughout the docs.
+SpliceAI = SpliceAIModel
+
+__all__ = [
+    "SpliceAI",
+    "SpliceAIMember",
+    "SpliceAIModel",
+    "SpliceAIOutput",
+    "SpliceAIPreTrainedModel",
+]
