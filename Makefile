@@ -35,6 +35,10 @@ test-all: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/tokenizer.py
+	$(PY) bench/contact_memory.py
+	$(PY) bench/spliceai.py --no-keras --lengths 100000
+	$(PY) bench/variants.py --n 300
+	$(PY) bench/pipelines.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -30,7 +30,11 @@ from nucleoforge.models.utrbert import (
     UtrBertForTokenPrediction,
     UtrBertModel,
 )
+from nucleoforge.models.spliceai import SpliceAI, SpliceAIConfig, SpliceAIModel
 from nucleoforge.tokenization import NucleotideTokenizer
+
+# registers the pipelines (fill-mask, embeddings, variant effect, attention, splice sites)
+import nucleoforge.pipelines  # noqa: E402,F401  isort: skip
 
 __version__ = "0.1.0"
 
@@ -42,4 +46,5 @@ __all__ = [
     "UtrBertForTokenPrediction", "UtrBertForContactPrediction",
     "RnaErnieConfig", "RnaErnieModel", "RnaErnieForMaskedLM", "RnaErnieForSequencePrediction",
     "RnaErnieForTokenPrediction", "RnaErnieForContactPrediction",
+    "SpliceAI", "SpliceAIConfig", "SpliceAIModel",
 ]  # fmt: skip
