@@ -161,22 +161,12 @@ def prediction_loss(
 
 
 # ---------------------------------------------------------------------------- heads
-class SequencePredictionHead(nn.Module):
-    """Pooled sequence representation → dense → activation → dropout → ``num_labels`` logits."""
+class PredictionHead(nn.Module):
+    """dropout → dense → activation → dropout → ``num_labels`` logits, over the last axis.
 
-    def __init__(self, hidden_size: int, num_labels: int, dropout: float, activation: str = "gelu") -> None:
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.dense = nn.Linear(hidden_size, hidden_size)
-        self.activation = ACT2FN[activation]
-        self.classifier = nn.Linear(hidden_size, num_labels)
-
-    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.activation(self.dense(self.dropout(pooled)))))
-
-
-class TokenPredictionHead(nn.Module):
-    """Nucleotide states → dense → activation → dropout → ``num_labels`` logits per nucleotide."""
+    Serves the sequence head (on the pooled ``(B, H)`` vector) and the token head (on the
+    ``(B, N, H)`` nucleotide states).
+    """
 
     def __init__(self, hidden_size: int, num_labels: int, dropout: float, activation: str = "gelu") -> None:
         super().__init__()

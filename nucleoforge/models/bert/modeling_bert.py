@@ -25,8 +25,7 @@ from transformers.utils import ModelOutput
 
 from nucleoforge.heads import (
     ContactPredictionHead,
-    SequencePredictionHead,
-    TokenPredictionHead,
+    PredictionHead,
     nucleotide_states,
     prediction_loss,
 )
@@ -344,13 +343,34 @@ class _PredictionModel(NucleotideBertPreTrainedModel):
         return out, attention_mask
 
 
+class _NucleotidePredictionModel(_PredictionModel):
+    """Token and contact models: the head runs on nucleotide-resolution states.
+
+    ``label_axes`` is how many nucleotide axes the labels have (1 token, 2 contact).
+    """
+
+    label_axes: int = 1
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
+                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs) -> PredictionOutput:  # fmt: skip
+        out, attention_mask = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
+        states, mask = nucleotide_states(out.last_hidden_state, input_ids, attention_mask, self.config.k, self._special_ids())
+        logits = self.head(states)
+        loss = None
+        if labels is not None:
+            labels = _fit_labels(labels, mask.shape[1], dims=self.label_axes)
+            valid = mask if self.label_axes == 1 else mask[:, :, None] & mask[:, None, :]
+            loss = prediction_loss(logits, labels, self.config.problem_type, valid=valid)
+        return PredictionOutput(loss=loss, logits=logits, nucleotide_mask=mask, hidden_states=out.hidden_states, attentions=out.attentions)
+
+
 class NucleotideBertForSequencePrediction(_PredictionModel):
     """Sequence-level classification/regression (pooled [CLS] or mean over nucleotides)."""
 
     def __init__(self, config: NucleotideBertConfig) -> None:
         super().__init__(config)
         self.bert = NucleotideBertModel(config, add_pooling_layer=config.pooling == "cls")
-        self.head = SequencePredictionHead(config.hidden_size, config.num_labels, self._head_dropout(), config.hidden_act)
+        self.head = PredictionHead(config.hidden_size, config.num_labels, self._head_dropout(), config.hidden_act)
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
@@ -367,47 +387,26 @@ class NucleotideBertForSequencePrediction(_PredictionModel):
         return PredictionOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
 
 
-class NucleotideBertForTokenPrediction(_PredictionModel):
+class NucleotideBertForTokenPrediction(_NucleotidePredictionModel):
     """Per-nucleotide classification/regression; labels ``(B, N)`` or ``(B, N, num_labels)``."""
 
     def __init__(self, config: NucleotideBertConfig) -> None:
         super().__init__(config)
         self.bert = NucleotideBertModel(config, add_pooling_layer=False)
-        self.head = TokenPredictionHead(config.hidden_size, config.num_labels, self._head_dropout(), config.hidden_act)
+        self.head = PredictionHead(config.hidden_size, config.num_labels, self._head_dropout(), config.hidden_act)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs) -> PredictionOutput:  # fmt: skip
-        out, attention_mask = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
-        states, mask = nucleotide_states(out.last_hidden_state, input_ids, attention_mask, self.config.k, self._special_ids())
-        logits = self.head(states)
-        loss = None
-        if labels is not None:
-            labels = _fit_labels(labels, mask.shape[1], dims=1)
-            loss = prediction_loss(logits, labels, self.config.problem_type, valid=mask)
-        return PredictionOutput(loss=loss, logits=logits, nucleotide_mask=mask, hidden_states=out.hidden_states, attentions=out.attentions)
 
-
-class NucleotideBertForContactPrediction(_PredictionModel):
+class NucleotideBertForContactPrediction(_NucleotidePredictionModel):
     """Nucleotide-pair prediction (e.g. base pairs); labels ``(B, N, N)`` or ``(B, N, N, num_labels)``."""
+
+    label_axes = 2
 
     def __init__(self, config: NucleotideBertConfig) -> None:
         super().__init__(config)
         self.bert = NucleotideBertModel(config, add_pooling_layer=False)
         self.head = ContactPredictionHead(config.hidden_size, config.num_labels, config.contact_rank, self._head_dropout())
         self.post_init()
-
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs) -> PredictionOutput:  # fmt: skip
-        out, attention_mask = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
-        states, mask = nucleotide_states(out.last_hidden_state, input_ids, attention_mask, self.config.k, self._special_ids())
-        logits = self.head(states)
-        loss = None
-        if labels is not None:
-            labels = _fit_labels(labels, mask.shape[1], dims=2)
-            pair_mask = mask[:, :, None] & mask[:, None, :]
-            loss = prediction_loss(logits, labels, self.config.problem_type, valid=pair_mask)
-        return PredictionOutput(loss=loss, logits=logits, nucleotide_mask=mask, hidden_states=out.hidden_states, attentions=out.attentions)
 
 
 def _fit_labels(labels: torch.Tensor, n: int, dims: int) -> torch.Tensor:
