@@ -1,0 +1,301 @@
+"""Fine-tuning on labelled sequences: sequence, token (per nucleotide) and contact (pair) tasks.
+
+:func:`finetune` reads and validates every file first (see :mod:`nucleoforge.training.data` for
+the column conventions), then builds the model — a saved nucleoforge folder with a new head, or
+a fresh model from ``model_type`` + config overrides — and trains it with
+:func:`~nucleoforge.training.pretrain.build_trainer`: evaluation every epoch, best checkpoint
+kept (``metric_for_best_model``), early stopping, metrics of the best model on the eval and test
+files written to ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import EarlyStoppingCallback
+
+from nucleoforge.training.data import LabelledData, read_labelled
+from nucleoforge.training.metrics import FinetuneMetrics, first_logits
+from nucleoforge.training.pretrain import (
+    MODEL_TYPES,
+    build_trainer,
+    finish_distributed,
+    load_model,
+    new_model,
+    training_arguments,
+)
+
+HEADS = {"sequence": "ForSequencePrediction", "token": "ForTokenPrediction", "contact": "ForContactPrediction"}
+#: metric used to pick the best checkpoint when none is given
+#: (contact: top-L precision needs no threshold, so it ranks early checkpoints whose pair
+#: probabilities are all still below 0.5)
+DEFAULT_METRIC = {"binary": "auroc", "multiclass": "mcc", "multilabel": "f1", "regression": "spearman",
+                  "contact": "top_l_precision"}  # fmt: skip
+
+
+class LabelledDataset(torch.utils.data.Dataset):
+    """Map-style dataset of a :class:`LabelledData`: token ids (with [CLS]/[SEP]) and raw labels."""
+
+    def __init__(self, data: LabelledData, tokenizer: Any) -> None:
+        self.data = data
+        cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+        ids = tokenizer.encode_sequences(data.sequences)
+        self.input_ids = [np.concatenate([[cls], t, [sep]]).astype(np.int64) for t in ids]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item: dict[str, Any] = {"input_ids": self.input_ids[i], "length": len(self.data.sequences[i])}
+        if self.data.labels is not None:
+            item["labels"] = self.data.labels[i]
+        return item
+
+
+class FinetuneCollator:
+    """Pad token ids and build label tensors for one task.
+
+    * sequence: ``(B,)`` float (binary, single regression), long (multiclass) or ``(B, L)`` float.
+    * token: ``(B, N)`` padded with -100 (N = longest sequence in nucleotides).
+    * contact: ``(B, N, N)`` float — 1 for a pair, 0 for other real pairs, -100 on padding.
+    """
+
+    def __init__(self, task: str, problem_type: str, pad_token_id: int = 0) -> None:
+        self.task, self.problem_type, self.pad_token_id = task, problem_type, pad_token_id
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        width = max(len(e["input_ids"]) for e in examples)
+        ids = torch.full((len(examples), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(examples), width), dtype=torch.long)
+        for i, e in enumerate(examples):
+            ids[i, : len(e["input_ids"])] = torch.from_numpy(np.asarray(e["input_ids"]))
+            mask[i, : len(e["input_ids"])] = 1
+        batch = {"input_ids": ids, "attention_mask": mask}
+        if "labels" in examples[0]:
+            batch["labels"] = self._labels(examples)
+        return batch
+
+    def _labels(self, examples: Sequence[dict[str, Any]]) -> torch.Tensor:
+        dtype = torch.long if self.problem_type == "multiclass" else torch.float32
+        if self.task == "sequence":
+            return torch.as_tensor(np.stack([np.asarray(e["labels"]) for e in examples]), dtype=dtype)
+        n = max(int(e["length"]) for e in examples)
+        if self.task == "token":
+            out = torch.full((len(examples), n), -100, dtype=dtype)
+            for i, e in enumerate(examples):
+                lab = torch.as_tensor(np.asarray(e["labels"]))
+                out[i, : len(lab)] = lab.to(dtype)
+            return out
+        out = torch.full((len(examples), n, n), -100.0)
+        for i, e in enumerate(examples):
+            m = int(e["length"])
+            out[i, :m, :m] = 0.0
+            pairs = torch.as_tensor(np.asarray(e["labels"]), dtype=torch.long).reshape(-1, 2)
+            if len(pairs):
+                out[i, pairs[:, 0], pairs[:, 1]] = 1.0
+                out[i, pairs[:, 1], pairs[:, 0]] = 1.0
+        return out
+
+
+def _model_config(model: str | os.PathLike | None, model_type: str | None, overrides: dict[str, Any]) -> Any:
+    """The config a run will use (without loading weights), to size-check the data first."""
+    if model is not None:
+        import nucleoforge  # noqa: F401
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(model, **overrides)
+    if model_type is None:
+        raise ValueError("pass --model DIR (pretrained) or --model-type (fresh model)")
+    return _fresh_config(model_type, overrides)
+
+
+def _fresh_config(model_type: str, overrides: dict[str, Any]) -> Any:
+    from nucleoforge.models.rnaernie import RnaErnieConfig
+    from nucleoforge.models.splicebert import SpliceBertConfig
+    from nucleoforge.models.utrbert import UtrBertConfig
+
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"unknown model type {model_type!r}; expected one of {MODEL_TYPES}")
+    return {"splicebert": SpliceBertConfig, "utrbert": UtrBertConfig, "rnaernie": RnaErnieConfig}[model_type](**overrides)
+
+
+def _tokenizer_for(config: Any) -> Any:
+    from nucleoforge.tokenization import NucleotideTokenizer
+
+    kwargs = {"variant": config.variant} if getattr(config, "variant", None) else {}
+    return NucleotideTokenizer.for_model(config.model_type, k=config.k if config.model_type == "utrbert" else None, **kwargs)
+
+
+def _has_trained_head(path: str | os.PathLike) -> bool:
+    """Whether a saved folder already holds a contact head (then its bias is kept)."""
+    import nucleoforge  # noqa: F401
+    from transformers import AutoConfig
+
+    architectures = AutoConfig.from_pretrained(path).architectures or []
+    return any(a.endswith("ForContactPrediction") for a in architectures)
+
+
+def _init_pair_prior(model: torch.nn.Module, data: LabelledData) -> None:
+    """Start a new contact head at the training pair rate (logit of pairs / all pairs), not at p = 0.5.
+
+    Base pairs are ~0.5 % of all nucleotide pairs; starting from the prior saves the first
+    hundreds of steps that would otherwise only move the bias.
+    """
+    pairs = sum(2 * len(p) for p in data.labels)
+    total = sum(len(s) ** 2 for s in data.sequences)
+    rate = min(max(pairs / max(total, 1), 1e-6), 0.5)
+    with torch.no_grad():
+        model.head.bias.fill_(float(np.log(rate / (1 - rate))))
+
+
+def load_task_data(
+    tokenizer: Any, task: str, problem_type: str, train: str | os.PathLike, eval: str | os.PathLike | None = None,
+    test: str | os.PathLike | None = None, max_nucleotides: int | None = None, **columns: Any,
+) -> tuple[LabelledData, LabelledData | None, LabelledData | None]:  # fmt: skip
+    """Read and validate train/eval/test files; class names of the training file number the others."""
+    train_data = read_labelled(train, tokenizer, task, problem_type, max_nucleotides=max_nucleotides, **columns)
+    names = train_data.label_names
+
+    def other(path: str | os.PathLike | None) -> LabelledData | None:
+        if path is None:
+            return None
+        data = read_labelled(path, tokenizer, task, problem_type, label_names=names, max_nucleotides=max_nucleotides, **columns)
+        if data.num_labels != train_data.num_labels and problem_type in ("multilabel", "regression"):
+            raise ValueError(f"{path}: {data.num_labels} labels per row, the training file has {train_data.num_labels}")
+        if data.num_labels > train_data.num_labels and problem_type == "multiclass":
+            raise ValueError(f"{path}: class index {data.num_labels - 1} does not occur in the training file ({train_data.num_labels} classes)")
+        return data
+
+    return train_data, other(eval), other(test)
+
+
+def finetune(
+    train: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    task: str = "sequence",
+    problem_type: str = "binary",
+    eval: str | os.PathLike | None = None,
+    test: str | os.PathLike | None = None,
+    model: str | os.PathLike | None = None,
+    model_type: str | None = None,
+    config_overrides: dict[str, Any] | None = None,
+    sequence_column: str = "sequence",
+    label_column: str = "label",
+    epochs: float = 10,
+    batch_size: int = 16,
+    eval_batch_size: int | None = None,
+    learning_rate: float = 5e-5,
+    weight_decay: float = 0.01,
+    warmup_steps: float = 0,
+    gradient_accumulation_steps: int = 1,
+    metric: str | None = None,
+    patience: int | None = 3,
+    seed: int = 42,
+    bf16: bool | None = None,
+    logging_steps: int = 50,
+    disable_tqdm: bool = False,
+    extra_args: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fine-tune a model head; returns (and writes to ``metrics.json``) eval and test metrics of the best model."""
+    output_dir = Path(output_dir)
+    overrides = dict(config_overrides or {})
+    config = _model_config(model, model_type, overrides)
+    tokenizer = _tokenizer_for(config) if model is None else None
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model)
+    columns = dict(sequence_column=sequence_column, label_column=label_column)
+    train_data, eval_data, test_data = load_task_data(
+        tokenizer, task, problem_type, train, eval, test, max_nucleotides=config.max_nucleotides, **columns
+    )
+    head_config: dict[str, Any] = {"num_labels": train_data.num_labels, "problem_type": problem_type}
+    if train_data.label_names:
+        head_config["id2label"] = dict(enumerate(train_data.label_names))
+        head_config["label2id"] = {n: i for i, n in enumerate(train_data.label_names)}
+    from transformers import set_seed
+
+    set_seed(seed)  # new heads / fresh models start from seeded weights
+    if model is not None:
+        net, tokenizer = load_model(model, HEADS[task], **overrides, **head_config)
+    else:
+        net, tokenizer = new_model(model_type, {**overrides, **head_config}, head=HEADS[task])
+    if task == "contact" and not (model is not None and _has_trained_head(model)):
+        _init_pair_prior(net, train_data)
+    collator = FinetuneCollator(task, problem_type, tokenizer.pad_token_id)
+    metric = metric or DEFAULT_METRIC["contact" if task == "contact" else problem_type]
+    has_eval = eval_data is not None
+    overrides_args: dict[str, Any] = dict(
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=eval_batch_size or batch_size,
+        gradient_accumulation_steps=gradient_accumulation_steps,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        warmup_steps=warmup_steps,
+        eval_strategy="epoch" if has_eval else "no",
+        save_strategy="epoch",
+        load_best_model_at_end=has_eval,
+        metric_for_best_model=metric if has_eval else None,
+        greater_is_better=metric not in ("loss", "rmse") if has_eval else None,
+        save_total_limit=2,
+        logging_steps=logging_steps,
+        seed=seed,
+        data_seed=seed,
+        disable_tqdm=disable_tqdm,
+    )
+    if bf16 is not None:
+        overrides_args["bf16"] = bf16
+    overrides_args.update(extra_args or {})
+    args = training_arguments(output_dir, **overrides_args)
+    callbacks = [EarlyStoppingCallback(early_stopping_patience=patience)] if has_eval and patience else []
+    trainer = build_trainer(
+        net, LabelledDataset(train_data, tokenizer), LabelledDataset(eval_data, tokenizer) if has_eval else None,
+        collator, args, compute_metrics=FinetuneMetrics(task, problem_type), preprocess_logits_for_metrics=first_logits,
+        callbacks=callbacks, log_file=output_dir / "log.jsonl", track_mlm_accuracy=False,
+    )  # fmt: skip
+    result = trainer.train()
+    trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations below are not validation rounds
+    metrics: dict[str, Any] = {"train": result.metrics, "best_checkpoint": trainer.state.best_model_checkpoint,
+                               "metric_for_best_model": metric if has_eval else None}  # fmt: skip
+    if has_eval:
+        metrics["eval"] = trainer.evaluate(LabelledDataset(eval_data, tokenizer), metric_key_prefix="eval")
+    if test_data is not None and test_data.labels is not None:
+        metrics["test"] = trainer.evaluate(LabelledDataset(test_data, tokenizer), metric_key_prefix="test")
+    trainer.save_model(str(output_dir))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(output_dir))
+        with open(output_dir / "metrics.json", "w", encoding="utf-8") as fh:
+            json.dump(metrics, fh, indent=2)
+    finish_distributed()
+    return metrics
+
+
+def predict(model: torch.nn.Module, tokenizer: Any, sequences: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
+    """Raw logits per sequence at nucleotide resolution (sequence: ``(num_labels,)``; token:
+    ``(n, num_labels)``; contact: ``(n, n, num_labels)``), in eval mode, without gradients."""
+    model.eval()
+    device = next(model.parameters()).device
+    out: list[np.ndarray] = []
+    with torch.no_grad():
+        for s in range(0, len(sequences), batch_size):
+            chunk = list(sequences[s : s + batch_size])
+            enc = tokenizer(chunk, padding=True, return_tensors="pt")
+            res = model(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device))
+            logits = res.logits.float().cpu().numpy()
+            for i, seq in enumerate(chunk):
+                n = len(seq)
+                if logits.ndim == 2:
+                    out.append(logits[i])
+                elif logits.ndim == 3:
+                    out.append(logits[i, :n])
+                else:
+                    out.append(logits[i, :n, :n])
+    return out

@@ -1,0 +1,397 @@
+"""Masked-language-model pretraining on ``transformers.Trainer`` (one CPU, one GPU or DDP via torchrun).
+
+:func:`build_trainer` is the reusable piece (model + datasets + collator + ``TrainingArguments``
+→ a :class:`NucleoTrainer`); :func:`pretrain` wires it to FASTA corpora for the ``nucleoforge
+pretrain`` command. Under ``torchrun --nproc_per_node=N`` nothing changes: accelerate shards the
+batches of the streaming dataset so each rank trains on different chunks, and only rank 0 saves.
+
+Exact resumption: the training stream depends only on the seed and epoch, masks depend only on
+per-chunk seeds, and the Trainer restores optimizer, scheduler and RNG state, so a run resumed
+from ``checkpoint-N`` sees the same batches with the same masks as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments
+
+from nucleoforge.training.collators import (
+    MaskingCollator,
+    MaskingSchedule,
+    build_collator,
+    masking_schedule_callback,
+    parse_schedule,
+)
+from nucleoforge.training.data import FastaChunkDataset, PaddingCollator, _world, masked_eval_examples
+from nucleoforge.training.metrics import MLMAccuracy, argmax_logits
+
+logger = logging.getLogger(__name__)
+
+MODEL_TYPES = ("splicebert", "utrbert", "rnaernie")
+
+
+# ---------------------------------------------------------------------------- configuration
+def parse_config_overrides(items: Iterable[str] | None) -> dict[str, Any]:
+    """``--config`` values: a JSON file, a JSON object, or ``key=value`` pairs (values parsed as JSON).
+
+    >>> parse_config_overrides(["hidden_size=64,num_hidden_layers=2", '{"hidden_act": "relu"}'])
+    {'hidden_size': 64, 'num_hidden_layers': 2, 'hidden_act': 'relu'}
+    """
+    out: dict[str, Any] = {}
+    for item in items or []:
+        item = item.strip()
+        if not item:
+            continue
+        if item.startswith("{"):
+            try:
+                out.update(json.loads(item))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"--config {item[:40]!r} is not valid JSON ({exc.msg})") from None
+            continue
+        if "=" not in item and Path(item).is_file():
+            with open(item, encoding="utf-8") as fh:
+                out.update(json.load(fh))
+            continue
+        for pair in item.split(","):
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"--config entry {pair!r} is not key=value (nor a JSON file/object)")
+            try:
+                out[key.strip()] = json.loads(value)
+            except json.JSONDecodeError:
+                out[key.strip()] = value
+    return out
+
+
+def new_model(model_type: str, overrides: dict[str, Any] | None = None, head: str = "ForMaskedLM") -> tuple[Any, Any]:
+    """A freshly initialised ``(model, tokenizer)`` of ``model_type`` with config ``overrides``.
+
+    ``head``: ``ForMaskedLM``, ``ForSequencePrediction``, ``ForTokenPrediction`` or ``ForContactPrediction``.
+    """
+    import nucleoforge.models.rnaernie as rnaernie
+    import nucleoforge.models.splicebert as splicebert
+    import nucleoforge.models.utrbert as utrbert
+    from nucleoforge.tokenization import NucleotideTokenizer
+
+    families = {
+        "splicebert": (splicebert.SpliceBertConfig, splicebert, "SpliceBert"),
+        "utrbert": (utrbert.UtrBertConfig, utrbert, "UtrBert"),
+        "rnaernie": (rnaernie.RnaErnieConfig, rnaernie, "RnaErnie"),
+    }
+    if model_type not in families:
+        raise ValueError(f"unknown model type {model_type!r}; expected one of {MODEL_TYPES}")
+    config_cls, module, prefix = families[model_type]
+    config = config_cls(**(overrides or {}))
+    variant = getattr(config, "variant", None)
+    tokenizer = NucleotideTokenizer.for_model(model_type, k=config.k if model_type == "utrbert" else None,
+                                              **({"variant": variant} if variant else {}))  # fmt: skip
+    tokenizer.model_max_length = config.max_position_embeddings
+    if len(tokenizer) != config.vocab_size:
+        raise ValueError(f"config vocab_size {config.vocab_size} differs from the {model_type} vocabulary ({len(tokenizer)})")
+    model = getattr(module, prefix + head)(config)
+    return model, tokenizer
+
+
+def load_model(path: str | os.PathLike, head: str = "ForMaskedLM", **kwargs: Any) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` from a saved nucleoforge folder, with the requested head.
+
+    Weights the head does not have (e.g. the MLM head when loading for sequence prediction) are
+    dropped; new head weights are initialised. ``kwargs`` update the config (num_labels, problem_type, …).
+    """
+    import nucleoforge  # noqa: F401  (registers the Auto classes)
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(path, **kwargs)
+    model_type = config.model_type
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"{path}: model type {model_type!r} is not one of {MODEL_TYPES}")
+    import importlib
+
+    module = importlib.import_module(f"nucleoforge.models.{model_type}")
+    prefix = {"splicebert": "SpliceBert", "utrbert": "UtrBert", "rnaernie": "RnaErnie"}[model_type]
+    model = getattr(module, prefix + head).from_pretrained(path, config=config)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    return model, tokenizer
+
+
+# ---------------------------------------------------------------------------- trainer
+class PretrainCollator:
+    """Masks raw examples with ``masker``; pads examples that already carry ``labels`` (the eval set)."""
+
+    def __init__(self, masker: MaskingCollator | MaskingSchedule, pad_token_id: int = 0) -> None:
+        self.masker = masker
+        self.padder = PaddingCollator(pad_token_id)
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        if "labels" in examples[0]:
+            return self.padder(examples)
+        return self.masker(examples)
+
+
+class NucleoTrainer(Trainer):
+    """``Trainer`` with masked-token accuracy in the training logs and an optional batch trace.
+
+    * ``mlm_accuracy`` of the training batches since the last log is added to each training log
+      when the labels are token ids (MLM).
+    * ``trace_dir``: every rank appends ``step crc32(input_ids) crc32(labels)`` per batch to
+      ``trace_dir/rank{R}.txt`` — to check sharding across ranks and identical order on resume.
+    * The loss is the model's own mean loss; gradient accumulation averages over micro-batches.
+    """
+
+    def __init__(self, *args: Any, trace_dir: str | os.PathLike | None = None, track_mlm_accuracy: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # our models return a mean loss and ignore num_items_in_batch
+        self.model_accepts_loss_kwargs = False
+        self.trace_dir = Path(trace_dir) if trace_dir else None
+        self.track_mlm_accuracy = track_mlm_accuracy
+        self._correct = torch.zeros((), dtype=torch.long)
+        self._total = torch.zeros((), dtype=torch.long)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+        if self.trace_dir is not None and model.training:
+            self._trace(inputs)
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        labels = inputs.get("labels")
+        if self.track_mlm_accuracy and model.training and labels is not None and labels.dim() == 2 and not labels.is_floating_point():
+            logits = outputs["logits"] if isinstance(outputs, dict) else outputs[1]
+            if logits.dim() == 3 and logits.shape[:2] == labels.shape:
+                with torch.no_grad():
+                    keep = labels != -100
+                    self._correct = self._correct.to(labels.device) + (logits.argmax(-1)[keep] == labels[keep]).sum()
+                    self._total = self._total.to(labels.device) + keep.sum()
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs and self.track_mlm_accuracy and int(self._total) > 0:
+            correct, total = self._correct.clone(), self._total.clone()
+            if self.args.world_size > 1 and torch.distributed.is_initialized():
+                torch.distributed.all_reduce(correct)
+                torch.distributed.all_reduce(total)
+            logs["mlm_accuracy"] = round(float(correct) / max(1, int(total)), 4)
+            self._correct.zero_()
+            self._total.zero_()
+        super().log(logs, start_time)
+
+    def _trace(self, inputs: dict[str, torch.Tensor]) -> None:
+        self.trace_dir.mkdir(parents=True, exist_ok=True)
+        ids = inputs["input_ids"].detach().cpu().numpy().astype(np.int64)
+        labels = inputs.get("labels")
+        lab = labels.detach().cpu().numpy().astype(np.int64) if labels is not None else np.zeros(0, np.int64)
+        with open(self.trace_dir / f"rank{self.args.process_index}.txt", "a", encoding="utf-8") as fh:
+            fh.write(f"{self.state.global_step} {zlib.crc32(ids.tobytes())} {zlib.crc32(lab.tobytes())} {ids.shape[0]}x{ids.shape[1]}\n")
+
+
+class JsonLogCallback(TrainerCallback):
+    """Append every log dict (with its step) to ``path`` as JSON lines, on the main process."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+        if state.is_world_process_zero and logs:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+
+
+def training_arguments(output_dir: str | os.PathLike, **overrides: Any) -> TrainingArguments:
+    """``TrainingArguments`` with nucleoforge defaults: no external loggers, bf16 on capable GPUs,
+    per-rank sharding of streaming data (``dispatch_batches=False``), metrics batch by batch."""
+    cuda = torch.cuda.is_available()
+    defaults: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        report_to="none",
+        bf16=bool(cuda and torch.cuda.is_bf16_supported()),
+        use_cpu=not cuda,
+        ddp_backend="gloo" if not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
+        accelerator_config={"dispatch_batches": False},
+        batch_eval_metrics=True,
+        remove_unused_columns=False,
+        label_names=["labels"],
+        save_total_limit=2,
+        logging_first_step=True,
+        ddp_find_unused_parameters=False,
+        dataloader_pin_memory=cuda,
+    )
+    defaults.update(overrides)
+    return TrainingArguments(**defaults)
+
+
+def build_trainer(
+    model: torch.nn.Module,
+    train_dataset: Any,
+    eval_dataset: Any,
+    data_collator: Callable,
+    args: TrainingArguments,
+    *,
+    compute_metrics: Callable | None = None,
+    preprocess_logits_for_metrics: Callable | None = None,
+    callbacks: Iterable[TrainerCallback] = (),
+    trace_dir: str | os.PathLike | None = None,
+    log_file: str | os.PathLike | None = None,
+    track_mlm_accuracy: bool = True,
+) -> NucleoTrainer:
+    """A :class:`NucleoTrainer` for any model/dataset/collator (MLM defaults when metrics are not given).
+
+    With a :class:`MaskingSchedule` as (or inside) the collator, the step-tracking callback is
+    added automatically. ``log_file`` receives every log as JSON lines.
+    """
+    callbacks = list(callbacks)
+    masker = getattr(data_collator, "masker", data_collator)
+    if isinstance(masker, MaskingSchedule):
+        callbacks.append(masking_schedule_callback(masker))
+    if log_file is not None:
+        callbacks.append(JsonLogCallback(log_file))
+    if compute_metrics is None and track_mlm_accuracy:
+        compute_metrics, preprocess_logits_for_metrics = MLMAccuracy(), argmax_logits
+    return NucleoTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        data_collator=data_collator,
+        compute_metrics=compute_metrics,
+        preprocess_logits_for_metrics=preprocess_logits_for_metrics,
+        callbacks=callbacks,
+        trace_dir=trace_dir,
+        track_mlm_accuracy=track_mlm_accuracy,
+    )
+
+
+# ---------------------------------------------------------------------------- the pretrain command
+def pretrain(
+    train: Sequence[str | os.PathLike],
+    output_dir: str | os.PathLike,
+    *,
+    model_type: str | None = None,
+    config_overrides: dict[str, Any] | None = None,
+    init_model: str | os.PathLike | None = None,
+    eval_files: Sequence[str | os.PathLike] = (),
+    min_length: int = 510,
+    max_length: int = 510,
+    eval_length: int | None = None,
+    eval_max_examples: int | None = 2000,
+    masking: str = "base",
+    schedule: str | None = None,
+    motifs: Sequence[str] = (),
+    mlm_probability: float = 0.15,
+    batch_size: int = 16,
+    eval_batch_size: int | None = None,
+    gradient_accumulation_steps: int = 1,
+    learning_rate: float = 1e-4,
+    weight_decay: float = 0.01,
+    warmup_steps: float = 0,
+    lr_scheduler_type: str = "linear",
+    max_steps: int = 1000,
+    logging_steps: int = 50,
+    eval_steps: int | None = None,
+    save_steps: int = 500,
+    seed: int = 42,
+    shuffle_buffer: int = 2048,
+    bf16: bool | None = None,
+    num_workers: int = 0,
+    resume: bool | str = False,
+    trace_batches: bool = False,
+    disable_tqdm: bool = False,
+    extra_args: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Pretrain (or continue pretraining) a BERT-family MLM on FASTA corpora.
+
+    Writes checkpoints (``checkpoint-N``), the final model + tokenizer, ``log.jsonl`` and
+    ``metrics.json`` into ``output_dir``. Returns the final metrics.
+    """
+    output_dir = Path(output_dir)
+    from transformers import set_seed
+
+    set_seed(seed)  # the fresh model's initial weights depend on the seed too
+    if init_model is not None:
+        model, tokenizer = load_model(init_model, "ForMaskedLM", **(config_overrides or {}))
+    else:
+        if model_type is None:
+            raise ValueError("pass --model-type (fresh model) or --model DIR (continue pretraining)")
+        model, tokenizer = new_model(model_type, config_overrides)
+    limit = model.config.max_nucleotides
+    if max_length > limit:
+        raise ValueError(f"--max-length {max_length} exceeds the model's {limit} nucleotides (max_position_embeddings - 2 + k - 1)")
+    eval_length = eval_length or max_length
+    _, world = _world()
+    common = dict(mlm_probability=mlm_probability)
+    masker = (parse_schedule(schedule, tokenizer, motifs, **common) if schedule
+              else build_collator(masking, tokenizer, motifs, **common))  # fmt: skip
+    collator = PretrainCollator(masker, tokenizer.pad_token_id)
+    train_set = FastaChunkDataset(train, tokenizer, min_length, max_length, seed=seed, shuffle_buffer=shuffle_buffer,
+                                  bucket_size=batch_size * world)  # fmt: skip
+    eval_set = None
+    if eval_files:
+        first = masker.stages[0][1] if isinstance(masker, MaskingSchedule) else masker
+        eval_set = masked_eval_examples(list(eval_files), tokenizer, first, eval_length, eval_max_examples, seed=seed)
+    overrides: dict[str, Any] = dict(
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=eval_batch_size or batch_size,
+        gradient_accumulation_steps=gradient_accumulation_steps,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        warmup_steps=warmup_steps,
+        lr_scheduler_type=lr_scheduler_type,
+        max_steps=max_steps,
+        logging_steps=logging_steps,
+        eval_strategy="steps" if eval_set is not None else "no",
+        eval_steps=eval_steps or save_steps,
+        save_strategy="steps",
+        save_steps=save_steps,
+        seed=seed,
+        data_seed=seed,
+        dataloader_num_workers=num_workers,
+        disable_tqdm=disable_tqdm,
+    )
+    if bf16 is not None:
+        overrides["bf16"] = bf16
+    overrides.update(extra_args or {})
+    args = training_arguments(output_dir, **overrides)
+    trainer = build_trainer(model, train_set, eval_set, collator, args,
+                            trace_dir=output_dir / "trace" if trace_batches else None,
+                            log_file=output_dir / "log.jsonl")  # fmt: skip
+    resume_from = resume if isinstance(resume, str) else (True if resume else None)
+    if resume_from is True and not any(output_dir.glob("checkpoint-*")):
+        raise FileNotFoundError(f"--resume: no checkpoint-* folder in {output_dir}")
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    metrics: dict[str, Any] = {"train": result.metrics}
+    if eval_set is not None:
+        metrics["eval"] = trainer.evaluate()
+    trainer.save_model(str(output_dir))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(output_dir))
+        with open(output_dir / "metrics.json", "w", encoding="utf-8") as fh:
+            json.dump(metrics, fh, indent=2)
+    finish_distributed()
+    return metrics
+
+
+def finish_distributed() -> None:
+    """Wait until every rank has finished (rank 0 writes the files last).
+
+    The process group is left alive: destroying it while the Trainer's DDP objects still exist
+    deadlocked gloo now and then; the CLI ends distributed runs with :func:`exit_distributed`.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def exit_distributed() -> None:
+    """End a torchrun worker right away once its work is saved (skips gloo's racy teardown at
+    interpreter exit, which otherwise aborts with "terminate called without an active exception")."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

@@ -1,0 +1,181 @@
+"""``nucleoforge pretrain`` / ``finetune`` end to end with tiny models: resume continues exactly,
+metrics files, bad input rejected (file and row named) before training starts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from nucleoforge.cli import app
+from tests.training.conftest import TINY, TINY_ARG
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _pretrain(train: Path, held: Path, out: Path, max_steps: int, *extra: str):
+    args = ["pretrain", "--model-type", "splicebert", "--config", TINY_ARG, "--train", str(train), "--eval", str(held),
+            "--output", str(out), "--min-length", "64", "--max-length", "96", "--batch-size", "4", "--max-steps",
+            str(max_steps), "--save-steps", "3", "--logging-steps", "1", "--lr", "1e-3", "--lr-scheduler", "constant",
+            "--shuffle-buffer", "64", "--trace-batches", "--quiet", *extra]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result
+
+
+def _losses(folder: Path) -> dict[int, float]:
+    rows = [json.loads(line) for line in open(folder / "log.jsonl")]
+    return {r["step"]: r["loss"] for r in rows if "loss" in r}
+
+
+def _trace(folder: Path) -> list[str]:
+    return (folder / "trace" / "rank0.txt").read_text().splitlines()
+
+
+def test_pretrain_and_exact_resume(tmp_path, chr22_corpus):
+    train, held = chr22_corpus
+    full, part = tmp_path / "full", tmp_path / "part"
+    _pretrain(train, held, full, 6)
+    _pretrain(train, held, part, 3)
+    assert sorted(p.name for p in part.glob("checkpoint-*")) == ["checkpoint-3"]
+    _pretrain(train, held, part, 6, "--resume")
+    # the resumed run trains on the same batches, with the same masks, to the same losses
+    assert _trace(part) == _trace(full)
+    a, b = _losses(full), _losses(part)
+    assert sorted(a) == list(range(1, 7)) and sorted(b) == list(range(1, 7))
+    for step in range(4, 7):
+        assert b[step] == pytest.approx(a[step], abs=1e-5)
+    metrics = json.loads((full / "metrics.json").read_text())
+    assert 0.0 <= metrics["eval"]["eval_mlm_accuracy"] <= 1.0
+    from nucleoforge.training.pretrain import load_model
+
+    model, tok = load_model(full)
+    assert model.config.hidden_size == TINY["hidden_size"] and tok.k == 1
+
+
+def test_pretrain_resume_without_checkpoint_fails(tmp_path, chr22_corpus):
+    train, held = chr22_corpus
+    result = runner.invoke(app, ["pretrain", "--model-type", "splicebert", "--config", TINY_ARG, "--train", str(train),
+                                 "--output", str(tmp_path / "none"), "--resume", "--max-steps", "2", "--quiet"])  # fmt: skip
+    assert result.exit_code == 2 and "no checkpoint-* folder" in result.output
+
+
+def test_pretrain_rejects_too_long_chunks(tmp_path, chr22_corpus):
+    train, _ = chr22_corpus
+    result = runner.invoke(app, ["pretrain", "--model-type", "splicebert", "--config", TINY_ARG, "--train", str(train),
+                                 "--output", str(tmp_path / "x"), "--max-length", "2000", "--quiet"])  # fmt: skip
+    assert result.exit_code == 2 and "exceeds the model's 510 nucleotides" in result.output
+
+
+def test_pretrain_kmer_span_schedule(tmp_path, chr22_corpus):
+    train, _ = chr22_corpus
+    out = tmp_path / "utr"
+    result = runner.invoke(app, ["pretrain", "--model-type", "utrbert", "--config",
+                                 "k=3,hidden_size=16,num_hidden_layers=1,num_attention_heads=2,intermediate_size=32",
+                                 "--train", str(train), "--output", str(out), "--min-length", "40", "--max-length", "60",
+                                 "--batch-size", "4", "--max-steps", "4", "--save-steps", "4", "--logging-steps", "1",
+                                 "--schedule", "0:kmer,2:span", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(_losses(out)) == 4
+
+
+@pytest.fixture()
+def tfbs_csv(tmp_path) -> tuple[Path, Path]:
+    """60 real peaks from the bundled test files (Oct4 = 1, MafK = 0)."""
+    from nucleoforge.io.fasta import read_fasta
+    from tests.conftest import DATA
+
+    rows = [(r.sequence, 1) for r in read_fasta(DATA / "oct4_peaks_test.fa")][:30]
+    rows += [(r.sequence, 0) for r in read_fasta(DATA / "mafk_peaks_test.fa")][:30]
+    train, held = tmp_path / "train.csv", tmp_path / "eval.csv"
+    train.write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows[::2] + rows[1::2]))
+    held.write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows[::3]))
+    return train, held
+
+
+def test_finetune_sequence_writes_metrics(tmp_path, tfbs_csv):
+    train, held = tfbs_csv
+    out = tmp_path / "ft"
+    result = runner.invoke(app, ["finetune", "--model-type", "splicebert", "--config", TINY_ARG, "--task", "sequence",
+                                 "--problem-type", "binary", "--train", str(train), "--eval", str(held), "--test",
+                                 str(held), "--output", str(out), "--epochs", "2", "--batch-size", "16", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("accuracy", "f1", "mcc", "auroc", "auprc"):
+        assert 0.0 <= abs(metrics["test"][f"test_{key}"]) <= 1.0
+    assert metrics["metric_for_best_model"] == "auroc"
+    assert metrics["best_checkpoint"] is not None and Path(metrics["best_checkpoint"]).name.startswith("checkpoint-")
+    # the saved folder reloads as a sequence classifier with the trained head
+    from nucleoforge.training.pretrain import load_model
+
+    model, _ = load_model(out, "ForSequencePrediction")
+    assert model.config.problem_type == "binary" and model.config.num_labels == 1
+
+
+def test_finetune_contact_from_scratch(tmp_path):
+    data = tmp_path / "c.csv"
+    data.write_text("sequence,label\n" + "".join(f"GGGGAAAACCCC{'ACGUA'[i % 5] * 3},((((....))))...\n" for i in range(8)))
+    out = tmp_path / "contact"
+    result = runner.invoke(app, ["finetune", "--model-type", "splicebert", "--config", TINY_ARG, "--task", "contact",
+                                 "--train", str(data), "--eval", str(data), "--output", str(out), "--epochs", "1",
+                                 "--batch-size", "4", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"eval_f1", "eval_top_l_precision", "eval_precision", "eval_recall"} <= set(metrics["eval"])
+
+
+@pytest.mark.parametrize(
+    ("content", "task", "problem", "message"),
+    [
+        ("sequence,label\nACGT,1\n,0\n", "sequence", "binary", "row 2: empty sequence"),
+        ("sequence,label\nACGT,1\nACGT,0.5\n", "sequence", "binary", "row 2: label '0.5' is not valid for problem type 'binary'"),
+        ("sequence,label\nACGT,0101\nACGTA,0101\n", "token", "binary", "row 2: token label string has 4 characters"),
+        ("sequence,label,extra\nACGT,1,x\n", "sequence", "binary", "unknown column(s) ['extra']"),
+    ],
+)
+def test_finetune_bad_input_fails_before_training(tmp_path, content, task, problem, message):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content)
+    out = tmp_path / "never"
+    result = runner.invoke(app, ["finetune", "--model-type", "splicebert", "--config", TINY_ARG, "--task", task,
+                                 "--problem-type", problem, "--train", str(bad), "--output", str(out), "--quiet"])  # fmt: skip
+    assert result.exit_code == 2
+    assert "bad.csv" in result.output and message in result.output
+    assert not out.exists()
+
+
+def test_finetune_token_task_from_pretrained_folder(tmp_path, chr22_corpus, chr22_block):
+    train, held = chr22_corpus
+    pretrained = tmp_path / "mlm"
+    result = runner.invoke(app, ["pretrain", "--model-type", "utrbert", "--config",
+                                 "k=3,hidden_size=16,num_hidden_layers=1,num_attention_heads=2,intermediate_size=32",
+                                 "--train", str(train), "--output", str(pretrained), "--min-length", "40",
+                                 "--max-length", "60", "--batch-size", "4", "--max-steps", "2", "--save-steps", "2",
+                                 "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # per-nucleotide labels: 1 on C/G (a real, learnable property), aligned to nucleotides for a 3-mer model
+    seqs = [chr22_block[i : i + 30 + i % 7] for i in range(100_000, 100_000 + 40 * 97, 97)]
+    data = tmp_path / "tok.tsv"
+    data.write_text("sequence\tlabel\n" + "".join(f"{s}\t{''.join('1' if c in 'CG' else '0' for c in s)}\n" for s in seqs))
+    out = tmp_path / "tok"
+    result = runner.invoke(app, ["finetune", "--model", str(pretrained), "--task", "token", "--problem-type", "binary",
+                                 "--train", str(data), "--eval", str(data), "--output", str(out), "--epochs", "2",
+                                 "--batch-size", "8", "--lr", "3e-3", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"eval_auroc", "eval_f1", "eval_mcc"} <= set(metrics["eval"])
+    from nucleoforge.training.pretrain import load_model
+
+    model, tok = load_model(out, "ForTokenPrediction")
+    assert tok.k == 3 and model.config.k == 3 and model.config.problem_type == "binary"
