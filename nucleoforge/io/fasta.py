@@ -3,7 +3,7 @@
 >>> import io
 >>> records = list(read_fasta(io.StringIO(">a desc\\nACG\\ntt\\n>b\\nNNA\\n")))
 >>> [(r.name, r.description, r.sequence) for r in records]
-[('a', 'a desc', 'ACGTT'), ('b', 'b', 'NNA')]
+[('a', 'a desc', 'ACGtt'), ('b', 'b', 'NNA')]
 """
 
 from __future__ import annotations
