@@ -1,0 +1,326 @@
+"""Language-model commands: ``fill-mask``, ``embed``, ``variant-effect`` and ``attention``.
+
+Each command loads a nucleoforge model folder (``AutoModelForMaskedLM`` + ``AutoTokenizer``),
+reads its inputs (sequence strings, FASTA — plain or gzip — or Stockholm alignments, whose
+gaps are removed), and calls the matching pipeline of :mod:`nucleoforge.pipelines`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from nucleoforge.cli import app
+
+_MODEL_HELP = "a nucleoforge model folder (config.json, weights, vocab.txt), e.g. from `nucleoforge convert`"
+_log = logging.getLogger("nucleoforge.cli.pipelines")
+
+
+# ---------------------------------------------------------------------------- helpers
+def _device(device: Optional[str]) -> str:
+    import torch
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _make_pipeline(cls_path: str, model_dir: Path, device: Optional[str]) -> Any:
+    import importlib
+
+    import torch
+
+    from nucleoforge.pipelines._common import load_masked_lm
+
+    if not (model_dir / "config.json").is_file():
+        raise typer.BadParameter(f"{model_dir} is not a model folder (no config.json)", param_hint="--model")
+    model, tokenizer = load_masked_lm(str(model_dir))
+    module, name = cls_path.rsplit(".", 1)
+    cls = getattr(importlib.import_module(module), name)
+    return cls(model=model, tokenizer=tokenizer, device=torch.device(_device(device)))
+
+
+def read_sequences(path: Path) -> Iterator[tuple[str, str]]:
+    """``(name, sequence)`` pairs from a FASTA (plain/gzip) or Stockholm (``# STOCKHOLM``) file."""
+    from nucleoforge.io.fasta import open_text, read_fasta
+
+    if not path.is_file():
+        raise typer.BadParameter(f"input file not found: {path}", param_hint="--input")
+    with open_text(path) as fh:
+        first = fh.readline()
+    if first.startswith("# STOCKHOLM"):
+        from nucleoforge.io.stockholm import read_stockholm
+
+        for record in read_stockholm(path):
+            yield record.name, record.sequence
+    else:
+        for rec in read_fasta(path):
+            yield rec.name, rec.sequence
+
+
+def _count(path: Path) -> Optional[int]:
+    """Number of sequences (a quick scan for the progress bar), or None if unknown."""
+    try:
+        from nucleoforge.io.fasta import open_text
+
+        with open_text(path) as fh:
+            first = fh.readline()
+            if first.startswith("# STOCKHOLM"):
+                return None
+            return (first.startswith(">")) + sum(1 for line in fh if line.startswith(">"))
+    except OSError:
+        return None
+
+
+def _setup_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- fill-mask
+@app.command("fill-mask")
+def fill_mask(
+    sequences: Optional[list[str]] = typer.Argument(None, help="sequences with <mask> (one per masked nucleotide)"),
+    model: Path = typer.Option(..., "--model", "-m", help=_MODEL_HELP),
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="FASTA/Stockholm file of masked sequences"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="write a TSV instead of printing a table"),
+    candidates: str = typer.Option("nucleotides", help="'nucleotides' (A/C/G/T or U only) or 'all' vocabulary tokens (single-nt models)"),
+    top_k: int = typer.Option(5, help="tokens shown with --candidates all"),
+    combine: str = typer.Option("mean", help="k-mer models: combine covering k-mers by 'mean' or 'product'"),
+    window: Optional[int] = typer.Option(None, help="window in nucleotides for long sequences (default: the model's maximum)"),
+    stride: Optional[int] = typer.Option(None, help="window stride (default: half the window)"),
+    batch_size: int = typer.Option(8, help="windows per model call"),
+    device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)"),
+) -> None:
+    """Predict masked nucleotides: per-position A/C/G/T(U) probabilities."""
+    if not sequences and input is None:
+        raise typer.BadParameter("give sequences as arguments or --input FILE")
+    pipe = _make_pipeline("nucleoforge.pipelines.fill_mask.NucleotideFillMaskPipeline", model, device)
+    items: list[Any] = [(f"seq{i + 1}", s) for i, s in enumerate(sequences or [])]
+    source = iter(items) if input is None else read_sequences(input)
+    results = pipe.iter_results(source, candidates=candidates, top_k=top_k, combine=combine, window=window, stride=stride,
+                                batch_size=batch_size, progress=output is not None and input is not None,
+                                total=_count(input) if input else None)
+    if output is not None:
+        with open(output, "w") as fh:
+            header = None
+            for masks in results:
+                for m in masks:
+                    if header is None:
+                        header = list(m["probabilities"]) if candidates == "nucleotides" else []
+                        cols = header if header else ["candidates"]
+                        fh.write("\t".join(["name", "position", *cols, "prediction", "score"]) + "\n")
+                    values = ([f"{m['probabilities'][b]:.6f}" for b in header] if header
+                              else [",".join(f"{t}:{p:.6f}" for t, p in m["probabilities"].items())])
+                    fh.write("\t".join([m["name"], str(m["position"] + 1), *values, m["token"], f"{m['score']:.6f}"]) + "\n")
+        typer.echo(f"wrote {output}")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"fill-mask ({model.name})")
+    table.add_column("name")
+    table.add_column("position", justify="right")
+    cols: Optional[list[str]] = None
+    rows = []
+    for masks in results:
+        for m in masks:
+            if cols is None:
+                cols = list(m["probabilities"]) if candidates == "nucleotides" else [f"#{i + 1}" for i in range(top_k)]
+                for c in cols:
+                    table.add_column(c, justify="right")
+                table.add_column("prediction")
+            if candidates == "nucleotides":
+                values = [f"{m['probabilities'][b]:.4f}" for b in cols]
+            else:
+                values = [f"{t} {p:.4f}" for t, p in m["probabilities"].items()]
+                values += [""] * (len(cols) - len(values))
+            rows.append([m["name"], str(m["position"] + 1), *values, m["token"]])
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+# ---------------------------------------------------------------------------- embed
+@app.command("embed")
+def embed(
+    model: Path = typer.Option(..., "--model", "-m", help=_MODEL_HELP),
+    input: Path = typer.Option(..., "--input", "-i", help="FASTA (plain/gzip) or Stockholm file"),
+    output: Path = typer.Option(..., "--output", "-o", help="out.npz (one array per sequence) or out.parquet"),
+    layer: int = typer.Option(-1, help="0 = embedding output, 1..L = layer, -1 = last"),
+    pool: str = typer.Option("mean", help="'mean' over nucleotides, 'cls' state, or 'none' (per nucleotide)"),
+    window: Optional[int] = typer.Option(None, help="window in nucleotides for long sequences (default: the model's maximum)"),
+    stride: Optional[int] = typer.Option(None, help="window stride (default: half the window)"),
+    batch_size: int = typer.Option(8, help="windows per model call"),
+    rows_per_group: int = typer.Option(256, help="parquet row-group size"),
+    device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """Write per-sequence (pooled) or per-nucleotide embeddings, streaming."""
+    from nucleoforge.pipelines.feature_extraction import open_embedding_writer
+
+    try:
+        writer = open_embedding_writer(output, rows_per_group)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--output") from exc
+    pipe = _make_pipeline("nucleoforge.pipelines.feature_extraction.NucleotideEmbeddingPipeline", model, device)
+    n = 0
+    with writer:
+        for res in pipe.iter_results(read_sequences(input), layer=layer, pool=pool, window=window, stride=stride,
+                                     batch_size=batch_size, progress=progress, total=_count(input)):
+            writer.write(res["name"], res["embedding"], res["length"])
+            n += 1
+            dim = res["embedding"].shape
+    shape = "-" if not n else (f"{dim[0]} values" if pool != "none" else f"length x {dim[1]} values")
+    typer.echo(f"wrote {n} embeddings ({shape} each, layer {layer}, pool {pool}) to {output}")
+
+
+# ---------------------------------------------------------------------------- variant-effect
+_VE_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "kl_sum", "kl_max", "llr", "p_ref", "p_alt", "n_flank")
+
+
+def _done_keys(path: Path) -> Counter:
+    """Variants already in an output TSV (dropping a final line cut short by an interruption)."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        with open(path, "r+b") as fh:
+            fh.truncate(cut)
+        data = data[:cut]
+    done: Counter = Counter()
+    lines = data.decode().splitlines()
+    if lines and not lines[0].startswith("#chrom"):
+        raise typer.BadParameter(f"{path} exists but is not a variant-effect table; remove it or use --no-resume")
+    for line in lines[1:]:
+        f = line.split("\t")
+        done[(f[0], int(f[1]), f[3].upper(), f[4].upper())] += 1
+    return done
+
+
+@app.command("variant-effect")
+def variant_effect(
+    model: Path = typer.Option(..., "--model", "-m", help=_MODEL_HELP),
+    input: Path = typer.Option(..., "--input", "-I", help="VCF/BCF (plain or bgzip)"),
+    reference: Path = typer.Option(..., "--reference", "-R", help="reference FASTA (plain, gzip or bgzip)"),
+    output: Path = typer.Option(..., "--output", "-O", help="output TSV"),
+    flank: int = typer.Option(100, help="sum the KL divergence over ±flank nucleotides"),
+    window: Optional[int] = typer.Option(None, help="window centred on the variant (default: the model's maximum)"),
+    combine: str = typer.Option("mean", help="k-mer models: combine covering k-mers by 'mean' or 'product'"),
+    batch_size: int = typer.Option(8, help="windows per model call (3 per variant)"),
+    resume: bool = typer.Option(True, help="keep the rows of an existing output and score only the rest"),
+    device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """Zero-shot SNV effect: KL context score over ±flank and masked-site log-likelihood ratio."""
+    from nucleoforge.io.genome import Genome
+    from nucleoforge.io.vcf import open_vcf
+
+    _setup_logging()
+    pipe = _make_pipeline("nucleoforge.pipelines.variant_effect.VariantEffectPipeline", model, device)
+    size = window or pipe.max_nucleotides
+    if size > pipe.max_nucleotides:
+        raise typer.BadParameter(f"--window {size} exceeds the model's {pipe.max_nucleotides} nucleotides")
+    if size < 2 * flank + 1:
+        _log.warning("the %d-nt window is narrower than ±%d flank: the KL sum covers the window only", size, flank)
+    genome = Genome(reference)
+    vcf = open_vcf(input)
+    done = _done_keys(output) if resume and output.exists() else Counter()
+    stats = Counter()
+
+    def items() -> Iterator[dict[str, Any]]:
+        for rec in vcf:
+            for alt in rec.alts or ():
+                ref = (rec.ref or "").upper()
+                alt_u = alt.upper()
+                if alt_u in (".", "*") or alt_u.startswith("<"):
+                    stats["symbolic"] += 1
+                    continue
+                if len(ref) != 1 or len(alt_u) != 1:
+                    stats["not_snv"] += 1
+                    continue
+                key = (rec.chrom, rec.pos, ref, alt_u)
+                if done[key] > 0:
+                    done[key] -= 1
+                    stats["resumed"] += 1
+                    continue
+                if rec.chrom not in genome:
+                    _log.warning("%s:%d %s>%s: chromosome not in %s; skipped", rec.chrom, rec.pos, ref, alt, reference)
+                    stats["skipped"] += 1
+                    continue
+                chrom = genome.resolve(rec.chrom)
+                pos0 = rec.pos - 1
+                if pos0 >= genome.lengths[chrom]:
+                    _log.warning("%s:%d: beyond the end of %s; skipped", rec.chrom, rec.pos, chrom)
+                    stats["skipped"] += 1
+                    continue
+                actual = genome.fetch(chrom, pos0, pos0 + 1).upper()
+                if actual != ref:
+                    _log.warning("%s:%d %s>%s: REF does not match the reference base %s; skipped", rec.chrom, rec.pos, ref, alt, actual)
+                    stats["ref_mismatch"] += 1
+                    continue
+                start = pos0 - size // 2
+                seq = genome.fetch_padded(chrom, start, start + size).upper()
+                yield {"sequence": seq, "position": size // 2, "alt": alt_u, "name": f"{rec.chrom}:{rec.pos}:{ref}>{alt_u}",
+                       "chrom": rec.chrom, "pos": rec.pos, "id": rec.id or ".", "vcf_ref": ref, "vcf_alt": alt_u}
+
+    mode = "a" if done else "w"
+    n = 0
+    with open(output, mode) as fh:
+        if mode == "w":
+            fh.write("#" + "\t".join(_VE_COLUMNS) + "\n")
+        for res in pipe.iter_results(items(), flank=flank, combine=combine, batch_size=batch_size, progress=progress):
+            fh.write("\t".join([res["chrom"], str(res["pos"]), res["id"], res["vcf_ref"], res["vcf_alt"],
+                                *(f"{res[c]:.6g}" for c in ("kl_sum", "kl_max", "llr", "p_ref", "p_alt")),
+                                str(res["n_flank"])]) + "\n")
+            n += 1
+            if n % 64 == 0:
+                fh.flush()
+    summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(stats.items()) if v)
+    typer.echo(f"scored {n} variants to {output}" + (f" ({summary})" if summary else ""))
+
+
+# ---------------------------------------------------------------------------- attention
+@app.command("attention")
+def attention(
+    sequence: str = typer.Argument(..., help="the sequence (must fit in one model call)"),
+    model: Path = typer.Option(..., "--model", "-m", help=_MODEL_HELP),
+    plot: Optional[Path] = typer.Option(None, "--plot", "-p", help="write a PNG: [CLS] attention + the full map"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="TSV of [CLS] attention per nucleotide"),
+    layer: int = typer.Option(-1, help="layer of the full map (0-based; -1 = last)"),
+    head: Optional[int] = typer.Option(None, help="head of the full map (0-based; default: mean of heads)"),
+    top: int = typer.Option(10, help="nucleotides listed by [CLS] attention"),
+    device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)"),
+) -> None:
+    """Attention from [CLS] per nucleotide, and the full map of one layer/head."""
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from nucleoforge.pipelines.attention import plot_attention
+    from nucleoforge.pipelines._common import parse_masks
+
+    pipe = _make_pipeline("nucleoforge.pipelines.attention.AttentionPipeline", model, device)
+    res = pipe(sequence.strip(), layer=layer, head=head)
+    plain, _ = parse_masks(res["sequence"])
+    cls = res["cls_attention"]
+    if plot is not None:
+        plot_attention(res, plot)
+    if output is not None:
+        with open(output, "w") as fh:
+            fh.write("position\tbase\tcls_attention\n")
+            fh.writelines(f"{i + 1}\t{plain[i]}\t{v:.6g}\n" for i, v in enumerate(cls.tolist()))
+    table = Table(title=f"[CLS] attention (mean of {pipe.model.config.num_hidden_layers} layers x "
+                        f"{pipe.model.config.num_attention_heads} heads), top {min(top, len(cls))} of {len(cls)} nt")
+    for col in ("rank", "position", "base", "attention"):
+        table.add_column(col, justify="right")
+    for rank, i in enumerate(np.argsort(-cls, kind="stable")[:top], 1):
+        table.add_row(str(rank), str(i + 1), plain[i], f"{cls[i]:.4f}")
+    Console().print(table)
+    full = res["attention_map"]
+    typer.echo(f"layer {res['layer']}, {'mean of heads' if res['head'] is None else 'head ' + str(res['head'])}: "
+               f"{full.shape[0]}x{full.shape[1]} map, row sums {full.sum(1).min():.3f}-{full.sum(1).max():.3f}"
+               + (f"; plot written to {plot}" if plot else ""))
