@@ -39,6 +39,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/spliceai.py --no-keras --lengths 100000
 	$(PY) bench/variants.py --n 300
 	$(PY) bench/pipelines.py --n 200
+	$(PY) bench/motif_scan.py --regions 2000 --bio-regions 50
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -30,6 +30,14 @@ from nucleoforge.models.utrbert import (
     UtrBertForTokenPrediction,
     UtrBertModel,
 )
+from nucleoforge.models.genebert import (
+    GeneBertConfig,
+    GeneBertForPreTraining,
+    GeneBertModel,
+    GeneBertSequenceConfig,
+    GeneBertSequenceForSequencePrediction,
+    GeneBertSequenceForTokenPrediction,
+)
 from nucleoforge.models.spliceai import SpliceAI, SpliceAIConfig, SpliceAIModel
 from nucleoforge.tokenization import NucleotideTokenizer
 
@@ -47,4 +55,6 @@ __all__ = [
     "RnaErnieConfig", "RnaErnieModel", "RnaErnieForMaskedLM", "RnaErnieForSequencePrediction",
     "RnaErnieForTokenPrediction", "RnaErnieForContactPrediction",
     "SpliceAI", "SpliceAIConfig", "SpliceAIModel",
+    "GeneBertConfig", "GeneBertSequenceConfig", "GeneBertModel", "GeneBertForPreTraining",
+    "GeneBertSequenceForSequencePrediction", "GeneBertSequenceForTokenPrediction",
 ]  # fmt: skip

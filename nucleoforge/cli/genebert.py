@@ -1,0 +1,122 @@
+"""``nucleoforge genebert build-regions`` and ``nucleoforge genebert pretrain``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nucleoforge.cli import genebert_app
+
+
+@genebert_app.command("build-regions")
+def build_regions(
+    output: Path = typer.Option(..., "--output", "-o", help="Dataset folder to write (Parquet shards + genebert_regions.json)."),
+    peaks: Optional[Path] = typer.Option(None, "--peaks", help="BED file of regions (plain or .gz); needs --reference."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="Indexed reference FASTA for --peaks."),
+    sequences: Optional[list[Path]] = typer.Option(None, "--sequences", help="FASTA of peak sequences with chrom:start-end headers (repeatable)."),
+    condition: Optional[list[str]] = typer.Option(None, "--condition", help="Condition / cell type of each --sequences file (default: file name up to the first '_' or '.'), or of every BED region."),
+    condition_column: Optional[int] = typer.Option(None, "--condition-column", help="1-based BED column holding the condition / cell type."),
+    motifs: str = typer.Option("JASPAR2018", "--motifs", help="JASPAR release from pyjaspar's offline databases."),
+    collection: str = typer.Option("CORE", "--collection"),
+    tax_group: str = typer.Option("vertebrates", "--tax-group", help="JASPAR taxonomic group ('all' for every group)."),
+    group_size: int = typer.Option(10, "--group-size", help="Consecutive regions per sample (paper: 10)."),
+    aggregation: str = typer.Option("max", "--aggregation", help="Affinity per (region, motif): max, logsumexp or count."),
+    pseudocount: str = typer.Option("sqrt", "--pseudocount", help="'sqrt' (JASPAR: √(mean column count)) or a number (total per column)."),
+    pvalue: float = typer.Option(1e-4, "--pvalue", help="Per-motif p-value of the score threshold (--aggregation count)."),
+    shard_size: int = typer.Option(5000, "--shard-size", help="Samples per Parquet shard."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Regions scanned per convolution batch."),
+    device: str = typer.Option("cpu", "--device", help="torch device for scanning (cpu, cuda)."),
+) -> None:
+    """Scan regions with JASPAR motifs and group them into GeneBERT samples (sequence + region × TF matrix)."""
+    import itertools
+
+    from rich.progress import Progress
+
+    from nucleoforge.models.genebert.motifs import load_jaspar
+    from nucleoforge.models.genebert.regions import build_region_dataset, regions_from_bed, regions_from_fasta
+
+    if (peaks is None) == (not sequences):
+        raise typer.BadParameter("give either --peaks (with --reference) or one or more --sequences")
+    if peaks is not None:
+        if reference is None:
+            raise typer.BadParameter("--peaks needs --reference (an indexed FASTA)")
+        if condition and len(condition) > 1:
+            raise typer.BadParameter("with --peaks, give at most one --condition (or use --condition-column)")
+        regions = regions_from_bed(peaks, reference, condition_column, condition[0] if condition else "all")
+        inputs = {"peaks": str(peaks), "reference": str(reference), "condition_column": condition_column}
+    else:
+        names = list(condition or [])
+        if names and len(names) != len(sequences):
+            raise typer.BadParameter(f"{len(names)} --condition for {len(sequences)} --sequences files")
+        if not names:
+            names = [p.name.split("_")[0].split(".")[0] for p in sequences]
+        regions = itertools.chain.from_iterable(regions_from_fasta(p, c) for p, c in zip(sequences, names))
+        inputs = {"sequences": [str(p) for p in sequences], "conditions": names}
+    try:
+        pc: float | str = float(pseudocount)
+    except ValueError:
+        pc = pseudocount
+    found = load_jaspar(motifs, collection, None if tax_group == "all" else tax_group)
+    typer.echo(f"{len(found)} {motifs} {collection} motifs ({tax_group})")
+    with Progress() as progress:
+        task = progress.add_task("scanning + writing samples", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        import datasets
+
+        datasets.disable_progress_bars()
+        meta = build_region_dataset(
+            regions, found, output, group_size=group_size, aggregation=aggregation, pseudocount=pc, pvalue=pvalue,
+            shard_size=shard_size, batch_size=batch_size, device=device, progress=update,
+            source={"release": motifs, "collection": collection, "tax_group": tax_group, **inputs},
+        )  # fmt: skip
+    typer.echo(
+        f"wrote {meta['num_samples']} samples ({meta['num_regions']} regions, {len(meta['shards'])} shard(s)) "
+        f"of {group_size} regions × {len(found)} motifs to {output}; per condition: {json.dumps(meta['conditions'])}"
+    )
+
+
+@genebert_app.command("pretrain")
+def pretrain(
+    dataset: Path = typer.Option(..., "--dataset", "-d", help="Folder written by `genebert build-regions`."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output folder (model, checkpoints, sequence/ encoder)."),
+    config: str = typer.Option("tiny", "--config", help="Preset (tiny, small, base) or a GeneBertConfig-like JSON file."),
+    k: int = typer.Option(6, "--k", help="k-mer size of the sequence encoder."),
+    region_encoder: str = typer.Option("swin", "--region-encoder", help="swin, vit or deit."),
+    region_weights: Optional[Path] = typer.Option(None, "--region-weights", help="Local transformers Swin/ViT/DeiT folder to start the region encoder from."),
+    srm_weight: float = typer.Option(0.5, "--srm-weight", help="λ of the sequence-region matching loss (0: uni-modal ablation)."),
+    srm_loss: str = typer.Option("infonce", "--srm-loss", help="infonce (symmetric, CLIP) or pooled (the paper's Eq. 3)."),
+    max_steps: int = typer.Option(1000, "--max-steps"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    learning_rate: float = typer.Option(4e-4, "--lr"),
+    warmup_steps: int = typer.Option(100, "--warmup-steps"),
+    mask_rate: float = typer.Option(0.15, "--mask-rate"),
+    final_mask_rate: float = typer.Option(0.20, "--final-mask-rate"),
+    final_mask_steps: Optional[int] = typer.Option(None, "--final-mask-steps", help="Steps at --final-mask-rate at the end (default: last 1/6, as 20k of 120k)."),
+    max_segment_tokens: Optional[int] = typer.Option(None, "--max-segment-tokens", help="Truncate each of the two segments to this many k-mers."),
+    region_crop: Optional[int] = typer.Option(None, "--region-crop", help="Crop each region to its central N bp."),
+    streaming: bool = typer.Option(False, "--streaming", help="Stream the Parquet shards instead of memory-mapping them."),
+    seed: int = typer.Option(42, "--seed"),
+    bf16: bool = typer.Option(False, "--bf16"),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in --output."),
+    logging_steps: int = typer.Option(20, "--logging-steps"),
+    save_steps: int = typer.Option(500, "--save-steps"),
+) -> None:
+    """Pretrain GeneBERT (masked genome modelling + next segment + sequence-region matching); torchrun works."""
+    from nucleoforge.models.genebert.pretraining import genebert_preset, pretrain_genebert
+
+    cfg = genebert_preset(config, k=k, region_encoder=region_encoder, srm_weight=srm_weight, srm_loss=srm_loss)
+    metrics = pretrain_genebert(
+        dataset, output, cfg, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
+        warmup_steps=warmup_steps, mask_rate=mask_rate, final_mask_rate=final_mask_rate,
+        final_mask_steps=final_mask_steps, max_segment_tokens=max_segment_tokens, region_crop=region_crop,
+        streaming=streaming, seed=seed, bf16=bf16, resume=resume, logging_steps=logging_steps,
+        save_steps=save_steps, region_weights=region_weights,
+    )  # fmt: skip
+    typer.echo(json.dumps({k2: round(v, 4) if isinstance(v, float) else v for k2, v in metrics.items()}))
+    typer.echo(f"model: {output}; sequence encoder alone: {output / 'sequence'}")

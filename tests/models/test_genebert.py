@@ -1,0 +1,318 @@
+"""GeneBERT model: SRM losses by hand, CLIP-style outputs, region encoders, collator, a pretraining run."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification
+
+from nucleoforge.models.genebert import (
+    GeneBertConfig,
+    GeneBertForPreTraining,
+    GeneBertModel,
+    GeneBertSequenceConfig,
+    GeneBertSequenceForContactPrediction,
+    GeneBertSequenceForMaskedLM,
+    GeneBertSequenceForSequencePrediction,
+    GeneBertSequenceForTokenPrediction,
+    GeneBertSequenceModel,
+    srm_infonce_loss,
+    srm_pooled_loss,
+)
+from nucleoforge.models.genebert.motifs import load_jaspar
+from nucleoforge.models.genebert.pretraining import (
+    GeneBertPretrainingCollator,
+    MaskRateSchedule,
+    pretrain_genebert,
+)
+from nucleoforge.models.genebert.regions import build_region_dataset, regions_from_fasta
+from nucleoforge.tokenization import NucleotideTokenizer
+from tests.conftest import DATA
+from tests.models.test_common import ModelTesterMixin
+
+SEQ = dict(k=3, num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=64,
+           max_position_embeddings=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)  # fmt: skip
+REGIONS = {
+    "swin": dict(model_type="swin", image_size=32, patch_size=4, num_channels=1, embed_dim=16, depths=[1, 1],
+                 num_heads=[2, 2], window_size=4),
+    "vit": dict(model_type="vit", image_size=32, patch_size=8, num_channels=1, hidden_size=32, num_hidden_layers=1,
+                num_attention_heads=4, intermediate_size=64),
+    "deit": dict(model_type="deit", image_size=32, patch_size=8, num_channels=3, hidden_size=32, num_hidden_layers=1,
+                 num_attention_heads=4, intermediate_size=64),
+}  # fmt: skip
+
+
+def tiny_config(region: str = "swin", **kwargs) -> GeneBertConfig:
+    return GeneBertConfig(sequence_config=SEQ, region_config=REGIONS[region], projection_dim=16, **kwargs)
+
+
+def tiny_batch(b: int = 4, t: int = 24, g: int = 4, n_tf: int = 30, seed: int = 0) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, 5 + 4**3, (b, t), generator=gen)
+    ids[:, 0], ids[:, t // 2], ids[:, -1] = 2, 3, 3
+    types = torch.zeros(b, t, dtype=torch.long)
+    types[:, t // 2 + 1 :] = 1
+    labels = torch.full((b, t), -100)
+    labels[:, 3:6] = ids[:, 3:6]
+    return {
+        "input_ids": ids, "token_type_ids": types, "labels": labels,
+        "next_sentence_label": torch.tensor([0, 1] * (b // 2)),
+        "region_values": torch.randn(b, g, n_tf, generator=gen),
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- losses
+def test_infonce_equals_hand_computation() -> None:
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 1.0, 0.3], [1.5, -0.2, 0.1]])
+    rows = [-(logits[i, i] - math.log(sum(math.exp(x) for x in logits[i].tolist()))) for i in range(3)]
+    cols = [-(logits[j, j] - math.log(sum(math.exp(x) for x in logits[:, j].tolist()))) for j in range(3)]
+    expected = 0.5 * (sum(rows) / 3 + sum(cols) / 3)
+    assert float(srm_infonce_loss(logits)) == pytest.approx(float(expected), abs=1e-6)
+    pooled = -math.log(sum(math.exp(logits[i, i]) for i in range(3)) / sum(math.exp(x) for x in logits.flatten().tolist()))
+    assert float(srm_pooled_loss(logits)) == pytest.approx(pooled, abs=1e-6)
+
+
+def test_infonce_is_minimal_when_pairs_align() -> None:
+    torch.manual_seed(0)
+    emb = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)
+    scale = 10.0
+    aligned = srm_infonce_loss(scale * emb @ emb.t())
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(50):
+        perm = torch.randperm(6, generator=gen)
+        if bool((perm == torch.arange(6)).all()):
+            continue
+        shuffled = srm_infonce_loss(scale * emb @ emb[perm].t())
+        assert float(shuffled) > float(aligned)
+    # perfect, well separated alignment drives the loss to ~0; identical embeddings give log(B)
+    assert float(srm_infonce_loss(torch.eye(6) * 50)) < 1e-6
+    assert float(srm_infonce_loss(torch.ones(6, 6))) == pytest.approx(math.log(6), abs=1e-6)
+
+
+# ---------------------------------------------------------------------------- models
+@pytest.mark.parametrize("region", ["swin", "vit", "deit"])
+def test_pretraining_forward_losses_and_gradients(region: str) -> None:
+    torch.manual_seed(0)
+    model = GeneBertForPreTraining(tiny_config(region)).eval()  # no drop-path: outputs are comparable
+    batch = tiny_batch()
+    out = model(**batch)
+    assert out.logits_per_sequence.shape == (4, 4)
+    torch.testing.assert_close(out.logits_per_region, out.logits_per_sequence.t())
+    assert out.sequence_embeds.shape == out.region_embeds.shape == (4, 16)
+    torch.testing.assert_close(out.sequence_embeds.norm(dim=-1), torch.ones(4))
+    assert out.mgm_logits.shape == (12, 5 + 64) and out.ngsp_logits.shape == (4, 2)
+    expected = out.mgm_loss + out.ngsp_loss + 0.5 * out.srm_loss
+    torch.testing.assert_close(out.loss, expected)
+    masked = batch["labels"] != -100
+    full = model.lm_head(out.sequence_last_hidden_state)[masked]
+    torch.testing.assert_close(out.mgm_logits, full)
+    torch.testing.assert_close(out.mgm_loss, torch.nn.functional.cross_entropy(full, batch["labels"][masked]))
+    seq = torch.nn.functional.normalize(model.get_sequence_features(batch["input_ids"], None, batch["token_type_ids"]), dim=-1)
+    reg = torch.nn.functional.normalize(model.get_region_features(batch["region_values"]), dim=-1)
+    torch.testing.assert_close(out.logits_per_sequence, model.logit_scale.exp() * seq @ reg.t())
+    out.loss.backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None] == []
+    assert model.lm_head.decoder.weight is model.bert.embeddings.word_embeddings.weight
+
+
+def test_srm_weight_zero_skips_the_region_branch() -> None:
+    torch.manual_seed(0)
+    model = GeneBertForPreTraining(tiny_config(srm_weight=0.0))
+    out = model(**tiny_batch())
+    assert out.srm_loss is None and out.logits_per_sequence is None
+    torch.testing.assert_close(out.loss, out.mgm_loss + out.ngsp_loss)
+
+
+def test_pooled_srm_loss_option_and_config_errors() -> None:
+    torch.manual_seed(0)
+    model = GeneBertForPreTraining(tiny_config(srm_loss="pooled")).eval()
+    out = model(**tiny_batch())
+    torch.testing.assert_close(out.srm_loss, srm_pooled_loss(out.logits_per_sequence))
+    with pytest.raises(ValueError, match="srm_loss"):
+        tiny_config(srm_loss="nce")
+    with pytest.raises(ValueError, match="region_config.model_type"):
+        GeneBertConfig(region_config={"model_type": "bert"})
+    with pytest.raises(ValueError, match=r"region_values must be \(batch, group_size, n_TF\)"):
+        model(input_ids=tiny_batch()["input_ids"], region_values=torch.zeros(4, 30))
+
+
+def test_save_load_and_auto_classes(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = GeneBertForPreTraining(tiny_config()).eval()
+    with torch.no_grad():
+        model.logit_scale.fill_(1.5)  # a trained temperature must survive the round trip
+    batch = tiny_batch()
+    model.save_pretrained(tmp_path)
+    assert type(AutoConfig.from_pretrained(tmp_path)) is GeneBertConfig
+    loaded = AutoModelForPreTraining.from_pretrained(tmp_path).eval()
+    assert type(loaded) is GeneBertForPreTraining and float(loaded.logit_scale.detach()) == 1.5
+    with torch.no_grad():
+        a, b = model(**batch), loaded(**batch)
+    torch.testing.assert_close(a.loss, b.loss, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(a.logits_per_sequence, b.logits_per_sequence, atol=1e-5, rtol=1e-5)
+    base = AutoModel.from_pretrained(tmp_path).eval()
+    assert type(base) is GeneBertModel
+    with torch.no_grad():
+        out = base(input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"], region_values=batch["region_values"], return_loss=True)
+    torch.testing.assert_close(out.logits_per_sequence, a.logits_per_sequence, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.loss, a.srm_loss, atol=1e-5, rtol=1e-5)
+
+
+def test_sequence_encoder_export_for_fine_tuning(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = GeneBertForPreTraining(tiny_config()).eval()
+    tok = NucleotideTokenizer.for_model("dnabert", k=3)
+    model.save_sequence_model(tmp_path / "sequence", tokenizer=tok)
+    clf = AutoModelForSequenceClassification.from_pretrained(tmp_path / "sequence", num_labels=2).eval()
+    assert type(clf) is GeneBertSequenceForSequencePrediction
+    ids = tok(["ACGTTGCAAGGCTTAACG", "GGGCCCATAT"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        ours = model.encode_sequence(ids["input_ids"], ids["attention_mask"])
+        theirs = clf.bert(ids["input_ids"], ids["attention_mask"])
+    torch.testing.assert_close(theirs.last_hidden_state, ours.last_hidden_state)
+    torch.testing.assert_close(theirs.pooler_output, ours.pooler_output)  # the NGSP-trained pooler comes along
+    mlm = GeneBertSequenceForMaskedLM.from_pretrained(tmp_path / "sequence").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(mlm(**ids).logits, model.lm_head(ours.last_hidden_state))
+
+
+def test_region_encoder_from_local_pretrained_weights(tmp_path) -> None:
+    from transformers import SwinConfig, SwinModel
+
+    torch.manual_seed(1)
+    swin = SwinModel(SwinConfig(**{k: v for k, v in REGIONS["swin"].items() if k != "model_type"}))
+    swin.save_pretrained(tmp_path / "swin")
+    model = GeneBertForPreTraining.from_encoders(tiny_config("vit"), region_path=tmp_path / "swin")
+    assert model.config.region_config.model_type == "swin"
+    for (name, p), (name2, q) in zip(model.region_model.state_dict().items(), swin.state_dict().items()):
+        assert name == name2 and torch.equal(p, q)
+
+
+def test_region_matrix_is_resized_to_the_image() -> None:
+    model = GeneBertModel(tiny_config("deit"))
+    values = torch.arange(4 * 30, dtype=torch.float32).view(1, 4, 30)
+    pixels = model.region_pixels(values)
+    assert pixels.shape == (1, 3, 32, 32)
+    torch.testing.assert_close(pixels[:, 0], pixels[:, 2])
+    expected = torch.nn.functional.interpolate(values[:, None], size=(32, 32), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(pixels[:, :1], expected)
+
+
+class TestGeneBertSequenceEncoder(ModelTesterMixin):
+    """The sequence encoder alone (fine-tuning classes) passes the shared BERT-family checks."""
+
+    config_class = GeneBertSequenceConfig
+    classes = {
+        "Model": GeneBertSequenceModel, "ForMaskedLM": GeneBertSequenceForMaskedLM,
+        "ForSequencePrediction": GeneBertSequenceForSequencePrediction,
+        "ForTokenPrediction": GeneBertSequenceForTokenPrediction,
+        "ForContactPrediction": GeneBertSequenceForContactPrediction,
+    }  # fmt: skip
+    model_type = "dnabert"
+    tokenizer_kwargs = {"k": 3}
+    config_kwargs = {"k": 3, "vocab_size": 69}
+
+
+# ---------------------------------------------------------------------------- data → batches
+@pytest.fixture(scope="module")
+def region_dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("genebert") / "regions"
+    regions = itertools.chain(
+        regions_from_fasta(DATA / "oct4_peaks_test.fa", "oct4"), regions_from_fasta(DATA / "mafk_peaks_test.fa", "mafk")
+    )
+    motifs = [m for m in load_jaspar() if m.matrix_id in ("MA0142.1", "MA0496.2", "MA0139.1", "MA0004.1")]
+    build_region_dataset(regions, motifs, out, group_size=4, shard_size=20)
+    return out
+
+
+def _collator(dataset_dir, k: int = 3, **kwargs) -> GeneBertPretrainingCollator:
+    meta = json.loads((dataset_dir / "genebert_regions.json").read_text())
+    tok = NucleotideTokenizer.for_model("dnabert", k=k)
+    return GeneBertPretrainingCollator(tok, meta["affinity_mean"], meta["affinity_std"], **kwargs)
+
+
+def test_collator_pairs_are_balanced_and_matched(region_dataset) -> None:
+    from nucleoforge.models.genebert.regions import load_region_dataset
+
+    ds = load_region_dataset(region_dataset)
+    collator = _collator(region_dataset, region_crop=30, seed=0)
+    rows = [ds[i] for i in range(9)]
+    batch = collator(rows)
+    assert int(batch["next_sentence_label"].sum()) == 4  # exactly B//2 random second segments
+    ids, types, attn = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
+    n_tok = 2 * 30 - 3 + 1  # two 30-bp crops per segment, 3-mers
+    assert ids.shape == (9, 2 * n_tok + 3) and bool(attn.all())
+    assert (ids[:, 0] == 2).all() and (ids[:, n_tok + 1] == 3).all() and (ids[:, -1] == 3).all()
+    assert (types[:, : n_tok + 2] == 0).all() and (types[:, n_tok + 2 :] == 1).all()
+    meta = json.loads((region_dataset / "genebert_regions.json").read_text())
+    mean, std = np.array(meta["affinity_mean"]), np.array(meta["affinity_std"])
+    raw = batch["region_values"].numpy() * std + mean
+    for i, row in enumerate(rows):
+        aff = np.array(row["affinity"])
+        np.testing.assert_allclose(raw[i, :2], aff[:2], atol=1e-4)  # segment A's regions are always the row's own
+        if int(batch["next_sentence_label"][i]) == 0:
+            np.testing.assert_allclose(raw[i, 2:], aff[2:], atol=1e-4)
+        else:  # the region matrix follows the sequence: B's rows come from the partner sample
+            partners = [j for j, r in enumerate(rows) if j != i and np.allclose(raw[i, 2:], np.array(r["affinity"])[2:], atol=1e-4)]
+            assert partners
+    # masked positions: labels hold the original tokens, never on special tokens
+    labels = batch["labels"]
+    assert ((labels != -100) & (types == 0))[:, 0].sum() == 0
+    assert 0.08 < float((labels != -100).float().mean()) < 0.25
+
+
+def _runs(mask: np.ndarray):
+    start = 0
+    for value, group in itertools.groupby(mask):
+        n = len(list(group))
+        yield (start, (value, iter(range(n))))
+        start += n
+
+
+def test_whole_kmer_masking_and_mask_schedule(region_dataset) -> None:
+    from nucleoforge.models.genebert.regions import load_region_dataset
+
+    ds = load_region_dataset(region_dataset)
+    collator = _collator(region_dataset, region_crop=30, seed=0)
+    rows = [ds[i] for i in range(len(ds))] * 4
+    batch = collator(rows)
+    ids, labels = batch["input_ids"].numpy(), batch["labels"].numpy()
+    special = np.isin(np.where(labels >= 0, labels, ids), [0, 1, 2, 3])
+    masked = labels >= 0
+    assert not (masked & special).any()  # [CLS]/[SEP]/[PAD]/[UNK] are never masked
+    # whole-k-mer rule: a masked k-mer's neighbours inside a segment are masked too unless at an edge
+    segment = (batch["attention_mask"].numpy() == 1) & ~special
+    assert 0.08 < masked[segment].mean() < 0.22
+    for row_m, row_s in zip(masked, segment):
+        runs = [(i, len(list(g))) for i, (v, g) in _runs(row_m) if v]
+        inner = [n for start, n in runs if row_s[max(start - 1, 0)] and start + n < len(row_s) and row_s[start + n]]
+        assert all(n >= collator.k for n in inner)
+    collator.mask_rate = 0.2
+    assert collator.masker.mlm_probability == 0.2
+    schedule = MaskRateSchedule(collator, 0.15, 0.20, final_steps=10)
+    assert [schedule.rate_at(s, 60) for s in (0, 49, 50, 59)] == [0.15, 0.15, 0.20, 0.20]
+
+
+def test_pretraining_runs_end_to_end(region_dataset, tmp_path) -> None:
+    config = tiny_config()
+    metrics = pretrain_genebert(
+        region_dataset, tmp_path / "run", config, max_steps=4, batch_size=4, warmup_steps=1, logging_steps=2,
+        save_steps=2, region_crop=30, final_mask_steps=2,
+    )  # fmt: skip
+    assert metrics["epoch"] > 0 and math.isfinite(metrics["train_loss"])
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    logs = [e for e in state["log_history"] if "mgm_loss" in e]
+    assert [e["mask_rate"] for e in logs] == [0.15, 0.2]
+    assert all(e["loss"] == pytest.approx(e["mgm_loss"] + e["ngsp_loss"] + 0.5 * e["srm_loss"], abs=2e-3) for e in logs)
+    assert type(AutoModelForPreTraining.from_pretrained(tmp_path / "run")) is GeneBertForPreTraining
+    assert type(AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "sequence")) is GeneBertSequenceForSequencePrediction
+    # resume: two more steps from the last checkpoint
+    pretrain_genebert(region_dataset, tmp_path / "run", config, max_steps=6, batch_size=4, warmup_steps=1,
+                      logging_steps=2, save_steps=2, region_crop=30, resume=True)  # fmt: skip
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    assert state["global_step"] == 6
