@@ -21,14 +21,15 @@ genebert_app = typer.Typer(help="GeneBERT: build region x motif datasets, pretra
 app.add_typer(genebert_app, name="genebert")
 
 # Command modules register on the apps above when imported.
-from nucleoforge.cli import lm  # noqa: E402,F401
-
-for _name in ("pipelines", "spliceai", "convert_spliceai", "convert", "train", "genebert"):
-    try:
-        __import__(f"nucleoforge.cli.{_name}")
-    except ModuleNotFoundError as exc:  # a command module not written yet
-        if exc.name != f"nucleoforge.cli.{_name}":
-            raise
+from nucleoforge.cli import (  # noqa: E402,F401
+    convert,
+    convert_spliceai,
+    genebert,
+    lm,
+    pipelines,
+    spliceai,
+    train,
+)
 
 
 def main() -> None:
