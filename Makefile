@@ -38,7 +38,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/contact_memory.py
 	$(PY) bench/spliceai.py --no-keras --lengths 100000
 	$(PY) bench/variants.py --n 300
-	$(PY) bench/pipelines.py --n 200
+	$(PY) bench/pipelines.py
 	$(PY) bench/motif_scan.py --regions 2000 --bio-regions 50
 
 clean:
