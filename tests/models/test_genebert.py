@@ -307,7 +307,8 @@ def test_pretraining_runs_end_to_end(region_dataset, tmp_path) -> None:
     assert metrics["epoch"] > 0 and math.isfinite(metrics["train_loss"])
     state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
     logs = [e for e in state["log_history"] if "mgm_loss" in e]
-    assert [e["mask_rate"] for e in logs] == [0.15, 0.2]
+    assert [e["step"] for e in logs] == [1, 2, 4]  # the first step is logged too (shared training defaults)
+    assert [e["mask_rate"] for e in logs] == [0.15, 0.15, 0.2]
     assert all(e["loss"] == pytest.approx(e["mgm_loss"] + e["ngsp_loss"] + 0.5 * e["srm_loss"], abs=2e-3) for e in logs)
     assert type(AutoModelForPreTraining.from_pretrained(tmp_path / "run")) is GeneBertForPreTraining
     assert type(AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "sequence")) is GeneBertSequenceForSequencePrediction

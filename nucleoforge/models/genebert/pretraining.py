@@ -34,10 +34,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import Trainer, TrainerCallback
 
 from nucleoforge.models.genebert.configuration_genebert import GeneBertConfig
 from nucleoforge.training.collators import WholeKmerMaskingCollator
+from nucleoforge.training.pretrain import training_arguments
 from nucleoforge.tokenization import NucleotideTokenizer
 
 __all__ = [
@@ -315,8 +316,9 @@ def pretrain_genebert(
         model = GeneBertForPreTraining.from_encoders(config, region_path=region_weights)
     else:
         model = GeneBertForPreTraining(config)
-    args = TrainingArguments(
-        output_dir=str(output_dir),
+    # the shared defaults (gloo under torchrun on CPU, per-rank data, no external loggers)
+    args = training_arguments(
+        output_dir,
         max_steps=max_steps,
         per_device_train_batch_size=batch_size,
         learning_rate=learning_rate,
@@ -325,14 +327,12 @@ def pretrain_genebert(
         lr_scheduler_type="linear",
         logging_steps=logging_steps,
         save_steps=save_steps,
-        save_total_limit=2,
         seed=seed,
         bf16=bf16,
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
+        dataloader_num_workers=0,  # the mask-rate schedule changes the collator in this process
         report_to=report_to,
         ddp_find_unused_parameters=config.srm_weight == 0,
+        label_names=["labels", "next_sentence_label"],
         **training_kwargs,
     )
     final_steps = max_steps // 6 if final_mask_steps is None else final_mask_steps
