@@ -140,6 +140,13 @@ def check_sequence(name: str, sequence: str) -> None:
                          "(expected A, C, G, T/U, N or an IUPAC code; write masks as <mask>)")
 
 
+def check_combine(combine: str) -> str:
+    """``combine`` if it names a way to combine covering k-mers (``"mean"``/``"product"``), else ``ValueError``."""
+    if combine not in ("mean", "product"):
+        raise ValueError(f"combine must be 'mean' or 'product', got {combine!r}")
+    return combine
+
+
 def base_distributions(
     kmer_probs: np.ndarray,
     known: np.ndarray,
@@ -176,8 +183,7 @@ def base_distributions(
     n = n_tokens + k - 1
     if len(known) != n:
         raise ValueError(f"{n_tokens} tokens of {k}-mers cover {n} nucleotides, but {len(known)} base codes were given")
-    if combine not in ("mean", "product"):
-        raise ValueError(f"combine must be 'mean' or 'product', got {combine!r}")
+    check_combine(combine)
     pos = np.arange(n) if positions is None else np.asarray(positions, dtype=np.int64)
     if pos.size and (pos.min() < 0 or pos.max() >= n):
         raise ValueError(f"positions must lie in 0..{n - 1}")

@@ -34,7 +34,14 @@ import torch
 from transformers import AutoModelForMaskedLM
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from nucleoforge.pipelines._common import NucleotidePipeline, base_alphabet, base_codes, base_distributions, parse_masks
+from nucleoforge.pipelines._common import (
+    NucleotidePipeline,
+    base_alphabet,
+    base_codes,
+    base_distributions,
+    check_combine,
+    parse_masks,
+)
 
 __all__ = ["NucleotideFillMaskPipeline"]
 
@@ -73,9 +80,7 @@ class NucleotideFillMaskPipeline(NucleotidePipeline):
                 raise ValueError(f"top_k must be >= 1, got {top_k}")
             post["top_k"] = top_k
         if combine is not None:
-            if combine not in ("mean", "product"):
-                raise ValueError(f"combine must be 'mean' or 'product', got {combine!r}")
-            post["combine"] = combine
+            post["combine"] = check_combine(combine)
         if window is not None:
             pre["window"] = window
         if stride is not None:

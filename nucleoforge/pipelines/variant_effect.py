@@ -45,6 +45,7 @@ from nucleoforge.pipelines._common import (
     base_alphabet,
     base_codes,
     base_distributions,
+    check_combine,
     check_sequence,
     insert_masks,
 )
@@ -92,9 +93,7 @@ class VariantEffectPipeline(NucleotidePipeline):
                 raise ValueError(f"flank must be >= 0, got {flank}")
             post["flank"] = flank
         if combine is not None:
-            if combine not in ("mean", "product"):
-                raise ValueError(f"combine must be 'mean' or 'product', got {combine!r}")
-            post["combine"] = combine
+            post["combine"] = check_combine(combine)
         if return_profiles is not None:
             post["return_profiles"] = bool(return_profiles)
         return {}, {}, post
