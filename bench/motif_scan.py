@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from nucleoforge.io.fasta import read_fasta
-from nucleoforge.models.genebert.motifs import MotifScanner, load_jaspar, log_odds_matrix
+from nucleoforge.regions.motifs import MotifScanner, load_jaspar, log_odds_matrix
 
 GENOME = Path(__file__).resolve().parents[1] / "examples" / "data" / "GRCh37_chr22_20000001-21000000.fa.gz"
 

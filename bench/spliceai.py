@@ -95,8 +95,9 @@ def main() -> None:
 
     import torch
 
-    from nucleoforge.models.spliceai import SpliceAIModel, predict_sequence
-    from nucleoforge.models.spliceai.predict import DEFAULT_CHUNK_SIZE
+    from nucleoforge.models.spliceai import SpliceAIModel
+    from nucleoforge.pipelines.splice_predict import predict_sequence
+    from nucleoforge.pipelines.splice_predict import DEFAULT_CHUNK_SIZE
 
     if args.threads:
         torch.set_num_threads(args.threads)

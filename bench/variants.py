@@ -62,7 +62,7 @@ def main() -> None:
     from nucleoforge.io.genome import Genome, place_subsequence_records
     from nucleoforge.io.vcf import read_hisat2_snps, write_vcf
     from nucleoforge.models.spliceai import SpliceAIModel
-    from nucleoforge.models.spliceai.scoring import VariantScorer, score_vcf
+    from nucleoforge.splicing.scoring import VariantScorer, score_vcf
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="nf-bench-variants-"))
     work.mkdir(parents=True, exist_ok=True)

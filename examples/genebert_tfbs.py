@@ -41,9 +41,9 @@ import torch
 
 from nucleoforge.io.fasta import read_fasta
 from nucleoforge.models.genebert import GeneBertSequenceForSequencePrediction
-from nucleoforge.models.genebert.motifs import load_jaspar
-from nucleoforge.models.genebert.pretraining import genebert_preset, pretrain_genebert
-from nucleoforge.models.genebert.regions import build_region_dataset, regions_from_fasta
+from nucleoforge.regions.motifs import load_jaspar
+from nucleoforge.training.genebert import genebert_preset, pretrain_genebert
+from nucleoforge.regions.datasets import build_region_dataset, regions_from_fasta
 from nucleoforge.shuffle import dinucleotide_shuffles
 from nucleoforge.tokenization import NucleotideTokenizer
 

@@ -37,8 +37,9 @@ def main() -> None:
     from nucleoforge.io.genome import Genome, cache_dir, place_subsequence_records
     from nucleoforge.io.vcf import read_hisat2_snps, write_vcf
     from nucleoforge.models.spliceai import SpliceAIModel
-    from nucleoforge.models.spliceai.scoring import VariantScorer, score_vcf
-    from nucleoforge.pipelines.splice_site import SpliceSitePipeline, plot_tracks
+    from nucleoforge.splicing.scoring import VariantScorer, score_vcf
+    from nucleoforge.pipelines.splice_site import SpliceSitePipeline
+    from nucleoforge.splicing.plots import plot_tracks
 
     out = Path(args.out or tempfile.mkdtemp(prefix="spliceai-demo-"))
     out.mkdir(parents=True, exist_ok=True)

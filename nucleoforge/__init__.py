@@ -1,60 +1,60 @@
 """nucleoforge: nucleic-acid foundation models for PyTorch and Hugging Face transformers.
 
-Importing the package registers every model with the transformers Auto classes, so
-``AutoModelForMaskedLM.from_pretrained(dir)`` and ``AutoTokenizer.from_pretrained(dir)`` work
-on folders written by nucleoforge.
+Importing the package registers every model family of :mod:`nucleoforge.registry` with the
+transformers Auto classes, so ``AutoModelForMaskedLM.from_pretrained(dir)`` and
+``AutoTokenizer.from_pretrained(dir)`` work on folders written by nucleoforge. The names below
+(``nucleoforge.SpliceBertForMaskedLM``…) load on first use; the pipelines register their tasks
+with ``transformers.pipeline`` when :mod:`nucleoforge.pipelines` is imported (``nucleoforge.pipeline``
+does that for you).
+
+>>> import nucleoforge as nf
+>>> nf.SpliceBertConfig().max_position_embeddings
+1026
 """
 
-from nucleoforge.models.bert import NucleotideBertConfig
-from nucleoforge.models.rnaernie import (
-    RnaErnieConfig,
-    RnaErnieForContactPrediction,
-    RnaErnieForMaskedLM,
-    RnaErnieForSequencePrediction,
-    RnaErnieForTokenPrediction,
-    RnaErnieModel,
-)
-from nucleoforge.models.splicebert import (
-    SpliceBertConfig,
-    SpliceBertForContactPrediction,
-    SpliceBertForMaskedLM,
-    SpliceBertForSequencePrediction,
-    SpliceBertForTokenPrediction,
-    SpliceBertModel,
-)
-from nucleoforge.models.utrbert import (
-    UtrBertConfig,
-    UtrBertForContactPrediction,
-    UtrBertForMaskedLM,
-    UtrBertForSequencePrediction,
-    UtrBertForTokenPrediction,
-    UtrBertModel,
-)
-from nucleoforge.models.genebert import (
-    GeneBertConfig,
-    GeneBertForPreTraining,
-    GeneBertModel,
-    GeneBertSequenceConfig,
-    GeneBertSequenceForSequencePrediction,
-    GeneBertSequenceForTokenPrediction,
-)
-from nucleoforge.models.spliceai import SpliceAI, SpliceAIConfig, SpliceAIModel
-from nucleoforge.tokenization import NucleotideTokenizer
+from __future__ import annotations
 
-# registers the pipelines (fill-mask, embeddings, variant effect, attention, splice sites)
-import nucleoforge.pipelines  # noqa: E402,F401  isort: skip
+import importlib
+from typing import Any
+
+from nucleoforge import registry as _registry
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "NucleotideTokenizer", "NucleotideBertConfig",
-    "SpliceBertConfig", "SpliceBertModel", "SpliceBertForMaskedLM", "SpliceBertForSequencePrediction",
-    "SpliceBertForTokenPrediction", "SpliceBertForContactPrediction",
-    "UtrBertConfig", "UtrBertModel", "UtrBertForMaskedLM", "UtrBertForSequencePrediction",
-    "UtrBertForTokenPrediction", "UtrBertForContactPrediction",
-    "RnaErnieConfig", "RnaErnieModel", "RnaErnieForMaskedLM", "RnaErnieForSequencePrediction",
-    "RnaErnieForTokenPrediction", "RnaErnieForContactPrediction",
-    "SpliceAI", "SpliceAIConfig", "SpliceAIModel",
-    "GeneBertConfig", "GeneBertSequenceConfig", "GeneBertModel", "GeneBertForPreTraining",
-    "GeneBertSequenceForSequencePrediction", "GeneBertSequenceForTokenPrediction",
-]  # fmt: skip
+#: public name -> module that defines it (imported on first attribute access)
+_EXPORTS: dict[str, str] = {
+    "NucleotideTokenizer": "nucleoforge.tokenization",
+    "NucleotideBertConfig": "nucleoforge.models.bert",
+    **{f"{p}{s}": f"nucleoforge.models.{m}" for m, p in (("splicebert", "SpliceBert"), ("utrbert", "UtrBert"), ("rnaernie", "RnaErnie"))
+       for s in ("Config", "Model", "ForMaskedLM", "ForSequencePrediction", "ForTokenPrediction", "ForContactPrediction")},
+    **{n: "nucleoforge.models.genebert" for n in ("GeneBertConfig", "GeneBertForPreTraining", "GeneBertModel", "GeneBertSequenceConfig",
+                                                  "GeneBertSequenceForSequencePrediction", "GeneBertSequenceForTokenPrediction")},
+    **{n: "nucleoforge.models.spliceai" for n in ("SpliceAI", "SpliceAIConfig", "SpliceAIModel")},
+}  # fmt: skip
+
+__all__ = [*_EXPORTS, "pipeline"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'nucleoforge' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+def pipeline(task: str, *args: Any, **kwargs: Any) -> Any:
+    """:func:`transformers.pipeline` with nucleoforge's tasks registered (``nucleotide-fill-mask``,
+    ``nucleotide-embedding``, ``zero-shot-variant-effect``, ``nucleotide-attention``, ``splice-site``)."""
+    import transformers
+
+    import nucleoforge.pipelines  # noqa: F401  (registers the tasks)
+
+    return transformers.pipeline(task, *args, **kwargs)
+
+
+_registry.register_auto_classes()

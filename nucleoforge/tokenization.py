@@ -37,46 +37,18 @@ from typing import Any
 import numpy as np
 from transformers import BatchEncoding, PreTrainedTokenizer
 
+from nucleoforge import registry
 from nucleoforge.alphabet import IUPAC_AMBIGUOUS
-
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-#: RNAErnie's 28 RNA-type tokens, in the order of its ``vocab_1MER.txt`` (ids 7–34).
-RNAERNIE_RNA_TYPES = [
-    "RNaseMRPRNA", "RNasePRNA", "SRPRNA", "YRNA", "antisenseRNA", "autocatalyticallysplicedintron",
-    "guideRNA", "hammerheadribozyme", "lncRNA", "miRNA", "miscRNA", "ncRNA", "other", "piRNA",
-    "premiRNA", "precursorRNA", "rRNA", "ribozyme", "sRNA", "scRNA", "scaRNA", "siRNA", "snRNA",
-    "snoRNA", "tRNA", "telomeraseRNA", "tmRNA", "vaultRNA",
-]  # fmt: skip
-
-
-def kmer_vocabulary(k: int, alphabet: str = "AUCG") -> list[str]:
-    """Special tokens then every k-mer in ``itertools.product(alphabet, repeat=k)`` order (DNABERT)."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    return SPECIAL_TOKENS + ["".join(p) for p in itertools.product(alphabet, repeat=k)]
-
+from nucleoforge.registry import RNAERNIE_RNA_TYPES, SPECIAL_TOKENS, kmer_vocabulary  # noqa: F401  (re-exported)
 
 def vocabulary_for(model_type: str, k: int | None = None) -> list[str]:
-    """The original vocabulary of a model, in its original id order.
+    """The original vocabulary of a model, in its original id order (from :mod:`nucleoforge.registry`).
 
     >>> len(vocabulary_for("utrbert", 6)), vocabulary_for("splicebert")[5:]
     (4101, ['N', 'A', 'C', 'G', 'T'])
     """
-    if model_type == "splicebert":
-        return SPECIAL_TOKENS + ["N", "A", "C", "G", "T"]
-    if model_type == "utrbert":
-        if k not in (3, 4, 5, 6):
-            raise ValueError(f"3UTRBERT has 3-, 4-, 5- and 6-mer vocabularies, got k={k!r}")
-        return kmer_vocabulary(k, "AUCG")
-    if model_type == "rnaernie":
-        return SPECIAL_TOKENS + ["[DEL]", "[IND]"] + RNAERNIE_RNA_TYPES + ["A", "T", "C", "G"]
-    if model_type == "dnabert":
-        return kmer_vocabulary(k or 6, "ACGT")
-    raise ValueError(f"unknown model type {model_type!r}; expected splicebert, utrbert, rnaernie or dnabert")
+    return registry.family(model_type).tokens(k)
 
-
-_MAX_LENGTHS = {"splicebert": 1026, "utrbert": 512, "rnaernie": 513, "dnabert": 512}
 
 # Byte codes used by the vectorised path.
 _BASE_CODES = {"A": 0, "C": 1, "G": 2, "T": 3, "U": 3}
@@ -144,14 +116,20 @@ class NucleotideTokenizer(PreTrainedTokenizer):
     # ------------------------------------------------------------------ construction
     @classmethod
     def for_model(cls, model_type: str, k: int | None = None, **kwargs: Any) -> NucleotideTokenizer:
-        """The tokenizer of an original model: ``splicebert`` (``variant`` sets the length),
-        ``utrbert`` (k = 3..6), ``rnaernie`` or ``dnabert`` (ACGT k-mers, e.g. for GeneBERT)."""
-        variant = kwargs.pop("variant", None)
-        max_len = _MAX_LENGTHS[model_type] if model_type in _MAX_LENGTHS else None
-        if model_type == "splicebert" and variant in ("splicebert.510", "splicebert-human.510"):
-            max_len = 512
-        kwargs.setdefault("model_max_length", max_len)
-        return cls(vocab=vocabulary_for(model_type, k), k=k, **kwargs)
+        """The tokenizer of a registered model family: ``splicebert`` (``variant`` sets the length),
+        ``utrbert`` (k = 3..6), ``rnaernie``, ``genebert-sequence`` / ``dnabert`` (ACGT k-mers)…"""
+        entry = registry.family(model_type)
+        k = entry.check_k(k)
+        kwargs.setdefault("model_max_length", entry.positions(kwargs.pop("variant", None)))
+        return cls(vocab=entry.tokens(k), k=k, **kwargs)
+
+    @classmethod
+    def for_config(cls, config: Any, **kwargs: Any) -> NucleotideTokenizer:
+        """The tokenizer matching a BERT-family config (its family's vocabulary for ``config.k``,
+        ``model_max_length`` from its positions)."""
+        entry = registry.family_of_config(config)
+        kwargs.setdefault("model_max_length", config.max_position_embeddings)
+        return cls(vocab=entry.tokens(getattr(config, "k", None)), k=getattr(config, "k", None), **kwargs)
 
     def _infer_k(self, k: int | None) -> int:
         lengths = {len(t) for t in self._vocab if set(t) <= set("ACGTU") and t}

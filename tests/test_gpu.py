@@ -40,7 +40,8 @@ def test_contact_head_bf16_on_gpu(real_sequences: list[str]) -> None:
 
 
 def test_spliceai_on_gpu_equals_cpu(chr22_block: str) -> None:
-    from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel, predict_sequence
+    from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel
+    from nucleoforge.pipelines.splice_predict import predict_sequence
 
     torch.manual_seed(0)
     model = SpliceAIModel(SpliceAIConfig.from_variant("spliceai-400")).eval()

@@ -11,9 +11,12 @@ import torch
 from nucleoforge.alphabet import reverse_complement
 from nucleoforge.io.annotation import GeneTable
 from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel
-from nucleoforge.models.spliceai.evaluation import average_precision, gene_labels, select_genes, topk_accuracy
-from nucleoforge.models.spliceai.predict import predict_sequence
-from nucleoforge.pipelines.splice_site import SpliceSitePipeline, plot_tracks, write_bedgraph, write_tsv
+from nucleoforge.splicing.evaluation import average_precision, gene_labels, select_genes, topk_accuracy
+from nucleoforge.pipelines.splice_predict import predict_sequence
+from nucleoforge.io.tables import write_bedgraph
+from nucleoforge.io.tables import write_splice_tsv as write_tsv
+from nucleoforge.pipelines.splice_site import SpliceSitePipeline
+from nucleoforge.splicing.plots import plot_tracks
 
 
 @pytest.fixture(scope="module")

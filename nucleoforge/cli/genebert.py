@@ -35,8 +35,8 @@ def build_regions(
 
     from rich.progress import Progress
 
-    from nucleoforge.models.genebert.motifs import load_jaspar
-    from nucleoforge.models.genebert.regions import build_region_dataset, regions_from_bed, regions_from_fasta
+    from nucleoforge.regions.motifs import load_jaspar
+    from nucleoforge.regions.datasets import build_region_dataset, regions_from_bed, regions_from_fasta
 
     if (peaks is None) == (not sequences):
         raise typer.BadParameter("give either --peaks (with --reference) or one or more --sequences")
@@ -108,7 +108,7 @@ def pretrain(
     save_steps: int = typer.Option(500, "--save-steps"),
 ) -> None:
     """Pretrain GeneBERT (masked genome modelling + next segment + sequence-region matching); torchrun works."""
-    from nucleoforge.models.genebert.pretraining import genebert_preset, pretrain_genebert
+    from nucleoforge.training.genebert import genebert_preset, pretrain_genebert
 
     cfg = genebert_preset(config, k=k, region_encoder=region_encoder, srm_weight=srm_weight, srm_loss=srm_loss)
     metrics = pretrain_genebert(

@@ -161,7 +161,7 @@ def embed(
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Write per-sequence (pooled) or per-nucleotide embeddings, streaming."""
-    from nucleoforge.pipelines.feature_extraction import open_embedding_writer
+    from nucleoforge.io.tables import open_embedding_writer
 
     try:
         writer = open_embedding_writer(output, rows_per_group)

@@ -76,7 +76,8 @@ def splice(
     Ends are padded with N; minus-strand inputs are reverse-complemented in and flipped
     back out, so rows always follow the forward coordinates.
     """
-    from nucleoforge.pipelines.splice_site import SpliceSitePipeline, SpliceSitePrediction, write_bedgraph, write_tsv
+    from nucleoforge.io.tables import write_bedgraph, write_splice_tsv
+    from nucleoforge.pipelines.splice_site import SpliceSitePipeline, SpliceSitePrediction
 
     _setup_logging(quiet)
     given = sum(x is not None and x != [] for x in (sequence, fasta, region))
@@ -93,7 +94,7 @@ def splice(
     try:
         for n, item in enumerate(_iter_inputs(sequence, fasta, region, reference, strand, model.config.flank)):
             pred = pipe(item, window_batch_size=batch_size, progress=not quiet)
-            write_tsv(pred, out, min_score=min_score, header=n == 0)
+            write_splice_tsv(pred, out, min_score=min_score, header=n == 0)
             if bedgraph:
                 write_bedgraph(pred, bedgraph, append=n > 0)
             if first is None:
@@ -102,7 +103,7 @@ def splice(
         if out is not sys.stdout:
             out.close()
     if plot and first is not None:
-        from nucleoforge.pipelines.splice_site import plot_tracks
+        from nucleoforge.splicing.plots import plot_tracks
 
         genes = None
         if annotation:
@@ -135,7 +136,7 @@ def variants(
     """
     from nucleoforge.io.annotation import GeneTable
     from nucleoforge.io.genome import Genome
-    from nucleoforge.models.spliceai.scoring import VariantScorer, score_vcf
+    from nucleoforge.splicing.scoring import VariantScorer, score_vcf
 
     _setup_logging(quiet)
     if resume and output_vcf == "-":
@@ -175,7 +176,7 @@ def evaluate_splice(
     """
     from nucleoforge.io.annotation import GeneTable
     from nucleoforge.io.genome import Genome
-    from nucleoforge.models.spliceai.evaluation import evaluate_genes, select_genes
+    from nucleoforge.splicing.evaluation import evaluate_genes, select_genes
 
     _setup_logging(quiet)
     if not region and not gene:

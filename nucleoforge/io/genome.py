@@ -2,7 +2,7 @@
 
 A :class:`Genome` opens a FASTA file through a ``.fai`` index so that a window of a
 chromosome is read without loading the file. Plain gzip files cannot be indexed; they are
-decompressed once into a cache folder (``$NUCLEOFORGE_CACHE`` or ``~/.cache/nucleoforge``).
+decompressed once into the cache folder (:func:`nucleoforge.io.cache.cache_dir`).
 BGZF files (``bgzip``) are read in place when Biopython is installed.
 
 >>> parse_region("chr22:20,000,001-20,000,010:-")
@@ -24,24 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from nucleoforge.io.cache import cache_dir
+
 __all__ = [
     "Genome",
     "Region",
     "parse_region",
     "normalise_chrom",
-    "cache_dir",
     "place_subsequence_records",
 ]
 
 _REGION_RE = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)(?::(?P<strand>[+-]))?$")
-
-
-def cache_dir() -> Path:
-    """Folder for decompressed genomes and converted weights (created on demand)."""
-    root = os.environ.get("NUCLEOFORGE_CACHE")
-    path = Path(root) if root else Path.home() / ".cache" / "nucleoforge"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import os
 import re
-from typing import IO, Iterable, Iterator, Mapping, NamedTuple
+from typing import IO, Any, Iterable, Iterator, Mapping, NamedTuple
 
-__all__ = ["Variant", "SPLICEAI_INFO_LINE", "read_hisat2_snps", "write_vcf", "open_vcf"]
+__all__ = ["Variant", "SPLICEAI_INFO_LINE", "read_hisat2_snps", "write_vcf", "open_vcf", "VcfSink", "salvage_vcf_output"]
 
 #: The INFO header written by ``nucleoforge variants``; the field layout is the one the
 #: Illumina ``spliceai`` tool writes, so downstream parsers of its output work unchanged.
@@ -112,3 +112,75 @@ def write_vcf(variants: Iterable[Variant], handle: IO[str], contigs: Mapping[str
         handle.write(f"{v.chrom}\t{v.pos}\t{v.id}\t{v.ref}\t{v.alt}\t.\t.\t.\n")
         n += 1
     return n
+
+
+def salvage_vcf_output(path: "os.PathLike[str] | str") -> tuple[list[str], list[str], int]:
+    """Read an interrupted output: header lines, complete data lines, byte length of the
+    complete part (for plain files). A truncated gzip tail is dropped."""
+    import zlib
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data[:2] == b"\x1f\x8b":
+        # Decompress member by member (BGZF = many gzip members); a truncated tail yields
+        # whatever it holds instead of an error.
+        parts = []
+        while data:
+            d = zlib.decompressobj(31)
+            try:
+                parts.append(d.decompress(data))
+            except zlib.error:
+                break
+            if not d.eof:
+                break
+            data = d.unused_data
+        raw = b"".join(parts)
+    else:
+        raw = data
+    end = raw.rfind(b"\n") + 1
+    text = raw[:end].decode()
+    header: list[str] = []
+    body: list[str] = []
+    for line in text.splitlines(keepends=True):
+        (header if line.startswith("#") else body).append(line)
+    return header, body, end
+
+
+class VcfSink:
+    """Text sink for the output VCF: stdout, a plain file, or BGZF (``.gz``/``.bgz``).
+
+    ``flush`` makes everything written so far durable; for BGZF that means closing the
+    file and reopening it for appending (pysam's BGZF flush does not reach the disk), which
+    leaves a valid multi-member file."""
+
+    def __init__(self, path: str, append: bool) -> None:
+        import sys
+
+        import pysam
+
+        self.path = path
+        self.gz = path.endswith((".gz", ".bgz"))
+        if path == "-":
+            self._fh: Any = sys.stdout
+        elif self.gz:
+            self._fh = pysam.BGZFile(path, "ab" if append else "wb")
+        else:
+            self._fh = open(path, "a" if append else "w")
+
+    def write(self, text: str) -> None:
+        self._fh.write(text.encode() if self.gz else text)
+
+    def flush(self) -> None:
+        if self.gz:
+            import pysam
+
+            self._fh.close()
+            self._fh = pysam.BGZFile(self.path, "ab")
+        else:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self.path != "-":
+            self._fh.close()
+        else:
+            self._fh.flush()

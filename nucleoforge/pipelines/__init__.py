@@ -1,7 +1,7 @@
 """transformers Pipeline subclasses, registered with PIPELINE_REGISTRY on import.
 
 Tasks: ``nucleotide-fill-mask``, ``nucleotide-embedding``, ``zero-shot-variant-effect``,
-``nucleotide-attention`` (language models) and ``splice-site`` (SpliceAI). ``import nucleoforge``
+``nucleotide-attention`` (language models) and ``splice-site`` (SpliceAI). ``import nucleoforge.pipelines``
 registers them.
 """
 

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from transformers import Pipeline
 
+from nucleoforge import registry
 from nucleoforge.alphabet import IUPAC_AMBIGUOUS
 
 __all__ = [
@@ -257,7 +258,7 @@ def load_masked_lm(model_dir: str, device: str | None = None, dtype: torch.dtype
     """``AutoModelForMaskedLM`` + ``AutoTokenizer`` from a nucleoforge folder, in eval mode."""
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    import nucleoforge  # noqa: F401  (registers the models with the Auto classes)
+    registry.register_auto_classes()
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForMaskedLM.from_pretrained(model_dir, **({"dtype": dtype} if dtype else {})).eval()

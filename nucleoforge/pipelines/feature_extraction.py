@@ -1,4 +1,4 @@
-"""``nucleotide-embedding``: per-nucleotide or pooled hidden states, and streaming writers.
+"""``nucleotide-embedding``: per-nucleotide or pooled hidden states.
 
 Token states of the chosen layer are mapped to nucleotide positions with
 :func:`nucleoforge.heads.nucleotide_states` (for k-mer models each nucleotide takes the mean
@@ -7,9 +7,7 @@ mean over nucleotides and ``"cls"`` the [CLS] state (the mean of the windows' [C
 when a long sequence needs several windows). Long sequences are windowed and stitched per
 nucleotide (:mod:`nucleoforge.pipelines.windows`).
 
-The writers stream: :class:`NpzWriter` appends one ``.npy`` member per sequence to the zip
-archive as it goes (``numpy.load`` reads the result), :class:`ParquetWriter` writes row
-groups of ``rows_per_group`` sequences. Neither holds more than one group in memory.
+The streaming writers for the results (``.npz``, ``.parquet``) are in :mod:`nucleoforge.io.tables`.
 
 >>> import torch
 >>> from transformers import pipeline
@@ -27,7 +25,6 @@ groups of ``rows_per_group`` sequences. Neither holds more than one group in mem
 from __future__ import annotations
 
 import os
-import zipfile
 from typing import Any
 
 import numpy as np
@@ -39,7 +36,7 @@ from nucleoforge.heads import nucleotide_states
 from nucleoforge.pipelines._common import NucleotidePipeline, parse_masks
 from nucleoforge.pipelines.windows import stitch
 
-__all__ = ["NucleotideEmbeddingPipeline", "NpzWriter", "ParquetWriter", "open_embedding_writer"]
+__all__ = ["NucleotideEmbeddingPipeline"]
 
 POOLING = ("mean", "cls", "none")
 
@@ -98,108 +95,6 @@ class NucleotideEmbeddingPipeline(NucleotidePipeline):
             states = stitch([o["states"] for o in job["outputs"]], [c["window"] for c in job["chunks"]])
             embedding = states.mean(axis=0) if pool == "mean" else states
         return {"name": job["name"], "length": job["length"], "embedding": embedding.astype(np.float32, copy=False)}
-
-
-# ---------------------------------------------------------------------------- writers
-class NpzWriter:
-    """Write one array per sequence into a ``.npz`` as they come (zip members ``NAME.npy``).
-
-    Repeated names get ``_2``, ``_3``… suffixes. ``numpy.load(path)`` reads the file.
-    """
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = str(path)
-        self._zip = zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
-        self._seen: dict[str, int] = {}
-
-    def write(self, name: str, array: np.ndarray, length: int | None = None) -> str:
-        count = self._seen.get(name, 0)
-        key = name
-        while key in self._seen:
-            count += 1
-            key = f"{name}_{count + 1}"
-        self._seen[name] = count
-        self._seen.setdefault(key, 0)
-        with self._zip.open(key + ".npy", "w", force_zip64=True) as fh:
-            np.lib.format.write_array(fh, np.ascontiguousarray(array), allow_pickle=False)
-        return key
-
-    def close(self) -> None:
-        self._zip.close()
-
-    def __enter__(self) -> NpzWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class ParquetWriter:
-    """Write ``name``, ``length`` and ``embedding`` columns in row groups (pyarrow).
-
-    ``embedding`` is a ``fixed_size_list<float32>[H]`` for pooled vectors and a
-    ``list<fixed_size_list<float32>[H]>`` (one entry per nucleotide) otherwise.
-    """
-
-    def __init__(self, path: str | os.PathLike, rows_per_group: int = 256) -> None:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - pyarrow is in the train/test extras
-            raise ImportError("writing parquet needs pyarrow: pip install pyarrow") from exc
-        self.path = str(path)
-        self.rows_per_group = rows_per_group
-        self._rows: list[tuple[str, int, np.ndarray]] = []
-        self._writer: Any = None
-
-    def write(self, name: str, array: np.ndarray, length: int | None = None) -> str:
-        self._rows.append((name, int(length if length is not None else array.shape[0]), np.asarray(array, dtype=np.float32)))
-        if len(self._rows) >= self.rows_per_group:
-            self._flush()
-        return name
-
-    def _flush(self) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        if not self._rows:
-            return
-        names, lengths, arrays = zip(*self._rows)
-        width = arrays[0].shape[-1]
-        if any(a.shape[-1] != width or a.ndim != arrays[0].ndim for a in arrays):
-            raise ValueError("all embeddings written to one parquet file need the same shape per row")
-        flat = pa.array(np.concatenate([a.reshape(-1) for a in arrays]), type=pa.float32())
-        vectors = pa.FixedSizeListArray.from_arrays(flat, width)
-        if arrays[0].ndim == 1:
-            column = vectors
-        else:
-            offsets = np.concatenate([[0], np.cumsum([a.shape[0] for a in arrays])]).astype(np.int32)
-            column = pa.ListArray.from_arrays(pa.array(offsets), vectors)
-        table = pa.table({"name": pa.array(names, pa.string()), "length": pa.array(lengths, pa.int32()), "embedding": column})
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, table.schema)
-        self._writer.write_table(table)
-        self._rows = []
-
-    def close(self) -> None:
-        self._flush()
-        if self._writer is not None:
-            self._writer.close()
-
-    def __enter__(self) -> ParquetWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def open_embedding_writer(path: str | os.PathLike, rows_per_group: int = 256) -> NpzWriter | ParquetWriter:
-    """An :class:`NpzWriter` for ``*.npz``, a :class:`ParquetWriter` for ``*.parquet``."""
-    text = str(path)
-    if text.endswith(".npz"):
-        return NpzWriter(text)
-    if text.endswith(".parquet") or text.endswith(".pq"):
-        return ParquetWriter(text, rows_per_group)
-    raise ValueError(f"cannot tell the output format of {text!r}: use a .npz or .parquet file name")
 
 
 PIPELINE_REGISTRY.register_pipeline(

@@ -22,15 +22,14 @@ never reads files: the ``nucleoforge splice`` command does that and calls it.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 from transformers import Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-__all__ = ["SpliceSitePipeline", "SpliceSitePrediction", "write_tsv", "write_bedgraph", "plot_tracks"]
+__all__ = ["SpliceSitePipeline", "SpliceSitePrediction"]
 
 
 @dataclass
@@ -112,7 +111,7 @@ class SpliceSitePipeline(Pipeline):
 
     def _forward(self, item: dict[str, Any], batch_size: int = 1, chunk_size: int | None = None,
                  progress: bool = False) -> dict[str, Any]:
-        from nucleoforge.models.spliceai.predict import DEFAULT_CHUNK_SIZE, predict_sequence
+        from nucleoforge.pipelines.splice_predict import DEFAULT_CHUNK_SIZE, predict_sequence
 
         probs = predict_sequence(self.model, item["sequence"], strand=item["strand"], batch_size=batch_size,
                                  chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, progress=progress)
@@ -132,84 +131,6 @@ class SpliceSitePipeline(Pipeline):
         if isinstance(inputs, (list, tuple)):
             return [super(SpliceSitePipeline, self).__call__(x, **kwargs) for x in inputs]
         return super().__call__(inputs, **kwargs)
-
-
-def write_tsv(pred: SpliceSitePrediction, handle: IO[str], *, min_score: float | None = None, header: bool = True,
-              digits: int = 4) -> int:
-    """Write ``name position acceptor donor`` rows (all positions, or only those >= ``min_score``)."""
-    if header:
-        handle.write("name\tposition\tacceptor\tdonor\n")
-    keep = np.arange(len(pred.acceptor))
-    if min_score is not None:
-        keep = np.flatnonzero((pred.acceptor >= min_score) | (pred.donor >= min_score))
-    name = pred.name
-    pos = pred.start + 1 + keep
-    fmt = f"{{:.{digits}f}}"
-    lines = [f"{name}\t{p}\t{fmt.format(a)}\t{fmt.format(d)}\n" for p, a, d in zip(pos.tolist(), pred.acceptor[keep].tolist(), pred.donor[keep].tolist())]
-    handle.writelines(lines)
-    return len(lines)
-
-
-def write_bedgraph(pred: SpliceSitePrediction, prefix: str | os.PathLike, *, append: bool = False,
-                   min_value: float = 1e-4) -> list[str]:
-    """Write ``PREFIX.acceptor.bedGraph`` and ``PREFIX.donor.bedGraph`` (0-based, one base per
-    line; values below ``min_value`` left out to keep the tracks small). Returns the paths."""
-    chrom = pred.chrom or pred.name
-    paths = []
-    for kind, track in (("acceptor", pred.acceptor), ("donor", pred.donor)):
-        path = f"{prefix}.{kind}.bedGraph"
-        with open(path, "a" if append else "w") as fh:
-            if not append:
-                fh.write(f'track type=bedGraph name="SpliceAI {kind}" description="SpliceAI {kind} probability"\n')
-            idx = np.flatnonzero(track >= min_value)
-            starts = pred.start + idx
-            fh.writelines(f"{chrom}\t{s}\t{s + 1}\t{v:.4f}\n" for s, v in zip(starts.tolist(), track[idx].tolist()))
-        paths.append(path)
-    return paths
-
-
-def plot_tracks(pred: SpliceSitePrediction, path: str | os.PathLike, *, genes: Any = None,
-                title: str | None = None) -> None:
-    """Acceptor (up) and donor (down) tracks, with the exons of annotated genes in view when
-    ``genes`` (a :class:`~nucleoforge.io.annotation.GeneTable`) is given."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x = pred.positions
-    shown: list[Any] = []
-    if genes is not None and pred.chrom is not None:
-        lo, hi = pred.start, pred.start + len(pred.acceptor)
-        shown = [g for g in genes if genes.resolve(pred.chrom) == g.chrom and g.tx_start < hi and g.tx_end > lo]
-    rows = 2 + (1 if shown else 0)
-    fig, axes = plt.subplots(rows, 1, figsize=(12, 1.8 * rows + 0.6), sharex=True,
-                             gridspec_kw={"height_ratios": [3, 3] + ([1.2] if shown else [])})
-    axes[0].vlines(x, 0, pred.acceptor, color="tab:blue", linewidth=0.8)
-    axes[0].set_ylabel("acceptor")
-    axes[1].vlines(x, 0, pred.donor, color="tab:red", linewidth=0.8)
-    axes[1].set_ylabel("donor")
-    for ax in axes[:2]:
-        ax.set_ylim(0, 1.02)
-    if shown:
-        ax = axes[2]
-        for row, g in enumerate(shown):
-            ax.hlines(row, max(g.tx_start, pred.start) + 1, min(g.tx_end, pred.start + len(x)), color="grey", linewidth=1)
-            for s, e in zip(g.exon_starts, g.exon_ends):
-                ax.add_patch(plt.Rectangle((s + 1, row - 0.3), e - s, 0.6, color="black"))
-            ax.text(max(g.tx_start, pred.start) + 1, row + 0.35, f"{g.name} ({g.strand})", fontsize=8, va="bottom")
-        ax.set_ylim(-0.8, len(shown) - 0.2)
-        ax.set_yticks([])
-        ax.set_ylabel("genes")
-    from matplotlib.ticker import FuncFormatter
-
-    axes[-1].xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v):,}"))
-    axes[-1].set_xlabel(f"{pred.chrom or pred.name} position (1-based)")
-    axes[-1].set_xlim(x[0], x[-1])
-    fig.suptitle(title or f"SpliceAI {pred.name} ({pred.strand})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 PIPELINE_REGISTRY.register_pipeline("splice-site", pipeline_class=SpliceSitePipeline, type="text")

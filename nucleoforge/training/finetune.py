@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from transformers import EarlyStoppingCallback
 
+from nucleoforge import registry
 from nucleoforge.training.data import LabelledData, read_labelled
 from nucleoforge.training.metrics import FinetuneMetrics, first_logits
 from nucleoforge.training.pretrain import (
-    MODEL_TYPES,
+    bert_family,
     build_trainer,
     finish_distributed,
     load_model,
@@ -106,9 +107,9 @@ class FinetuneCollator:
 def _model_config(model: str | os.PathLike | None, model_type: str | None, overrides: dict[str, Any]) -> Any:
     """The config a run will use (without loading weights), to size-check the data first."""
     if model is not None:
-        import nucleoforge  # noqa: F401
         from transformers import AutoConfig
 
+        registry.register_auto_classes()
         return AutoConfig.from_pretrained(model, **overrides)
     if model_type is None:
         raise ValueError("pass --model DIR (pretrained) or --model-type (fresh model)")
@@ -116,27 +117,20 @@ def _model_config(model: str | os.PathLike | None, model_type: str | None, overr
 
 
 def _fresh_config(model_type: str, overrides: dict[str, Any]) -> Any:
-    from nucleoforge.models.rnaernie import RnaErnieConfig
-    from nucleoforge.models.splicebert import SpliceBertConfig
-    from nucleoforge.models.utrbert import UtrBertConfig
-
-    if model_type not in MODEL_TYPES:
-        raise ValueError(f"unknown model type {model_type!r}; expected one of {MODEL_TYPES}")
-    return {"splicebert": SpliceBertConfig, "utrbert": UtrBertConfig, "rnaernie": RnaErnieConfig}[model_type](**overrides)
+    return bert_family(model_type).config_cls()(**overrides)
 
 
 def _tokenizer_for(config: Any) -> Any:
     from nucleoforge.tokenization import NucleotideTokenizer
 
-    kwargs = {"variant": config.variant} if getattr(config, "variant", None) else {}
-    return NucleotideTokenizer.for_model(config.model_type, k=config.k if config.model_type == "utrbert" else None, **kwargs)
+    return NucleotideTokenizer.for_config(config)
 
 
 def _has_trained_head(path: str | os.PathLike) -> bool:
     """Whether a saved folder already holds a contact head (then its bias is kept)."""
-    import nucleoforge  # noqa: F401
     from transformers import AutoConfig
 
+    registry.register_auto_classes()
     architectures = AutoConfig.from_pretrained(path).architectures or []
     return any(a.endswith("ForContactPrediction") for a in architectures)
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
+from nucleoforge import registry
 from nucleoforge.training.collators import (
     MaskingCollator,
     MaskingSchedule,
@@ -36,7 +37,17 @@ from nucleoforge.training.metrics import MLMAccuracy, argmax_logits
 
 logger = logging.getLogger(__name__)
 
-MODEL_TYPES = ("splicebert", "utrbert", "rnaernie")
+#: model types ``--model-type`` accepts: every BERT-family entry of the registry
+MODEL_TYPES = tuple(f.model_type for f in registry.families(kind="bert"))
+
+
+def bert_family(model_type: str) -> registry.ModelFamily:
+    """The registry entry of a BERT-family model type; other types are refused naming the known ones."""
+    entry = registry.family(model_type)
+    if entry.kind != "bert":
+        raise ValueError(f"model type {model_type!r} is not a BERT-family language model; expected one of "
+                         f"{', '.join(f.model_type for f in registry.families(kind='bert'))}")
+    return entry
 
 
 # ---------------------------------------------------------------------------- configuration
@@ -77,27 +88,14 @@ def new_model(model_type: str, overrides: dict[str, Any] | None = None, head: st
 
     ``head``: ``ForMaskedLM``, ``ForSequencePrediction``, ``ForTokenPrediction`` or ``ForContactPrediction``.
     """
-    import nucleoforge.models.rnaernie as rnaernie
-    import nucleoforge.models.splicebert as splicebert
-    import nucleoforge.models.utrbert as utrbert
     from nucleoforge.tokenization import NucleotideTokenizer
 
-    families = {
-        "splicebert": (splicebert.SpliceBertConfig, splicebert, "SpliceBert"),
-        "utrbert": (utrbert.UtrBertConfig, utrbert, "UtrBert"),
-        "rnaernie": (rnaernie.RnaErnieConfig, rnaernie, "RnaErnie"),
-    }
-    if model_type not in families:
-        raise ValueError(f"unknown model type {model_type!r}; expected one of {MODEL_TYPES}")
-    config_cls, module, prefix = families[model_type]
-    config = config_cls(**(overrides or {}))
-    variant = getattr(config, "variant", None)
-    tokenizer = NucleotideTokenizer.for_model(model_type, k=config.k if model_type == "utrbert" else None,
-                                              **({"variant": variant} if variant else {}))  # fmt: skip
-    tokenizer.model_max_length = config.max_position_embeddings
+    entry = bert_family(model_type)
+    config = entry.config_cls()(**(overrides or {}))
+    tokenizer = NucleotideTokenizer.for_config(config)
     if len(tokenizer) != config.vocab_size:
         raise ValueError(f"config vocab_size {config.vocab_size} differs from the {model_type} vocabulary ({len(tokenizer)})")
-    model = getattr(module, prefix + head)(config)
+    model = entry.model_class(head)(config)
     return model, tokenizer
 
 
@@ -107,18 +105,15 @@ def load_model(path: str | os.PathLike, head: str = "ForMaskedLM", **kwargs: Any
     Weights the head does not have (e.g. the MLM head when loading for sequence prediction) are
     dropped; new head weights are initialised. ``kwargs`` update the config (num_labels, problem_type, …).
     """
-    import nucleoforge  # noqa: F401  (registers the Auto classes)
     from transformers import AutoConfig, AutoTokenizer
 
+    registry.register_auto_classes()
     config = AutoConfig.from_pretrained(path, **kwargs)
-    model_type = config.model_type
-    if model_type not in MODEL_TYPES:
-        raise ValueError(f"{path}: model type {model_type!r} is not one of {MODEL_TYPES}")
-    import importlib
-
-    module = importlib.import_module(f"nucleoforge.models.{model_type}")
-    prefix = {"splicebert": "SpliceBert", "utrbert": "UtrBert", "rnaernie": "RnaErnie"}[model_type]
-    model = getattr(module, prefix + head).from_pretrained(path, config=config)
+    try:
+        entry = bert_family(config.model_type)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    model = entry.model_class(head).from_pretrained(path, config=config)
     tokenizer = AutoTokenizer.from_pretrained(path)
     return model, tokenizer
 

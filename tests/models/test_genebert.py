@@ -24,13 +24,13 @@ from nucleoforge.models.genebert import (
     srm_infonce_loss,
     srm_pooled_loss,
 )
-from nucleoforge.models.genebert.motifs import load_jaspar
-from nucleoforge.models.genebert.pretraining import (
+from nucleoforge.regions.motifs import load_jaspar
+from nucleoforge.training.genebert import (
     GeneBertPretrainingCollator,
     MaskRateSchedule,
     pretrain_genebert,
 )
-from nucleoforge.models.genebert.regions import build_region_dataset, regions_from_fasta
+from nucleoforge.regions.datasets import build_region_dataset, regions_from_fasta
 from nucleoforge.tokenization import NucleotideTokenizer
 from tests.conftest import DATA
 from tests.models.test_common import ModelTesterMixin
@@ -237,7 +237,7 @@ def _collator(dataset_dir, k: int = 3, **kwargs) -> GeneBertPretrainingCollator:
 
 
 def test_collator_pairs_are_balanced_and_matched(region_dataset) -> None:
-    from nucleoforge.models.genebert.regions import load_region_dataset
+    from nucleoforge.regions.datasets import load_region_dataset
 
     ds = load_region_dataset(region_dataset)
     collator = _collator(region_dataset, region_crop=30, seed=0)
@@ -275,7 +275,7 @@ def _runs(mask: np.ndarray):
 
 
 def test_whole_kmer_masking_and_mask_schedule(region_dataset) -> None:
-    from nucleoforge.models.genebert.regions import load_region_dataset
+    from nucleoforge.regions.datasets import load_region_dataset
 
     ds = load_region_dataset(region_dataset)
     collator = _collator(region_dataset, region_crop=30, seed=0)

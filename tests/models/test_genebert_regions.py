@@ -12,14 +12,14 @@ import pytest
 from nucleoforge.alphabet import reverse_complement
 from nucleoforge.io.bed import read_bed
 from nucleoforge.io.fasta import read_fasta
-from nucleoforge.models.genebert.motifs import (
+from nucleoforge.regions.motifs import (
     MotifScanner,
     load_jaspar,
     log_odds_matrix,
     reverse_complement_matrix,
     score_threshold,
 )
-from nucleoforge.models.genebert.regions import (
+from nucleoforge.regions.datasets import (
     Region,
     build_region_dataset,
     group_regions,

@@ -13,9 +13,9 @@ from nucleoforge.models.spliceai import (
     SpliceAIModel,
     convert_keras_h5,
     convert_spliceai,
-    predict_sequence,
 )
 from nucleoforge.models.spliceai import convert as convert_module
+from nucleoforge.pipelines.splice_predict import predict_sequence
 
 from .test_spliceai_reference import (  # noqa: F401  (pytest fixtures)
     golden,

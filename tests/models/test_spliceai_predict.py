@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from nucleoforge.alphabet import one_hot, reverse_complement
-from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel, convert_keras_h5, iter_predict, predict_flanked
-from nucleoforge.models.spliceai import predict_sequence
+from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel, convert_keras_h5
+from nucleoforge.pipelines.splice_predict import iter_predict, predict_flanked
+from nucleoforge.pipelines.splice_predict import predict_sequence
 
 from .test_spliceai import tiny_model
 from .test_spliceai_reference import blockwise_predict, wheel_h5_files  # noqa: F401  (pytest fixture)

@@ -71,7 +71,7 @@ def test_pooling_and_layers(model_dir, trnas):
 
 
 def test_npz_writer_streams_and_round_trips(tmp_path):
-    from nucleoforge.pipelines.feature_extraction import open_embedding_writer
+    from nucleoforge.io.tables import open_embedding_writer
 
     rng = np.random.default_rng(0)
     arrays = [("a", rng.normal(size=(5, 3)).astype(np.float32)), ("b/c", rng.normal(size=(2, 3)).astype(np.float32)),
@@ -88,7 +88,7 @@ def test_npz_writer_streams_and_round_trips(tmp_path):
 @pytest.mark.parametrize("per_nucleotide", [False, True])
 def test_parquet_writer_row_groups(tmp_path, per_nucleotide):
     pq = pytest.importorskip("pyarrow.parquet")
-    from nucleoforge.pipelines.feature_extraction import ParquetWriter
+    from nucleoforge.io.tables import ParquetWriter
 
     rng = np.random.default_rng(1)
     arrays = [rng.normal(size=((i + 1, 4) if per_nucleotide else (4,))).astype(np.float32) for i in range(7)]

@@ -12,11 +12,10 @@ from nucleoforge.models.bert.modeling_bert import (
     NucleotideBertPreTrainedModel,
     PredictionOutput,
 )
-from nucleoforge.models.bert.registry import register_bert_family
 
 __all__ = [
     "PROBLEM_TYPES", "NucleotideBertConfig", "EncoderOutput", "MaskedLMOutput", "PredictionOutput",
     "NucleotideBertPreTrainedModel", "NucleotideBertModel", "NucleotideBertForMaskedLM",
     "NucleotideBertForSequencePrediction", "NucleotideBertForTokenPrediction",
-    "NucleotideBertForContactPrediction", "register_bert_family",
+    "NucleotideBertForContactPrediction",
 ]  # fmt: skip

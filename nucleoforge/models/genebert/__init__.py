@@ -1,12 +1,10 @@
 """GeneBERT: multi-modal (sequence + region × motif matrix) pretraining for regulatory DNA.
 
-Importing this package registers :class:`GeneBertConfig` (``model_type="genebert"``) with
+``import nucleoforge`` registers (through :mod:`nucleoforge.registry`) :class:`GeneBertConfig` (``model_type="genebert"``) with
 ``AutoConfig``, :class:`GeneBertModel` with ``AutoModel`` and :class:`GeneBertForPreTraining`
 with ``AutoModelForPreTraining``; the stand-alone sequence encoder (``genebert-sequence``) is
 registered like every BERT-family model.
 """
-
-from transformers import AutoConfig, AutoModel, AutoModelForPreTraining
 
 from nucleoforge.models.genebert.configuration_genebert import (
     REGION_ENCODERS,
@@ -29,10 +27,6 @@ from nucleoforge.models.genebert.modeling_genebert import (
     srm_infonce_loss,
     srm_pooled_loss,
 )
-
-AutoConfig.register(GeneBertConfig.model_type, GeneBertConfig, exist_ok=True)
-AutoModel.register(GeneBertConfig, GeneBertModel, exist_ok=True)
-AutoModelForPreTraining.register(GeneBertConfig, GeneBertForPreTraining, exist_ok=True)
 
 __all__ = [
     "REGION_ENCODERS", "GeneBertConfig", "GeneBertSequenceConfig", "GeneBertPreTrainedModel",

@@ -34,17 +34,41 @@ from torch import nn
 from transformers import AutoModel, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from nucleoforge.models.bert.modeling_bert import MaskedLMHead, NucleotideBertModel
-from nucleoforge.models.bert.registry import register_bert_family
+from nucleoforge.models.bert.modeling_bert import (
+    MaskedLMHead,
+    NucleotideBertForContactPrediction,
+    NucleotideBertForMaskedLM,
+    NucleotideBertForSequencePrediction,
+    NucleotideBertForTokenPrediction,
+    NucleotideBertModel,
+    NucleotideBertPreTrainedModel,
+)
 from nucleoforge.models.genebert.configuration_genebert import GeneBertConfig, GeneBertSequenceConfig
 
-_family = register_bert_family("GeneBertSequence", GeneBertSequenceConfig, __name__)
-GeneBertSequencePreTrainedModel = _family.PreTrainedModel
-GeneBertSequenceModel = _family.Model
-GeneBertSequenceForMaskedLM = _family.ForMaskedLM
-GeneBertSequenceForSequencePrediction = _family.ForSequencePrediction
-GeneBertSequenceForTokenPrediction = _family.ForTokenPrediction
-GeneBertSequenceForContactPrediction = _family.ForContactPrediction
+
+# The stand-alone sequence encoder: the shared BERT-family classes with its config.
+class GeneBertSequencePreTrainedModel(NucleotideBertPreTrainedModel):
+    config_class = GeneBertSequenceConfig
+
+
+class GeneBertSequenceModel(NucleotideBertModel):
+    config_class = GeneBertSequenceConfig
+
+
+class GeneBertSequenceForMaskedLM(NucleotideBertForMaskedLM):
+    config_class = GeneBertSequenceConfig
+
+
+class GeneBertSequenceForSequencePrediction(NucleotideBertForSequencePrediction):
+    config_class = GeneBertSequenceConfig
+
+
+class GeneBertSequenceForTokenPrediction(NucleotideBertForTokenPrediction):
+    config_class = GeneBertSequenceConfig
+
+
+class GeneBertSequenceForContactPrediction(NucleotideBertForContactPrediction):
+    config_class = GeneBertSequenceConfig
 
 
 # ---------------------------------------------------------------------------- losses

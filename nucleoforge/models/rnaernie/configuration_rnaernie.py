@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nucleoforge.models.bert.configuration_bert import NucleotideBertConfig
+from nucleoforge.registry import family
 
 
 class RnaErnieConfig(NucleotideBertConfig):
@@ -20,7 +21,7 @@ class RnaErnieConfig(NucleotideBertConfig):
     def __init__(self, **kwargs: Any) -> None:
         defaults = dict(
             vocab_size=39, k=1, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-            intermediate_size=3072, hidden_act="relu", max_position_embeddings=513, layer_norm_eps=1e-12,
+            intermediate_size=3072, hidden_act="relu", max_position_embeddings=family("rnaernie").positions(), layer_norm_eps=1e-12,
             type_vocab_size=2,
         )  # fmt: skip
         super().__init__(**{**defaults, **kwargs})

@@ -1,12 +1,36 @@
-"""RNAErnie model classes: the shared encoder with :class:`RnaErnieConfig` (nothing copied)."""
+"""RNAErnie model classes: the shared encoder with :class:`RnaErnieConfig` (nothing copied; the
+architecture lives once, in :mod:`nucleoforge.models.bert.modeling_bert`)."""
 
-from nucleoforge.models.bert.registry import register_bert_family
+from nucleoforge.models.bert.modeling_bert import (
+    NucleotideBertForContactPrediction,
+    NucleotideBertForMaskedLM,
+    NucleotideBertForSequencePrediction,
+    NucleotideBertForTokenPrediction,
+    NucleotideBertModel,
+    NucleotideBertPreTrainedModel,
+)
 from nucleoforge.models.rnaernie.configuration_rnaernie import RnaErnieConfig
 
-_classes = register_bert_family("RnaErnie", RnaErnieConfig, __name__)
-RnaErniePreTrainedModel = _classes.PreTrainedModel
-RnaErnieModel = _classes.Model
-RnaErnieForMaskedLM = _classes.ForMaskedLM
-RnaErnieForSequencePrediction = _classes.ForSequencePrediction
-RnaErnieForTokenPrediction = _classes.ForTokenPrediction
-RnaErnieForContactPrediction = _classes.ForContactPrediction
+
+class RnaErniePreTrainedModel(NucleotideBertPreTrainedModel):
+    config_class = RnaErnieConfig
+
+
+class RnaErnieModel(NucleotideBertModel):
+    config_class = RnaErnieConfig
+
+
+class RnaErnieForMaskedLM(NucleotideBertForMaskedLM):
+    config_class = RnaErnieConfig
+
+
+class RnaErnieForSequencePrediction(NucleotideBertForSequencePrediction):
+    config_class = RnaErnieConfig
+
+
+class RnaErnieForTokenPrediction(NucleotideBertForTokenPrediction):
+    config_class = RnaErnieConfig
+
+
+class RnaErnieForContactPrediction(NucleotideBertForContactPrediction):
+    config_class = RnaErnieConfig

@@ -31,6 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nucleoforge.io.cache import cache_dir as default_cache_dir
+from nucleoforge.registry import family
+
 from .configuration_spliceai import SpliceAIConfig
 
 logger = logging.getLogger(__name__)
@@ -51,22 +54,14 @@ from primary sequence with deep learning. Cell 176(3):535-548.e24 (2019).
 #: Names that :meth:`SpliceAIModel.from_pretrained` resolves to converted wheel weights,
 #: mapped to the wheel's member numbers (``spliceai{n}.h5``).
 PRETRAINED_NAMES: dict[str, tuple[int, ...]] = {
-    "spliceai-10k": (1, 2, 3, 4, 5),
-    **{f"spliceai-10k-{n}": (n,) for n in range(1, 6)},
+    name: (1, 2, 3, 4, 5) if name == "spliceai-10k" else (int(name.rsplit("-", 1)[1]),)
+    for name in family("spliceai").pretrained
 }
 
 _INSTALL_HINT = (
     "install the SpliceAI wheel (only its data files are used; CC BY-NC 4.0 weights): "
     "pip install --no-deps spliceai==1.3.1"
 )
-
-
-def default_cache_dir() -> Path:
-    """``$NUCLEOFORGE_CACHE``, else ``$XDG_CACHE_HOME/nucleoforge``, else ``~/.cache/nucleoforge``."""
-    if env := os.environ.get("NUCLEOFORGE_CACHE"):
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "nucleoforge"
 
 
 def find_spliceai_wheel_files() -> tuple[list[Path], Path]:
@@ -271,7 +266,7 @@ def resolve_pretrained(name: str, cache_dir: str | Path | None = None) -> Path:
     """
     if name not in PRETRAINED_NAMES:
         raise ValueError(f"unknown pretrained SpliceAI name {name!r}; expected one of {sorted(PRETRAINED_NAMES)}")
-    target = Path(cache_dir or default_cache_dir()) / "spliceai" / name
+    target = Path(cache_dir or default_cache_dir(create=False)) / "spliceai" / name
     if (target / "model.safetensors").is_file() and (target / "config.json").is_file():
         return target
     try:

@@ -28,6 +28,8 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
+from nucleoforge import registry
+
 from .configuration_spliceai import SpliceAIConfig
 
 
@@ -173,11 +175,10 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
 
         Any other name or path goes through :meth:`transformers.PreTrainedModel.from_pretrained`.
         """
-        from .convert import PRETRAINED_NAMES, resolve_pretrained
-
+        entry = registry.family("spliceai")
         name = str(pretrained_model_name_or_path)
-        if name in PRETRAINED_NAMES and not Path(name).exists():
-            pretrained_model_name_or_path = resolve_pretrained(name)
+        if name in entry.pretrained and not Path(name).exists():
+            pretrained_model_name_or_path = registry.resolve(entry.resolver)(name)
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     # -- forward -----------------------------------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from nucleoforge.models.bert.configuration_bert import NucleotideBertConfig
+from nucleoforge.registry import family
 
-#: variant -> max_position_embeddings (1024-nt model: 1026; the two 510-nt models: 512)
-SPLICEBERT_VARIANTS = {"splicebert": 1026, "splicebert.510": 512, "splicebert-human.510": 512}
+#: variant -> max_position_embeddings (1024-nt model: 1026; the two 510-nt models: 512), from the registry
+SPLICEBERT_VARIANTS = family("splicebert").variants
 
 
 class SpliceBertConfig(NucleotideBertConfig):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from nucleoforge.models.bert.configuration_bert import NucleotideBertConfig
+from nucleoforge.registry import family
 
-UTRBERT_KS = (3, 4, 5, 6)
+#: the k-mer sizes of the released vocabularies (from the registry)
+UTRBERT_KS = family("utrbert").ks
 
 
 class UtrBertConfig(NucleotideBertConfig):
@@ -23,7 +25,7 @@ class UtrBertConfig(NucleotideBertConfig):
             raise ValueError(f"3UTRBERT k must be one of {UTRBERT_KS}, got {k!r}")
         defaults = dict(
             vocab_size=4**k + 5, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-            intermediate_size=3072, hidden_act="gelu", max_position_embeddings=512, layer_norm_eps=1e-12,
+            intermediate_size=3072, hidden_act="gelu", max_position_embeddings=family("utrbert").positions(), layer_norm_eps=1e-12,
             type_vocab_size=2,
         )  # fmt: skip
         merged = {**defaults, **kwargs}

@@ -1,12 +1,36 @@
-"""3UTRBERT model classes: the shared encoder with :class:`UtrBertConfig` (nothing copied)."""
+"""3UTRBERT model classes: the shared encoder with :class:`UtrBertConfig` (nothing copied; the
+architecture lives once, in :mod:`nucleoforge.models.bert.modeling_bert`)."""
 
-from nucleoforge.models.bert.registry import register_bert_family
+from nucleoforge.models.bert.modeling_bert import (
+    NucleotideBertForContactPrediction,
+    NucleotideBertForMaskedLM,
+    NucleotideBertForSequencePrediction,
+    NucleotideBertForTokenPrediction,
+    NucleotideBertModel,
+    NucleotideBertPreTrainedModel,
+)
 from nucleoforge.models.utrbert.configuration_utrbert import UtrBertConfig
 
-_classes = register_bert_family("UtrBert", UtrBertConfig, __name__)
-UtrBertPreTrainedModel = _classes.PreTrainedModel
-UtrBertModel = _classes.Model
-UtrBertForMaskedLM = _classes.ForMaskedLM
-UtrBertForSequencePrediction = _classes.ForSequencePrediction
-UtrBertForTokenPrediction = _classes.ForTokenPrediction
-UtrBertForContactPrediction = _classes.ForContactPrediction
+
+class UtrBertPreTrainedModel(NucleotideBertPreTrainedModel):
+    config_class = UtrBertConfig
+
+
+class UtrBertModel(NucleotideBertModel):
+    config_class = UtrBertConfig
+
+
+class UtrBertForMaskedLM(NucleotideBertForMaskedLM):
+    config_class = UtrBertConfig
+
+
+class UtrBertForSequencePrediction(NucleotideBertForSequencePrediction):
+    config_class = UtrBertConfig
+
+
+class UtrBertForTokenPrediction(NucleotideBertForTokenPrediction):
+    config_class = UtrBertConfig
+
+
+class UtrBertForContactPrediction(NucleotideBertForContactPrediction):
+    config_class = UtrBertConfig

@@ -1,7 +1,7 @@
 """GeneBERT pretraining on a region dataset: the collator, the mask-rate schedule and a Trainer.
 
 **Samples → model inputs** (:class:`GeneBertPretrainingCollator`). A dataset sample holds
-``G`` consecutive regions of one condition (see :mod:`~nucleoforge.models.genebert.regions`).
+``G`` consecutive regions of one condition (see :mod:`~nucleoforge.regions.datasets`).
 Its first ``G//2`` regions form segment A and the rest segment B — two consecutive genome
 segments of the same cell type (NGSP label 0). For exactly ``B//2`` rows of each batch, chosen
 at random, segment B is replaced by segment B of another random row of the batch (label 1).
@@ -279,7 +279,7 @@ def pretrain_genebert(
     report_to: str | list[str] = "none",
     **training_kwargs: Any,
 ) -> dict[str, Any]:
-    """Pretrain GeneBERT on a dataset from :func:`~nucleoforge.models.genebert.regions.build_region_dataset`.
+    """Pretrain GeneBERT on a dataset from :func:`~nucleoforge.regions.datasets.build_region_dataset`.
 
     ``final_mask_steps`` defaults to the paper's last 1/6 of the steps (20k of 120k). The model
     is saved to ``output_dir`` (with its tokenizer), the sequence encoder alone to
@@ -290,7 +290,7 @@ def pretrain_genebert(
     from transformers.trainer_utils import get_last_checkpoint
 
     from nucleoforge.models.genebert.modeling_genebert import GeneBertForPreTraining
-    from nucleoforge.models.genebert.regions import load_region_dataset, read_region_metadata
+    from nucleoforge.regions.datasets import load_region_dataset, read_region_metadata
 
     meta = read_region_metadata(dataset_dir)
     tokenizer = NucleotideTokenizer.for_model("dnabert", k=config.sequence_config.k)

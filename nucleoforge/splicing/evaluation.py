@@ -113,11 +113,11 @@ class SpliceEvaluation:
         return "\n".join(rows)
 
     def write_tsv(self, path: str | os.PathLike) -> None:
+        """Per-gene rows as a TSV."""
+        from nucleoforge.io.tables import write_dict_tsv
+
         with open(path, "w") as fh:
-            keys = list(self.genes[0]) if self.genes else []
-            fh.write("\t".join(keys) + "\n")
-            for g in self.genes:
-                fh.write("\t".join(str(g[k]) for k in keys) + "\n")
+            write_dict_tsv(self.genes, fh)
 
 
 def evaluate_genes(
@@ -131,7 +131,7 @@ def evaluate_genes(
     progress: bool = False,
 ) -> SpliceEvaluation:
     """Predict every transcript in ``indices`` (flanks outside it as N) and score the predictions."""
-    from nucleoforge.models.spliceai.predict import predict_sequence
+    from nucleoforge.pipelines.splice_predict import predict_sequence
 
     result = SpliceEvaluation()
     all_y, all_p = [], []

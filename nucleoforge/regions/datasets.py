@@ -2,7 +2,7 @@
 
 Regions (accessible peaks) come from a BED file plus a reference FASTA, or from a FASTA of
 peak sequences whose headers carry ``chrom:start-end``. Each region is scanned with every
-motif (:class:`~nucleoforge.models.genebert.motifs.MotifScanner`, both strands, one affinity
+motif (:class:`~nucleoforge.regions.motifs.MotifScanner`, both strands, one affinity
 per (region, TF)). Regions are then sorted by condition (cell type), chromosome (natural
 order) and start, and ``group_size`` consecutive regions of the same condition *and the same
 chromosome* form one sample: their concatenated sequence is the 1-D modality, their stacked
@@ -32,7 +32,7 @@ import numpy as np
 
 from nucleoforge.io.bed import chromosome_sort_key, parse_interval, read_bed
 from nucleoforge.io.fasta import read_fasta
-from nucleoforge.models.genebert.motifs import AGGREGATIONS, Motif, MotifScanner, log_odds_matrix, score_threshold
+from nucleoforge.regions.motifs import AGGREGATIONS, Motif, MotifScanner, log_odds_matrix, score_threshold
 
 __all__ = [
     "Region",
@@ -160,7 +160,7 @@ def build_region_dataset(
     """Scan, group and write a GeneBERT region dataset; returns the metadata written.
 
     Args:
-        aggregation: per (region, motif) affinity, see :mod:`~nucleoforge.models.genebert.motifs`.
+        aggregation: per (region, motif) affinity, see :mod:`~nucleoforge.regions.motifs`.
         pvalue: per-motif p-value of the score threshold used by ``aggregation="count"``.
         shard_size: samples per Parquet shard.
         source: free-form provenance stored in the metadata (release, file names…).

@@ -126,7 +126,7 @@ class VariantScorer:
 
     # -- model ---------------------------------------------------------------------------------
     def _default_predict(self, device: str | None) -> Callable[[np.ndarray], np.ndarray]:
-        from nucleoforge.models.spliceai.predict import predict_flanked
+        from nucleoforge.pipelines.splice_predict import predict_flanked
 
         if device:
             self.model.to(device)
@@ -329,78 +329,6 @@ class VcfRunSummary:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-def _salvage_output(path: "os.PathLike[str] | str") -> tuple[list[str], list[str], int]:
-    """Read an interrupted output: header lines, complete data lines, byte length of the
-    complete part (for plain files). A truncated gzip tail is dropped."""
-    import zlib
-
-    with open(path, "rb") as fh:
-        data = fh.read()
-    if data[:2] == b"\x1f\x8b":
-        # Decompress member by member (BGZF = many gzip members); a truncated tail yields
-        # whatever it holds instead of an error.
-        parts = []
-        while data:
-            d = zlib.decompressobj(31)
-            try:
-                parts.append(d.decompress(data))
-            except zlib.error:
-                break
-            if not d.eof:
-                break
-            data = d.unused_data
-        raw = b"".join(parts)
-    else:
-        raw = data
-    end = raw.rfind(b"\n") + 1
-    text = raw[:end].decode()
-    header: list[str] = []
-    body: list[str] = []
-    for line in text.splitlines(keepends=True):
-        (header if line.startswith("#") else body).append(line)
-    return header, body, end
-
-
-class _OutputFile:
-    """Text sink for the output VCF: stdout, a plain file, or BGZF (``.gz``/``.bgz``).
-
-    ``flush`` makes everything written so far durable; for BGZF that means closing the
-    file and reopening it for appending (pysam's BGZF flush does not reach the disk), which
-    leaves a valid multi-member file."""
-
-    def __init__(self, path: str, append: bool) -> None:
-        import sys
-
-        import pysam
-
-        self.path = path
-        self.gz = path.endswith((".gz", ".bgz"))
-        if path == "-":
-            self._fh: Any = sys.stdout
-        elif self.gz:
-            self._fh = pysam.BGZFile(path, "ab" if append else "wb")
-        else:
-            self._fh = open(path, "a" if append else "w")
-
-    def write(self, text: str) -> None:
-        self._fh.write(text.encode() if self.gz else text)
-
-    def flush(self) -> None:
-        if self.gz:
-            import pysam
-
-            self._fh.close()
-            self._fh = pysam.BGZFile(self.path, "ab")
-        else:
-            self._fh.flush()
-
-    def close(self) -> None:
-        if self.path != "-":
-            self._fh.close()
-        else:
-            self._fh.flush()
-
-
 def score_vcf(
     scorer: VariantScorer,
     input_path: str,
@@ -422,7 +350,7 @@ def score_vcf(
     import pysam
     from tqdm.auto import tqdm
 
-    from nucleoforge.io.vcf import SPLICEAI_INFO_LINE, open_vcf
+    from nucleoforge.io.vcf import SPLICEAI_INFO_LINE, VcfSink, open_vcf, salvage_vcf_output
 
     vcf = open_vcf(input_path)
     header = vcf.header
@@ -433,7 +361,7 @@ def score_vcf(
     done_lines: list[str] = []
     existing = resume and output_path != "-" and os.path.exists(output_path) and os.path.getsize(output_path) > 0
     if existing:
-        old_header, done_lines, end = _salvage_output(output_path)
+        old_header, done_lines, end = salvage_vcf_output(output_path)
         if not old_header or not old_header[-1].startswith("#CHROM"):
             raise ValueError(f"{output_path}: cannot resume, the file has no complete VCF header")
         if gz:  # rewrite the complete part; new BGZF blocks are appended after it
@@ -443,7 +371,7 @@ def score_vcf(
             with open(output_path, "r+b") as fh:
                 fh.truncate(end)
         summary.resumed = len(done_lines)
-    out: Any = _OutputFile(output_path, append=existing)
+    out: Any = VcfSink(output_path, append=existing)
     write = out.write
     try:
         if not existing:

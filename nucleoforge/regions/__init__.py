@@ -1,0 +1,1 @@
+"""GeneBERT data building: JASPAR motif scanning and region x motif datasets (Parquet shards)."""

@@ -1,0 +1,259 @@
+"""The one table of model families: what every layer needs to know about a model type.
+
+Each :class:`ModelFamily` names its config and model classes (as import paths, so reading the
+table imports nothing heavy), its tokenizer vocabulary, its variants and their position counts,
+its converter/exporter and the transformers Auto classes it registers with. The tokenizer,
+``pretrain``/``finetune``, the converters' folder hints, ``nucleoforge info`` and the package's
+Auto registration all read this table; adding a BERT-family model is one folder under
+``nucleoforge/models/`` plus one :func:`register_family` call.
+
+>>> family("utrbert").ks, family("splicebert").positions("splicebert.510")
+((3, 4, 5, 6), 512)
+>>> [f.model_type for f in families(kind="bert")]
+['splicebert', 'utrbert', 'rnaernie', 'genebert-sequence']
+>>> len(family("utrbert").vocabulary(6)), family("splicebert").vocabulary(1)[5:]
+(4101, ['N', 'A', 'C', 'G', 'T'])
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "SPECIAL_TOKENS", "RNAERNIE_RNA_TYPES", "kmer_vocabulary", "ModelFamily", "register_family", "family",
+    "families", "family_of_config", "register_auto_classes", "resolve",
+]  # fmt: skip
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+#: RNAErnie's 28 RNA-type tokens, in the order of its ``vocab_1MER.txt`` (ids 7–34).
+RNAERNIE_RNA_TYPES = [
+    "RNaseMRPRNA", "RNasePRNA", "SRPRNA", "YRNA", "antisenseRNA", "autocatalyticallysplicedintron",
+    "guideRNA", "hammerheadribozyme", "lncRNA", "miRNA", "miscRNA", "ncRNA", "other", "piRNA",
+    "premiRNA", "precursorRNA", "rRNA", "ribozyme", "sRNA", "scRNA", "scaRNA", "siRNA", "snRNA",
+    "snoRNA", "tRNA", "telomeraseRNA", "tmRNA", "vaultRNA",
+]  # fmt: skip
+
+
+def kmer_vocabulary(k: int, alphabet: str = "AUCG") -> list[str]:
+    """Special tokens then every k-mer in ``itertools.product(alphabet, repeat=k)`` order (DNABERT)."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return SPECIAL_TOKENS + ["".join(p) for p in itertools.product(alphabet, repeat=k)]
+
+
+#: the BERT-family Auto classes and the class-name suffix each one loads
+BERT_AUTO_CLASSES = {
+    "AutoModel": "Model",
+    "AutoModelForMaskedLM": "ForMaskedLM",
+    "AutoModelForSequenceClassification": "ForSequencePrediction",
+    "AutoModelForTokenClassification": "ForTokenPrediction",
+}
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """One model type.
+
+    Args:
+        model_type: the ``model_type`` of its config (``config.json``).
+        name: display name.
+        module: package holding the classes (``{module}.{config_class}``, ``{module}.{prefix}ForMaskedLM``…).
+        config_class: name of the config class in ``module``.
+        prefix: class-name prefix (``SpliceBert`` → ``SpliceBertForMaskedLM``).
+        kind: ``bert`` (the shared encoder and tokenizer), ``spliceai`` or ``genebert``.
+        vocabulary: ``k -> tokens`` in the original id order (BERT kind only).
+        ks: the k-mer sizes its vocabulary exists in; the first is the default.
+        variants: variant name -> ``max_position_embeddings``; the first is the default.
+        auto: transformers Auto class name -> class name in ``module``.
+        converter / exporter: ``module:function`` of the original-checkpoint converter / exporter.
+        description: one line for ``nucleoforge info`` (``{k}`` is filled per k-mer size).
+        pretrained: named weights that resolve to a local folder (``spliceai-10k``), with
+            ``resolver`` (``module:function(name) -> folder``).
+        aliases: other names :func:`family` accepts (``dnabert`` for GeneBERT's sequence vocabulary).
+        variant_descriptions: ``nucleoforge info`` lines of the non-default variants.
+    """
+
+    model_type: str
+    name: str
+    module: str
+    config_class: str
+    prefix: str = ""
+    kind: str = "bert"
+    vocabulary: Callable[[int], list[str]] | None = None
+    ks: tuple[int, ...] = (1,)
+    variants: Mapping[str, int] = field(default_factory=dict)
+    auto: Mapping[str, str] = field(default_factory=dict)
+    converter: str | None = None
+    exporter: str | None = None
+    description: str = ""
+    pretrained: tuple[str, ...] = ()
+    resolver: str | None = None
+    aliases: tuple[str, ...] = ()
+    variant_descriptions: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind == "bert" and not self.auto:
+            object.__setattr__(self, "auto", {a: self.prefix + s for a, s in BERT_AUTO_CLASSES.items()})
+
+    # -- facts ---------------------------------------------------------------------------------
+    @property
+    def default_variant(self) -> str | None:
+        return next(iter(self.variants), None)
+
+    def positions(self, variant: str | None = None) -> int:
+        """``max_position_embeddings`` of ``variant`` (default: the first)."""
+        if not self.variants:
+            raise ValueError(f"{self.name} has no fixed number of positions")
+        variant = variant or self.default_variant
+        if variant not in self.variants:
+            raise ValueError(f"unknown {self.name} variant {variant!r}; expected one of {sorted(self.variants)}")
+        return self.variants[variant]
+
+    def check_k(self, k: int | None) -> int:
+        """``k`` (default: the first of :attr:`ks`), refused when the vocabulary has no such size."""
+        k = self.ks[0] if k is None else k
+        if k not in self.ks:
+            sizes = ", ".join(f"{x}-mer" if x > 1 else "single-nucleotide" for x in self.ks)
+            raise ValueError(f"{self.name} has {sizes} vocabularies, got k={k!r}")
+        return k
+
+    def tokens(self, k: int | None = None) -> list[str]:
+        """The vocabulary for ``k`` (checked against :attr:`ks`)."""
+        if self.vocabulary is None:
+            raise ValueError(f"{self.name} ({self.model_type}) has no nucleotide vocabulary")
+        return self.vocabulary(self.check_k(k))
+
+    def info_rows(self) -> Iterator[tuple[str, dict[str, Any], str]]:
+        """``(name, config kwargs, description)`` for every variant and k-mer size."""
+        if len(self.ks) > 1:
+            for k in sorted(self.ks):
+                yield f"{self.model_type}-{k}mer", {"k": k}, self.description.format(k=k)
+        elif len(self.variants) > 1:
+            for v in self.variants:
+                yield v, {"variant": v}, self.variant_descriptions.get(v, self.description)
+        else:
+            yield self.pretrained[0] if self.pretrained else self.model_type, {}, self.description.format(k=self.ks[0])
+
+    # -- classes (imported on first use) ---------------------------------------------------------
+    def config_cls(self) -> type:
+        return getattr(importlib.import_module(self.module), self.config_class)
+
+    def model_class(self, suffix: str) -> type:
+        """``{prefix}{suffix}`` from :attr:`module`, e.g. ``ForMaskedLM``."""
+        name = self.prefix + suffix
+        module = importlib.import_module(self.module)
+        if not hasattr(module, name):
+            raise ValueError(f"{self.name} has no {name} class (in {self.module})")
+        return getattr(module, name)
+
+
+_FAMILIES: dict[str, ModelFamily] = {}
+_REGISTERED_AUTO: set[str] = set()
+
+
+def register_family(entry: ModelFamily) -> ModelFamily:
+    """Add ``entry`` to the table (replacing one of the same ``model_type``); see :func:`register_auto_classes`."""
+    _FAMILIES[entry.model_type] = entry
+    _REGISTERED_AUTO.discard(entry.model_type)
+    return entry
+
+
+def family(model_type: str) -> ModelFamily:
+    """The family of ``model_type``; a ``ValueError`` lists the known ones."""
+    if model_type in _FAMILIES:
+        return _FAMILIES[model_type]
+    for entry in _FAMILIES.values():
+        if model_type in entry.aliases:
+            return entry
+    raise ValueError(f"unknown model type {model_type!r}; expected one of {', '.join(_FAMILIES)}")
+
+
+def families(kind: str | None = None) -> list[ModelFamily]:
+    """All families in table order (only those of ``kind`` when given)."""
+    return [f for f in _FAMILIES.values() if kind is None or f.kind == kind]
+
+
+def family_of_config(config: Any) -> ModelFamily:
+    """The family of a config object (by its ``model_type``)."""
+    return family(getattr(config, "model_type", None) or "")
+
+
+def resolve(path: str) -> Any:
+    """The object at ``module:name``."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def register_auto_classes(model_types: list[str] | None = None) -> None:
+    """Register the families' config/model classes (and the tokenizer) with the transformers Auto classes.
+
+    Imports each family's module (its config and model classes); idempotent.
+    """
+    import transformers
+
+    for entry in families() if model_types is None else [family(t) for t in model_types]:
+        if entry.model_type in _REGISTERED_AUTO:
+            continue
+        module = importlib.import_module(entry.module)
+        config_cls = getattr(module, entry.config_class)
+        transformers.AutoConfig.register(entry.model_type, config_cls, exist_ok=True)
+        for auto_name, class_name in entry.auto.items():
+            getattr(transformers, auto_name).register(config_cls, getattr(module, class_name), exist_ok=True)
+        if entry.kind == "bert":
+            from nucleoforge.tokenization import NucleotideTokenizer  # noqa: PLC0415 (the tokenizer reads this table)
+
+            transformers.AutoTokenizer.register(config_cls, tokenizer_class=NucleotideTokenizer, exist_ok=True)
+        _REGISTERED_AUTO.add(entry.model_type)
+
+
+# ---------------------------------------------------------------------------- the table
+register_family(ModelFamily(
+    model_type="splicebert", name="SpliceBERT", module="nucleoforge.models.splicebert", config_class="SpliceBertConfig",
+    prefix="SpliceBert", vocabulary=lambda k: SPECIAL_TOKENS + ["N", "A", "C", "G", "T"],
+    # the 1024-nt model: 1026 positions; the two 510-nt models: 512
+    variants={"splicebert": 1026, "splicebert.510": 512, "splicebert-human.510": 512},
+    converter="nucleoforge.models.splicebert.convert:convert_splicebert",
+    exporter="nucleoforge.models.splicebert.convert:export_splicebert",
+    description="pre-mRNA MLM, 6×512, single nt",
+    variant_descriptions={"splicebert.510": "first-stage 510-nt model", "splicebert-human.510": "human-only 510-nt model"},
+))  # fmt: skip
+register_family(ModelFamily(
+    model_type="utrbert", name="3UTRBERT", module="nucleoforge.models.utrbert", config_class="UtrBertConfig",
+    prefix="UtrBert", vocabulary=lambda k: kmer_vocabulary(k, "AUCG"), ks=(3, 4, 5, 6), variants={"utrbert": 512},
+    converter="nucleoforge.models.utrbert.convert:convert_utrbert",
+    exporter="nucleoforge.models.utrbert.convert:export_utrbert",
+    description="3'UTR MLM, 12×768, {k}-mers",
+))  # fmt: skip
+register_family(ModelFamily(
+    model_type="rnaernie", name="RNAErnie", module="nucleoforge.models.rnaernie", config_class="RnaErnieConfig",
+    prefix="RnaErnie", vocabulary=lambda k: SPECIAL_TOKENS + ["[DEL]", "[IND]"] + RNAERNIE_RNA_TYPES + ["A", "T", "C", "G"],
+    variants={"rnaernie": 513},
+    converter="nucleoforge.models.rnaernie.convert:convert_rnaernie",
+    exporter="nucleoforge.models.rnaernie.convert:export_rnaernie",
+    description="ncRNA MLM, 12×768, ReLU",
+))  # fmt: skip
+register_family(ModelFamily(
+    model_type="genebert-sequence", name="GeneBERT sequence encoder", module="nucleoforge.models.genebert",
+    config_class="GeneBertSequenceConfig", prefix="GeneBertSequence", vocabulary=lambda k: kmer_vocabulary(k, "ACGT"),
+    ks=(6, 3, 4, 5), variants={"genebert-sequence": 512}, aliases=("dnabert",),
+    description="GeneBERT sequence encoder (DNABERT shape), {k}-mers",
+))  # fmt: skip
+register_family(ModelFamily(
+    model_type="spliceai", name="SpliceAI", module="nucleoforge.models.spliceai", config_class="SpliceAIConfig",
+    kind="spliceai", auto={"AutoModel": "SpliceAIModel"}, prefix="SpliceAI",
+    converter="nucleoforge.models.spliceai.convert:convert_spliceai",
+    pretrained=("spliceai-10k", *(f"spliceai-10k-{i}" for i in range(1, 6))),
+    resolver="nucleoforge.models.spliceai.convert:resolve_pretrained",
+    description="splice-site CNN, 5-member ensemble",
+))  # fmt: skip
+register_family(ModelFamily(
+    model_type="genebert", name="GeneBERT", module="nucleoforge.models.genebert", config_class="GeneBertConfig",
+    kind="genebert", prefix="GeneBert",
+    auto={"AutoModel": "GeneBertModel", "AutoModelForPreTraining": "GeneBertForPreTraining"},
+    description="sequence + region × motif encoders (MGM + NGSP + SRM)",
+))  # fmt: skip
