@@ -2,7 +2,9 @@
 
 Importing the package registers every model family of :mod:`nucleoforge.registry` with the
 transformers Auto classes, so ``AutoModelForMaskedLM.from_pretrained(dir)`` and
-``AutoTokenizer.from_pretrained(dir)`` work on folders written by nucleoforge. The names below
+``AutoTokenizer.from_pretrained(dir)`` work on folders written by nucleoforge. The import itself
+stays light (no torch): each Auto module is registered with as soon as transformers loads it
+(:func:`nucleoforge.registry.install_auto_registration`). The names below
 (``nucleoforge.SpliceBertForMaskedLM``…) load on first use; the pipelines register their tasks
 with ``transformers.pipeline`` when :mod:`nucleoforge.pipelines` is imported (``nucleoforge.pipeline``
 does that for you).
@@ -57,4 +59,4 @@ def pipeline(task: str, *args: Any, **kwargs: Any) -> Any:
     return transformers.pipeline(task, *args, **kwargs)
 
 
-_registry.register_auto_classes()
+_registry.install_auto_registration()

@@ -6,6 +6,12 @@
 'ACGU'
 >>> one_hot("ACGTN").astype(int).tolist()
 [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
+>>> reverse_complement_one_hot(one_hot("AAC")).astype(int).tolist()  # = one_hot("GTT")
+[[0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 1]]
+>>> check_nucleotides("ACXT", "s1")
+Traceback (most recent call last):
+...
+ValueError: sequence 's1', position 3: invalid character 'X' (expected A, C, G, T/U or an IUPAC ambiguity code)
 """
 
 from __future__ import annotations
@@ -35,6 +41,44 @@ def complement(seq: str, rna: bool = False) -> str:
 def reverse_complement(seq: str, rna: bool = False) -> str:
     """Reverse complement of ``seq`` (IUPAC aware, case kept)."""
     return complement(seq, rna)[::-1]
+
+
+def reverse_complement_one_hot(x: np.ndarray, base_axis: int = -1, position_axis: int = -2) -> np.ndarray:
+    """The opposite strand of a one-hot array (or PWM, or any per-base profile) whose ``base_axis``
+    holds A, C, G, T in that order: positions reversed and A<->T, C<->G swapped (complementary
+    bases are mirrored channels). Returns a view; works on batches ``(B, L, 4)`` too."""
+    return np.flip(x, axis=(position_axis, base_axis))
+
+
+# Byte -> is a nucleotide letter (A C G T U and the IUPAC ambiguity codes, either case).
+_IS_LETTER = np.zeros(256, dtype=bool)
+for _c in NUCLEOTIDE_LETTERS + NUCLEOTIDE_LETTERS.lower():
+    _IS_LETTER[ord(_c)] = True
+
+
+def invalid_character(char: str, position: int, sequence: str | int | None = None, hint: str = "") -> ValueError:
+    """The one error for a character that is not a nucleotide letter.
+
+    ``position`` is 0-based; the message counts from 1. ``sequence`` names the sequence (a name
+    is quoted, a batch index is not, ``None`` leaves it out); ``hint`` is appended after ``;``.
+    """
+    where = "" if sequence is None else f"sequence {sequence!r}, " if isinstance(sequence, str) else f"sequence {sequence}, "
+    message = f"{where}position {position + 1}: invalid character {char!r} (expected A, C, G, T/U or an IUPAC ambiguity code)"
+    return ValueError(f"{message}; {hint}" if hint else message)
+
+
+def check_nucleotides(
+    seq: str, sequence: str | int | None = None, offset: int = 0, ignore: np.ndarray | None = None
+) -> None:
+    """Raise :func:`invalid_character` for the first character of ``seq`` that is not a nucleotide
+    letter (A, C, G, T/U, IUPAC codes; any case). ``offset`` is added to reported positions (for a
+    piece of a longer sequence); positions where the boolean array ``ignore`` is true are skipped."""
+    bad = ~_IS_LETTER[np.frombuffer(seq.encode("latin-1", "replace"), dtype=np.uint8)]
+    if ignore is not None:
+        bad &= ~np.asarray(ignore, dtype=bool)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise invalid_character(seq[i], offset + i, sequence)
 
 
 # Byte -> channel lookup for one-hot encoding: A,C,G,T/U -> 0..3, anything else -> 4 (zeros).

@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.activations import ACT2FN
 
-IGNORE_INDEX = -100
+from nucleoforge.tokenization import IGNORE_INDEX, covered_length, tokens_to_nucleotides
 
 
 # ---------------------------------------------------------------------------- nucleotide mapping
@@ -69,17 +69,14 @@ def nucleotide_states(
     token_mask = torch.arange(tokens.shape[1], device=hidden.device)[None, :] < counts[:, None]
     if k == 1:
         return tokens[:, :max_tokens], token_mask[:, :max_tokens]
-    # nucleotide i <- mean of tokens max(0, i-k+1) .. min(i, count-1)
+    # nucleotide i <- mean of its covering tokens max(0, i-k+1) .. min(i, count-1)
     weight = token_mask.to(hidden.dtype).unsqueeze(-1)
-    padded = F.pad((tokens * weight).transpose(1, 2), (k - 1, k - 1))
-    padded_w = F.pad(weight.transpose(1, 2), (k - 1, k - 1))
-    n = tokens.shape[1] + k - 1
-    total = sum(padded[:, :, j : j + n] for j in range(k))
-    norm = sum(padded_w[:, :, j : j + n] for j in range(k))
-    states = (total / norm.clamp(min=1)).transpose(1, 2)
-    lengths = torch.where(counts > 0, counts + k - 1, torch.zeros_like(counts))
+    total = tokens_to_nucleotides(tokens * weight, k, axis=1)
+    norm = tokens_to_nucleotides(weight, k, axis=1)
+    states = total / norm.clamp(min=1)
+    lengths = covered_length(counts, k)
     n_max = int(lengths.max()) if lengths.numel() else 0
-    mask = torch.arange(n, device=hidden.device)[None, :] < lengths[:, None]
+    mask = torch.arange(states.shape[1], device=hidden.device)[None, :] < lengths[:, None]
     return states[:, :n_max], mask[:, :n_max]
 
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "SPECIAL_TOKENS", "RNAERNIE_RNA_TYPES", "kmer_vocabulary", "ModelFamily", "register_family", "family",
-    "families", "family_of_config", "register_auto_classes", "resolve",
+    "SPECIAL_TOKENS", "RNAERNIE_RNA_TYPES", "kmer_vocabulary", "ModelFamily", "register_family", "unregister_family", "family",
+    "families", "family_of_config", "register_auto_classes", "install_auto_registration", "resolve",
 ]  # fmt: skip
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -45,6 +45,9 @@ def kmer_vocabulary(k: int, alphabet: str = "AUCG") -> list[str]:
         raise ValueError(f"k must be >= 1, got {k}")
     return SPECIAL_TOKENS + ["".join(p) for p in itertools.product(alphabet, repeat=k)]
 
+
+#: the one tokenizer class of every BERT-family model
+TOKENIZER = "nucleoforge.tokenization:NucleotideTokenizer"
 
 #: the BERT-family Auto classes and the class-name suffix each one loads
 BERT_AUTO_CLASSES = {
@@ -163,6 +166,12 @@ def register_family(entry: ModelFamily) -> ModelFamily:
     return entry
 
 
+def unregister_family(model_type: str) -> None:
+    """Remove ``model_type`` from the table (its transformers Auto registrations stay)."""
+    _FAMILIES.pop(model_type, None)
+    _REGISTERED_AUTO.discard(model_type)
+
+
 def family(model_type: str) -> ModelFamily:
     """The family of ``model_type``; a ``ValueError`` lists the known ones."""
     if model_type in _FAMILIES:
@@ -190,12 +199,15 @@ def resolve(path: str) -> Any:
 
 
 def register_auto_classes(model_types: list[str] | None = None) -> None:
-    """Register the families' config/model classes (and the tokenizer) with the transformers Auto classes.
+    """Register the families' config classes, model classes and tokenizer with the transformers Auto classes.
 
-    Imports each family's module (its config and model classes); idempotent.
+    Imports each family's module (torch and transformers with it); idempotent. ``import nucleoforge``
+    arranges for this to run by itself (:func:`install_auto_registration`); call it directly to
+    register a family added later with :func:`register_family`.
     """
     import transformers
 
+    tokenizer_cls = resolve(TOKENIZER)  # by name: the tokenizer module reads this table
     for entry in families() if model_types is None else [family(t) for t in model_types]:
         if entry.model_type in _REGISTERED_AUTO:
             continue
@@ -205,10 +217,91 @@ def register_auto_classes(model_types: list[str] | None = None) -> None:
         for auto_name, class_name in entry.auto.items():
             getattr(transformers, auto_name).register(config_cls, getattr(module, class_name), exist_ok=True)
         if entry.kind == "bert":
-            from nucleoforge.tokenization import NucleotideTokenizer  # noqa: PLC0415 (the tokenizer reads this table)
-
-            transformers.AutoTokenizer.register(config_cls, tokenizer_class=NucleotideTokenizer, exist_ok=True)
+            transformers.AutoTokenizer.register(config_cls, tokenizer_class=tokenizer_cls, exist_ok=True)
         _REGISTERED_AUTO.add(entry.model_type)
+
+
+#: loading this module means someone is about to use an Auto class
+_AUTO_TRIGGER = "transformers.models.auto.configuration_auto"
+
+
+class _CountingLoader:
+    """Loader wrapper: counts module executions in progress (per thread) and, when the outermost
+    one has finished, lets the hook register (never while a module is half-initialised)."""
+
+    def __init__(self, loader: Any, hook: _AutoRegistrationHook) -> None:
+        self._loader, self._hook = loader, hook
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        state = self._hook.state
+        state.depth = getattr(state, "depth", 0) + 1
+        try:
+            self._loader.exec_module(module)
+        finally:
+            state.depth -= 1
+        if state.depth == 0:
+            self._hook.maybe_register()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+class _AutoRegistrationHook:
+    """``sys.meta_path`` finder installed by ``import nucleoforge``: once transformers' Auto
+    machinery has been imported and no import is still running, registers every family and
+    removes itself. So ``import nucleoforge`` imports neither torch nor transformers, and the
+    Auto classes know every family whichever is imported first."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.state = threading.local()
+        self._busy = False
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        import sys
+
+        if self._busy:
+            return None
+        for finder in sys.meta_path:
+            if finder is not self and hasattr(finder, "find_spec"):
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _CountingLoader(spec.loader, self)
+        return spec
+
+    def maybe_register(self) -> None:
+        import sys
+
+        if self._busy or _AUTO_TRIGGER not in sys.modules:
+            return
+        self._busy = True
+        try:
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            register_auto_classes()
+        finally:
+            self._busy = False
+
+
+def install_auto_registration() -> None:
+    """Register with the transformers Auto classes now if they are loaded, else as soon as they are.
+
+    Called once by ``import nucleoforge``.
+    """
+    import sys
+
+    if _AUTO_TRIGGER in sys.modules:
+        register_auto_classes()
+    elif not any(isinstance(f, _AutoRegistrationHook) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AutoRegistrationHook())
 
 
 # ---------------------------------------------------------------------------- the table

@@ -23,7 +23,13 @@ Batches take a vectorised NumPy path (lookup tables over the bytes of all sequen
 >>> tok("ACXT")
 Traceback (most recent call last):
 ...
-ValueError: sequence 0, position 2: invalid character 'X' (expected A, C, G, T/U or an IUPAC ambiguity code); pass errors="replace" to map it to N
+ValueError: sequence 0, position 3: invalid character 'X' (expected A, C, G, T/U or an IUPAC ambiguity code); pass errors="replace" to map it to N
+
+The module also holds the rules every layer above shares: how k-mer tokens cover nucleotides
+(:func:`kmer_count`, :func:`covered_length`, :func:`tokens_to_nucleotides`,
+:func:`nucleotides_to_tokens`, :func:`coverage_matrix`), how written masks are read
+(:func:`parse_masks`), how rows of ids are padded into a batch (:func:`pad_batch`) and the label
+value that carries no loss (:data:`IGNORE_INDEX`).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import numpy as np
 from transformers import BatchEncoding, PreTrainedTokenizer
 
 from nucleoforge import registry
-from nucleoforge.alphabet import IUPAC_AMBIGUOUS
+from nucleoforge.alphabet import NUCLEOTIDE_LETTERS, encode_bytes, invalid_character
 from nucleoforge.registry import RNAERNIE_RNA_TYPES, SPECIAL_TOKENS, kmer_vocabulary  # noqa: F401  (re-exported)
 
 def vocabulary_for(model_type: str, k: int | None = None) -> list[str]:
@@ -50,11 +56,173 @@ def vocabulary_for(model_type: str, k: int | None = None) -> list[str]:
     return registry.family(model_type).tokens(k)
 
 
-# Byte codes used by the vectorised path.
-_BASE_CODES = {"A": 0, "C": 1, "G": 2, "T": 3, "U": 3}
+# Byte codes used by the vectorised path: 0..3 = A, C, G, T/U (alphabet.encode_bytes), then these.
 _AMBIG, _MASK, _INVALID = 4, 5, 255
 _MASK_PATTERN = re.compile(r"<mask>|\[MASK\]")
 _MASK_CHAR = "\x01"  # internal stand-in for one masked nucleotide
+
+#: Label of a position that carries no loss (padding, unmasked tokens): PyTorch's ``ignore_index``.
+IGNORE_INDEX = -100
+
+
+# ---------------------------------------------------------------------------- k-mer <-> nucleotide coverage
+# The one rule: token t of a stride-1 k-mer tokenisation (special tokens left out) covers
+# nucleotides t .. t+k-1, so nucleotide i is covered by tokens max(0, i-k+1) .. min(i, T-1).
+# For k = 1 every mapping below is the identity.
+def kmer_count(nucleotides: Any, k: int) -> Any:
+    """Tokens (without specials) of ``nucleotides`` nucleotides: ``max(n - k + 1, 0)``.
+
+    Takes an int or an integer array/tensor.
+
+    >>> kmer_count(10, 3), kmer_count(2, 3)
+    (8, 0)
+    """
+    return (nucleotides - k + 1) * (nucleotides >= k)
+
+
+def covered_length(tokens: Any, k: int) -> Any:
+    """Nucleotides covered by ``tokens`` consecutive k-mers: ``tokens + k - 1``, and 0 for no token.
+
+    >>> covered_length(8, 3), covered_length(0, 3)
+    (10, 0)
+    """
+    return (tokens + k - 1) * (tokens > 0)
+
+
+def _is_bool(values: Any) -> bool:
+    return str(values.dtype) in ("bool", "torch.bool")
+
+
+def tokens_to_nucleotides(values: Any, k: int, axis: int = -1) -> Any:
+    """Spread per-token ``values`` onto the nucleotides the tokens cover: ``T`` → ``T + k - 1`` along ``axis``.
+
+    Nucleotide ``i`` gets the sum of its covering tokens, added in token order (booleans: any).
+    NumPy arrays and torch tensors (any dtype, autograd included).
+
+    >>> tokens_to_nucleotides(np.array([1.0, 2.0, 4.0]), k=2).tolist()
+    [1.0, 3.0, 6.0, 4.0]
+    """
+    axis = axis % values.ndim
+    t = values.shape[axis]
+    shape = tuple(values.shape[:axis]) + (t + k - 1,) + tuple(values.shape[axis + 1 :])
+    out = values.new_zeros(shape) if hasattr(values, "new_zeros") else np.zeros(shape, dtype=values.dtype)
+    index = [slice(None)] * values.ndim
+    for j in reversed(range(k)):  # j = k-1 first: nucleotide i adds tokens i-k+1 .. i in that order
+        index[axis] = slice(j, j + t)
+        if _is_bool(values):
+            out[tuple(index)] |= values
+        else:
+            out[tuple(index)] += values
+    return out
+
+
+def nucleotides_to_tokens(values: Any, k: int, axis: int = -1) -> Any:
+    """Gather per-nucleotide ``values`` onto the tokens covering them: ``N`` → ``max(N - k + 1, 0)`` along ``axis``.
+
+    Token ``t`` gets the sum of nucleotides ``t .. t+k-1`` (booleans: any), e.g. whether it
+    covers a masked nucleotide.
+
+    >>> nucleotides_to_tokens(np.array([False, False, True, False]), k=2).tolist()
+    [False, True, True]
+    """
+    axis = axis % values.ndim
+    t = max(values.shape[axis] - k + 1, 0)
+    shape = tuple(values.shape[:axis]) + (t,) + tuple(values.shape[axis + 1 :])
+    out = values.new_zeros(shape) if hasattr(values, "new_zeros") else np.zeros(shape, dtype=values.dtype)
+    index = [slice(None)] * values.ndim
+    for j in range(k):
+        index[axis] = slice(j, j + t)
+        if _is_bool(values):
+            out |= values[tuple(index)]
+        else:
+            out += values[tuple(index)]
+    return out
+
+
+def coverage_matrix(n_tokens: int, k: int) -> np.ndarray:
+    """``(N, T)`` matrix averaging token values onto nucleotides (row i: 1/c over the c
+    k-mers covering nucleotide i); the identity for k = 1.
+
+    >>> coverage_matrix(2, 2).tolist()
+    [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
+    """
+    m = tokens_to_nucleotides(np.eye(n_tokens), k, axis=0)
+    return m / m.sum(axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------- written masks
+def _mark_masks(sequence: str) -> str:
+    """``sequence`` with every written ``<mask>``/``[MASK]`` replaced by the one-character placeholder."""
+    return _MASK_PATTERN.sub(_MASK_CHAR, sequence) if "<" in sequence or "[" in sequence else sequence
+
+
+def parse_masks(sequence: str) -> tuple[str, np.ndarray]:
+    """Read the written masks of ``sequence`` once: its nucleotide string and a boolean mask array.
+
+    Each ``<mask>``/``[MASK]`` is one nucleotide position. In the returned string it is a
+    placeholder that is no nucleotide letter (base codes read it as unknown, the tokenizer as a
+    mask); pass the mask array on (``encode_sequences(..., masks=)``) rather than the text.
+
+    >>> plain, masked = parse_masks("AC<mask>G[MASK]")
+    >>> len(plain), np.flatnonzero(masked).tolist()
+    (5, [2, 4])
+    """
+    plain = _mark_masks(sequence)
+    return plain, np.frombuffer(plain.encode("latin-1", "replace"), dtype=np.uint8) == ord(_MASK_CHAR)
+
+
+# ---------------------------------------------------------------------------- padding
+def pad_batch(
+    rows: Sequence[Any],
+    value: Any,
+    *,
+    width: int | None = None,
+    pad_to_multiple_of: int | None = None,
+    side: str = "right",
+    dtype: Any = np.int64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pad 1-D ``rows`` (ids, labels…) with ``value`` into one ``(B, W)`` array; returns it and
+    its attention mask (int64, 1 on the rows' own entries).
+
+    ``W`` is the longest row (or ``width``), rounded up to a multiple of ``pad_to_multiple_of``;
+    ``side="left"`` aligns the rows to the right.
+
+    >>> ids, mask = pad_batch([[5, 6, 7], [8]], 0, side="left")
+    >>> ids.tolist(), mask.tolist()
+    ([[5, 6, 7], [0, 0, 8]], [[1, 1, 1], [0, 0, 1]])
+    """
+    if len(rows) == 0:
+        raise ValueError("cannot collate an empty batch")
+    arrays = [np.asarray(r, dtype=dtype).reshape(-1) for r in rows]
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    out, inside, _ = _scatter_rows(np.concatenate(arrays), lengths, value, width, pad_to_multiple_of, side, dtype)
+    return out, inside.astype(np.int64)
+
+
+def _scatter_rows(
+    flat: np.ndarray, lengths: np.ndarray, value: Any, width: int | None, pad_to_multiple_of: int | None,
+    side: str, dtype: Any, margin: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows ``flat`` holds one after another, padded (see :func:`pad_batch`); ``lengths`` are
+    the padded rows' lengths, of which ``margin`` entries at either end are not in ``flat`` but left
+    for the caller to fill (the tokenizer's [CLS]/[SEP]). Returns the array and, as booleans, the
+    rows' extent and the part written from ``flat``."""
+    if side not in ("right", "left"):
+        raise ValueError(f"padding side must be 'right' or 'left', got {side!r}")
+    longest = int(lengths.max()) if len(lengths) else 0
+    width = longest if width is None else int(width)
+    if pad_to_multiple_of:
+        width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
+    if width < longest:
+        raise ValueError(f"a row of {longest} entries does not fit a padded width of {width}")
+    columns = np.arange(width)[None, :]
+    start = np.zeros((len(lengths), 1), dtype=np.int64) if side == "right" else (width - lengths)[:, None]
+    end = start + lengths[:, None]
+    inside = (columns >= start) & (columns < end)
+    written = (columns >= start + margin) & (columns < end - margin) if margin else inside
+    out = np.full((len(lengths), width), value, dtype=dtype)
+    out[written] = flat  # row-major order = row order, for either side
+    return out, inside, written
 
 
 class NucleotideTokenizer(PreTrainedTokenizer):
@@ -159,10 +327,9 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         self.has_n = k == 1 and "N" in self._vocab
         self._ambiguous_id = self._vocab["N"] if self.has_n else self._vocab["[UNK]"]
         codes = np.full(256, _INVALID, dtype=np.uint8)
-        for letter, code in _BASE_CODES.items():
-            codes[ord(letter)] = codes[ord(letter.lower())] = code
-        for letter in IUPAC_AMBIGUOUS:
-            codes[ord(letter)] = codes[ord(letter.lower())] = _AMBIG
+        letters = NUCLEOTIDE_LETTERS + NUCLEOTIDE_LETTERS.lower()
+        # alphabet's one letter table: A C G T/U -> 0..3, every other nucleotide letter (IUPAC) -> 4 = _AMBIG
+        codes[np.frombuffer(letters.encode("ascii"), dtype=np.uint8)] = encode_bytes(letters)
         codes[ord(_MASK_CHAR)] = _MASK
         self._codes = codes
 
@@ -222,27 +389,51 @@ class NucleotideTokenizer(PreTrainedTokenizer):
     # ------------------------------------------------------------------ encoding
     def num_tokens(self, length: int) -> int:
         """Tokens (without specials) for a sequence of ``length`` nucleotides."""
-        return max(length - self.k + 1, 0)
+        return kmer_count(length, self.k)
 
-    def encode_sequences(self, sequences: Sequence[str], errors: str | None = None) -> list[np.ndarray]:
-        """Token ids (no special tokens) of each sequence, vectorised over the whole batch."""
-        flat, lengths = self._encode_flat(list(sequences), errors or self.errors)
-        bounds = np.concatenate([[0], np.cumsum([self.num_tokens(n) for n in lengths])])
-        return [flat[bounds[i] : bounds[i + 1]] for i in range(len(lengths))]
+    def encode_sequences(
+        self,
+        sequences: Sequence[str],
+        errors: str | None = None,
+        masks: Sequence[np.ndarray | None] | None = None,
+        add_special_tokens: bool = False,
+    ) -> list[np.ndarray]:
+        """Token ids of each sequence, vectorised over the whole batch.
+
+        ``masks``: per sequence ``None`` or a boolean array over its nucleotides; those
+        nucleotides are masked (as if written ``<mask>``: every token covering one is
+        ``[MASK]``). ``add_special_tokens`` wraps each row in ``[CLS] … [SEP]``.
+
+        >>> tok = NucleotideTokenizer.for_model("utrbert", k=3)
+        >>> ids = tok.encode_sequences(["ACGUA"], masks=[np.array([0, 0, 0, 0, 1], bool)])[0]
+        >>> tok.convert_ids_to_tokens(ids.tolist())
+        ['ACG', 'CGU', '[MASK]']
+        """
+        flat, lengths = self._encode_flat(list(sequences), errors or self.errors, masks)
+        counts = kmer_count(np.asarray(lengths, dtype=np.int64), self.k)
+        bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        rows = [flat[bounds[i] : bounds[i + 1]] for i in range(len(lengths))]
+        return [self.with_special_tokens(r) for r in rows] if add_special_tokens else rows
+
+    def with_special_tokens(self, ids: np.ndarray) -> np.ndarray:
+        """``[CLS] ids [SEP]`` as int64."""
+        return np.concatenate([[self.cls_token_id], ids, [self.sep_token_id]]).astype(np.int64)
 
     def _prepare(self, sequences: list[str]) -> list[str]:
         out = []
         for i, seq in enumerate(sequences):
             if not isinstance(seq, str):
                 raise TypeError(f"sequence {i}: expected a string, got {type(seq).__name__}")
-            if "<" in seq or "[" in seq:
-                seq = _MASK_PATTERN.sub(_MASK_CHAR, seq)
-            out.append(seq)
+            out.append(_mark_masks(seq))
         return out
 
-    def _encode_flat(self, sequences: list[str], errors: str) -> tuple[np.ndarray, list[int]]:
+    def _encode_flat(
+        self, sequences: list[str], errors: str, masks: Sequence[np.ndarray | None] | None = None
+    ) -> tuple[np.ndarray, list[int]]:
         sequences = self._prepare(sequences)
         lengths = [len(s) for s in sequences]
+        if not sequences:
+            return np.zeros(0, dtype=np.int64), lengths
         k = self.k
         if k > 1:
             for i, n in enumerate(lengths):
@@ -250,14 +441,11 @@ class NucleotideTokenizer(PreTrainedTokenizer):
                     raise ValueError(
                         f"sequence {i} has {n} nucleotides, shorter than k={k}: a {k}-mer tokenizer needs at least {k}"
                     )
-        joined = "".join(sequences)
-        try:
-            raw = joined.encode("ascii")
-        except UnicodeEncodeError as exc:
-            if errors == "strict":
-                self._raise_invalid(sequences, lengths, exc.start)
-            raw = joined.encode("ascii", "replace")
+        # one byte per character: a non-ASCII one becomes "?", which is invalid like every other non-letter
+        raw = "".join(sequences).encode("ascii", "replace")
         codes = self._codes[np.frombuffer(raw, dtype=np.uint8)]
+        if masks is not None:
+            codes[self._flat_masks(masks, lengths)] = _MASK
         invalid = codes == _INVALID
         if invalid.any():
             if errors == "strict":
@@ -270,7 +458,7 @@ class NucleotideTokenizer(PreTrainedTokenizer):
             lut[_MASK] = self.mask_token_id
             return lut[codes], lengths
         # k-mers: base-4 number over each window; any ambiguous letter -> [UNK], any mask -> [MASK]
-        n_windows = max(len(codes) - k + 1, 0)
+        n_windows = kmer_count(len(codes), k)
         base = (codes & 3).astype(np.int32)
         values = base[:n_windows].copy()
         for j in range(1, k):
@@ -279,31 +467,37 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         ids = self._kmer_ids[values]
         special = codes >= _AMBIG
         if special.any():
-            count = np.concatenate([[0], np.cumsum(special, dtype=np.int64)])
-            ids[(count[k:] - count[:-k]) > 0] = self.unk_token_id
+            ids[nucleotides_to_tokens(special, k)] = self.unk_token_id
             masked = codes == _MASK
             if masked.any():
-                count = np.concatenate([[0], np.cumsum(masked, dtype=np.int64)])
-                ids[(count[k:] - count[:-k]) > 0] = self.mask_token_id
+                ids[nucleotides_to_tokens(masked, k)] = self.mask_token_id
         # keep only windows that lie inside one sequence
-        if len(set(lengths)) == 1 and lengths:
-            n, per = lengths[0], lengths[0] - k + 1
+        if len(set(lengths)) == 1:
+            n, per = lengths[0], kmer_count(lengths[0], k)
             return _strided_windows(ids, len(lengths), n, per), lengths
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        counts = np.array([n - k + 1 for n in lengths], dtype=np.int64)
+        counts = kmer_count(np.array(lengths, dtype=np.int64), k)
         index = np.repeat(starts, counts) + _ranges(counts)
         return ids[index], lengths
+
+    @staticmethod
+    def _flat_masks(masks: Sequence[np.ndarray | None], lengths: list[int]) -> np.ndarray:
+        if len(masks) != len(lengths):
+            raise ValueError(f"{len(masks)} masks for {len(lengths)} sequences")
+        parts = []
+        for i, (mask, n) in enumerate(zip(masks, lengths)):
+            mask = np.zeros(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool).reshape(-1)
+            if len(mask) != n:
+                raise ValueError(f"sequence {i}: the mask covers {len(mask)} positions, the sequence has {n} nucleotides")
+            parts.append(mask)
+        return np.concatenate(parts)
 
     def _raise_invalid(self, sequences: list[str], lengths: list[int], flat_pos: int) -> None:
         ends = np.cumsum(lengths)
         seq_index = int(np.searchsorted(ends, flat_pos, side="right"))
         pos = flat_pos - (int(ends[seq_index - 1]) if seq_index else 0)
-        char = sequences[seq_index][pos]
         target = "N" if self.has_n else "[UNK]"
-        raise ValueError(
-            f"sequence {seq_index}, position {pos}: invalid character {char!r} "
-            f"(expected A, C, G, T/U or an IUPAC ambiguity code); pass errors=\"replace\" to map it to {target}"
-        )
+        raise invalid_character(sequences[seq_index][pos], pos, seq_index, f'pass errors="replace" to map it to {target}')
 
     def _tokenize(self, text: str, **kwargs: Any) -> list[str]:
         ids = self.encode_sequences([text])[0]
@@ -356,13 +550,15 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         errors = errors or self.errors
         if errors not in ("strict", "replace"):
             raise ValueError(f"errors must be 'strict' or 'replace', got {errors!r}")
+        if not sequences:  # as transformers' own tokenizers, which raise on an empty list too
+            raise ValueError("cannot tokenize an empty batch: pass at least one sequence")
         n_special = 2 if add_special_tokens else 0
         limit = max_length if max_length is not None else self.model_max_length
         truncate = truncation not in (None, False, "do_not_truncate")
         if truncate:
             if limit is None or limit > 10**9:
                 raise ValueError("truncation=True needs max_length (the tokenizer has no model_max_length)")
-            keep = limit - n_special + self.k - 1
+            keep = covered_length(limit - n_special, self.k)
             if keep < self.k:
                 raise ValueError(f"max_length={limit} leaves no room for a {self.k}-mer after special tokens")
             sequences = [_truncate_sequence(s, keep) for s in sequences]
@@ -373,7 +569,7 @@ class NucleotideTokenizer(PreTrainedTokenizer):
             i = int(np.argmax(lengths > limit))
             raise ValueError(
                 f"sequence {i} gives {int(lengths[i])} tokens, more than the model's maximum of {limit} "
-                f"({limit - n_special + self.k - 1} nucleotides); pass truncation=True, or use a windowed "
+                f"({covered_length(limit - n_special, self.k)} nucleotides); pass truncation=True, or use a windowed "
                 "pipeline (nucleoforge.pipelines) for long sequences"
             )
         if padding is True or padding == "longest":
@@ -395,7 +591,8 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         out: dict[str, Any] = {}
         if width is None:
             bounds = np.concatenate([[0], np.cumsum(counts)])
-            rows = [self._with_specials(flat[bounds[i] : bounds[i + 1]], add_special_tokens) for i in range(len(counts))]
+            rows = [flat[bounds[i] : bounds[i + 1]] for i in range(len(counts))]
+            rows = [self.with_special_tokens(r) for r in rows] if add_special_tokens else rows
             out["input_ids"] = rows
             if want_mask:
                 out["attention_mask"] = [np.ones(len(r), dtype=np.int64) for r in rows]
@@ -408,20 +605,16 @@ class NucleotideTokenizer(PreTrainedTokenizer):
             else:
                 out = {key: np.stack(value) if value else np.zeros((0, 0), np.int64) for key, value in out.items()}
         else:
-            batch = len(counts)
-            input_ids = np.full((batch, width), self.pad_token_id, dtype=np.int64)
-            columns = np.arange(width)[None, :]
-            start = np.zeros((batch, 1), dtype=np.int64) if side == "right" else (width - lengths)[:, None]
-            first_token = start + (1 if add_special_tokens else 0)
-            is_token = (columns >= first_token) & (columns < first_token + counts[:, None])
-            input_ids[is_token] = flat  # row-major order = sequence order, for either padding side
-            rows_index = np.arange(batch)
+            margin = 1 if add_special_tokens else 0
+            input_ids, inside, is_token = _scatter_rows(flat, lengths, self.pad_token_id, width, None, side, np.int64, margin)
             if add_special_tokens:
-                input_ids[rows_index, start[:, 0]] = self.cls_token_id
-                input_ids[rows_index, start[:, 0] + lengths - 1] = self.sep_token_id
+                rows_index = np.arange(len(lengths))
+                start = np.zeros_like(lengths) if side == "right" else input_ids.shape[1] - lengths
+                input_ids[rows_index, start] = self.cls_token_id
+                input_ids[rows_index, start + lengths - 1] = self.sep_token_id
             out["input_ids"] = input_ids
             if want_mask:
-                out["attention_mask"] = ((columns >= start) & (columns < start + lengths[:, None])).astype(np.int64)
+                out["attention_mask"] = inside.astype(np.int64)
             if return_token_type_ids:
                 out["token_type_ids"] = np.zeros_like(input_ids)
             if return_special_tokens_mask:
@@ -437,11 +630,6 @@ class NucleotideTokenizer(PreTrainedTokenizer):
 
             return BatchEncoding({key: torch.from_numpy(np.ascontiguousarray(v)) for key, v in out.items()})
         return BatchEncoding(out, tensor_type=return_tensors)
-
-    def _with_specials(self, ids: np.ndarray, add: bool) -> np.ndarray:
-        if not add:
-            return ids
-        return np.concatenate([[self.cls_token_id], ids, [self.sep_token_id]]).astype(np.int64)
 
     def _special_mask(self, row: np.ndarray, add: bool) -> np.ndarray:
         mask = np.zeros(len(row), dtype=np.int64)
@@ -470,7 +658,7 @@ def _truncate_sequence(seq: str, nucleotides: int) -> str:
     """Keep the first ``nucleotides`` positions; a written mask counts as one position."""
     if "<" not in seq and "[" not in seq:
         return seq[:nucleotides]
-    return _MASK_PATTERN.sub(_MASK_CHAR, seq)[:nucleotides].replace(_MASK_CHAR, "[MASK]")
+    return _mark_masks(seq)[:nucleotides].replace(_MASK_CHAR, "[MASK]")
 
 
 def nucleotide_length(sequence: str) -> int:
@@ -479,4 +667,4 @@ def nucleotide_length(sequence: str) -> int:
     >>> nucleotide_length("AC<mask>G")
     4
     """
-    return len(_MASK_PATTERN.sub(_MASK_CHAR, sequence))
+    return len(_mark_masks(sequence))

@@ -100,7 +100,7 @@ def test_truncated_bin(splicebert_src: Path, tmp_path: Path) -> None:
     path = splicebert_src / "pytorch_model.bin"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     result = cli("convert", "splicebert", splicebert_src, tmp_path / "out", ok=False)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a user error
     assert f"error: {path}: not a readable PyTorch state dict (truncated or corrupt?)" in result.output
 
 
@@ -195,7 +195,7 @@ def test_hub_id_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     result = cli("convert", "splicebert", "chenkenbio/SpliceBERT", "out", ok=False)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a user error
     assert "error: 'chenkenbio/SpliceBERT' is not a local folder" in result.output
     assert "never downloads (and does not fall back to default weights)" in result.output
     assert "zenodo" in result.output.lower()

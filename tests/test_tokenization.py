@@ -68,13 +68,13 @@ def test_invalid_characters_are_named(seq: str, index: int, pos: int, char: str)
     tok = NucleotideTokenizer.for_model("splicebert")
     with pytest.raises(ValueError) as err:
         tok(["ACGT", seq][index:] if index else seq)
-    assert f"position {pos}" in str(err.value) and repr(char) in str(err.value)
+    assert f"position {pos + 1}:" in str(err.value) and repr(char) in str(err.value)  # 1-based in messages
     assert tok(seq, errors="replace")["input_ids"][pos + 1] == tok.convert_tokens_to_ids("N")
 
 
 def test_invalid_character_in_second_sequence() -> None:
     tok = NucleotideTokenizer.for_model("rnaernie")
-    with pytest.raises(ValueError, match=r"sequence 1, position 1: invalid character 'Z'"):
+    with pytest.raises(ValueError, match=r"sequence 1, position 2: invalid character 'Z'"):
         tok(["ACGU", "AZ"], padding=True)
     assert tok(["ACGU", "AZ"], padding=True, errors="replace")["input_ids"][1][2] == tok.unk_token_id
 
@@ -164,3 +164,87 @@ def test_special_tokens_mask_and_decode() -> None:
     assert out["special_tokens_mask"] == [[1, 0, 0, 0, 1], [1, 0, 1, 1, 1]]
     assert tok.decode(tok("ACGT")["input_ids"], skip_special_tokens=True) == "A C G T"
     assert tok.nucleotide_token_ids == {"A": 6, "C": 7, "G": 8, "T": 9}
+
+
+# ---------------------------------------------------------------------------- the shared rules (one implementation each)
+#: the message every entry point gives for "ACXT…" (1-based position), before its own prefix/hint
+INVALID_X_AT_3 = "position 3: invalid character 'X' (expected A, C, G, T/U or an IUPAC ambiguity code)"
+
+
+def test_invalid_character_message_is_the_shared_one_based_message() -> None:
+    tok = NucleotideTokenizer.for_model("splicebert")
+    with pytest.raises(ValueError) as err:
+        tok("ACXT")
+    assert str(err.value) == f'sequence 0, {INVALID_X_AT_3}; pass errors="replace" to map it to N'
+    with pytest.raises(ValueError) as err:
+        NucleotideTokenizer.for_model("utrbert", k=3).encode_sequences(["ACGU", "ACXT"])
+    assert str(err.value) == f'sequence 1, {INVALID_X_AT_3}; pass errors="replace" to map it to [UNK]'
+
+
+@pytest.mark.parametrize("model_type,k", [("splicebert", None), ("utrbert", 3), ("utrbert", 6)])
+def test_empty_batch_raises_a_clear_value_error(model_type: str, k: int | None) -> None:
+    """transformers' own (python-backend) tokenizers raise ValueError on an empty list; so do we, for every k."""
+    tok = NucleotideTokenizer.for_model(model_type, k=k)
+    for kwargs in ({}, {"padding": True}, {"padding": True, "return_tensors": "pt"}, {"return_tensors": "np"}):
+        with pytest.raises(ValueError, match="cannot tokenize an empty batch"):
+            tok([], **kwargs)
+    assert tok.encode_sequences([]) == []  # the internal batch API stays well-formed
+
+
+@pytest.mark.parametrize("model_type,k", [("splicebert", None), ("utrbert", 3), ("utrbert", 5)])
+def test_mask_array_gives_the_ids_of_written_masks(model_type: str, k: int | None) -> None:
+    from nucleoforge.tokenization import parse_masks
+
+    tok = NucleotideTokenizer.for_model(model_type, k=k)
+    text = "AC<mask>GUUAG[MASK]CCAGU<mask>"
+    plain, masked = parse_masks(text)
+    assert len(plain) == 15 and np.flatnonzero(masked).tolist() == [2, 8, 14]
+    expected = tok(text)["input_ids"]
+    assert tok.encode_sequences([plain], masks=[masked], add_special_tokens=True)[0].tolist() == expected
+    # the mask array alone: any letters under it
+    letters = plain.replace("\x01", "G")
+    assert tok.encode_sequences([letters], masks=[masked], add_special_tokens=True)[0].tolist() == expected
+    with pytest.raises(ValueError, match="the mask covers 3 positions, the sequence has 15"):
+        tok.encode_sequences([letters], masks=[masked[:3]])
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 6])
+def test_coverage_rule(k: int) -> None:
+    from nucleoforge.tokenization import (
+        covered_length,
+        coverage_matrix,
+        kmer_count,
+        nucleotides_to_tokens,
+        tokens_to_nucleotides,
+    )
+
+    n = 11
+    t = kmer_count(n, k)
+    assert t == n - k + 1 and covered_length(t, k) == n and kmer_count(k - 1, k) == 0 and covered_length(0, k) == 0
+    covers = np.zeros((n, t), dtype=bool)  # covers[i, j]: token j covers nucleotide i (by definition)
+    for j in range(t):
+        covers[j : j + k, j] = True
+    rng = np.random.default_rng(k)
+    values = rng.normal(size=t)
+    np.testing.assert_allclose(tokens_to_nucleotides(values, k), covers @ values)
+    selected = rng.random(n) < 0.2
+    assert nucleotides_to_tokens(selected, k).tolist() == (covers[selected].any(axis=0)).tolist()
+    np.testing.assert_allclose(coverage_matrix(t, k), covers / covers.sum(axis=1, keepdims=True))
+    # torch, batched, along another axis (the heads' use)
+    x = torch.as_tensor(rng.normal(size=(2, t, 3)))
+    np.testing.assert_allclose(tokens_to_nucleotides(x, k, axis=1).numpy(), np.einsum("nt,btc->bnc", covers, x.numpy()))
+
+
+def test_pad_batch() -> None:
+    from nucleoforge.tokenization import IGNORE_INDEX, pad_batch
+
+    ids, mask = pad_batch([[5, 6, 7], np.array([8])], 0, pad_to_multiple_of=4)
+    assert ids.tolist() == [[5, 6, 7, 0], [8, 0, 0, 0]] and mask.tolist() == [[1, 1, 1, 0], [1, 0, 0, 0]]
+    ids, mask = pad_batch([[5, 6, 7], [8]], 0, side="left")
+    assert ids.tolist() == [[5, 6, 7], [0, 0, 8]] and mask.tolist() == [[1, 1, 1], [0, 0, 1]]
+    labels, _ = pad_batch([[0.5], [1.0, 2.0]], IGNORE_INDEX, width=3, dtype=np.float32)
+    assert labels.dtype == np.float32 and labels.tolist() == [[0.5, -100, -100], [1.0, 2.0, -100]]
+    with pytest.raises(ValueError, match="empty batch"):
+        pad_batch([], 0)
+    with pytest.raises(ValueError, match="does not fit"):
+        pad_batch([[1, 2, 3]], 0, width=2)

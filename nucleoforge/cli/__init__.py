@@ -1,27 +1,17 @@
 """The ``nucleoforge`` command line: one typer app, one command per library function.
 
-Command modules live beside this file and register themselves on :data:`app` (or on a
-sub-app such as :data:`convert_app`); heavy imports (torch, transformers) happen inside
+Command modules live beside this file and register themselves on the apps of
+:mod:`nucleoforge.cli.app` (``app``, ``convert_app``, ``genebert_app``); heavy imports (torch, transformers) happen inside
 the commands so that ``nucleoforge --help`` stays fast.
 """
 
 from __future__ import annotations
 
-import typer
-
-app = typer.Typer(
-    name="nucleoforge",
-    help="Nucleic-acid foundation models: embed, fill masks, predict splice sites, score variants, train.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-)
-convert_app = typer.Typer(help="Convert an original checkpoint into a nucleoforge folder.", no_args_is_help=True)
-app.add_typer(convert_app, name="convert")
-genebert_app = typer.Typer(help="GeneBERT: build region x motif datasets, pretrain, evaluate.", no_args_is_help=True)
-app.add_typer(genebert_app, name="genebert")
+from nucleoforge.cli.app import app, convert_app, genebert_app  # noqa: F401  (re-exported)
 
 # Command modules register on the apps above when imported.
 from nucleoforge.cli import (  # noqa: E402,F401
+    boundary,
     convert,
     convert_spliceai,
     genebert,
@@ -32,6 +22,10 @@ from nucleoforge.cli import (  # noqa: E402,F401
 )
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: the app inside the one error boundary (:mod:`nucleoforge.cli.boundary`).
+
+    A user error prints one ``error: …`` line and exits with status 2, an unexpected failure
+    exits with 1 (``--debug`` prints its traceback).
+    """
+    raise SystemExit(boundary.run(argv))

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from nucleoforge.cli import app, convert_app
+from nucleoforge.cli.app import app, convert_app
 
 export_app = typer.Typer(help="Write a nucleoforge folder back in an original release's layout.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -23,7 +23,7 @@ _DST_HELP = "Output folder (created; must be empty unless --force)."
 
 
 def _run(action: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call a converter; its expected failures become a one-line error and exit status 1."""
+    """Call a converter; its expected failures (user errors) become a one-line error and exit status 2."""
     from nucleoforge.io.checkpoints import CheckpointError
     from nucleoforge.models.bert.convert import ConversionError
 
@@ -31,7 +31,7 @@ def _run(action: Any, *args: Any, **kwargs: Any) -> Any:
         return action(*args, **kwargs)
     except (ConversionError, CheckpointError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from None
+        raise typer.Exit(2) from None
 
 
 def _done(report: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from nucleoforge.cli import convert_app
+from nucleoforge.cli.app import convert_app
 
 
 @convert_app.command("spliceai")
@@ -34,5 +34,5 @@ def convert_spliceai_command(
         out = convert_spliceai(dst, sources or None)
     except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        raise typer.Exit(code=2) from None
     typer.echo(f"wrote {out}/config.json, model.safetensors and LICENSE (SpliceAI weights: CC BY-NC 4.0)")

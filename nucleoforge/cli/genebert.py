@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from nucleoforge.cli import genebert_app
+from nucleoforge.cli.app import genebert_app
+from nucleoforge.cli.boundary import check_device, is_quiet, set_quiet
 
 
 @genebert_app.command("build-regions")
@@ -18,19 +19,22 @@ def build_regions(
     reference: Optional[Path] = typer.Option(None, "--reference", help="Indexed reference FASTA for --peaks."),
     sequences: Optional[list[Path]] = typer.Option(None, "--sequences", help="FASTA of peak sequences with chrom:start-end headers (repeatable)."),
     condition: Optional[list[str]] = typer.Option(None, "--condition", help="Condition / cell type of each --sequences file (default: file name up to the first '_' or '.'), or of every BED region."),
-    condition_column: Optional[int] = typer.Option(None, "--condition-column", help="1-based BED column holding the condition / cell type."),
+    condition_column: Optional[int] = typer.Option(None, "--condition-column", min=1, help="1-based BED column holding the condition / cell type."),
     motifs: str = typer.Option("JASPAR2018", "--motifs", help="JASPAR release from pyjaspar's offline databases."),
     collection: str = typer.Option("CORE", "--collection"),
     tax_group: str = typer.Option("vertebrates", "--tax-group", help="JASPAR taxonomic group ('all' for every group)."),
-    group_size: int = typer.Option(10, "--group-size", help="Consecutive regions per sample (paper: 10)."),
+    group_size: int = typer.Option(10, "--group-size", min=1, help="Consecutive regions per sample (paper: 10)."),
     aggregation: str = typer.Option("max", "--aggregation", help="Affinity per (region, motif): max, logsumexp or count."),
     pseudocount: str = typer.Option("sqrt", "--pseudocount", help="'sqrt' (JASPAR: √(mean column count)) or a number (total per column)."),
-    pvalue: float = typer.Option(1e-4, "--pvalue", help="Per-motif p-value of the score threshold (--aggregation count)."),
-    shard_size: int = typer.Option(5000, "--shard-size", help="Samples per Parquet shard."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Regions scanned per convolution batch."),
+    pvalue: float = typer.Option(1e-4, "--pvalue", min=0.0, max=1.0, help="Per-motif p-value of the score threshold (--aggregation count)."),
+    shard_size: int = typer.Option(5000, "--shard-size", min=1, help="Samples per Parquet shard."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Regions scanned per convolution batch."),
     device: str = typer.Option("cpu", "--device", help="torch device for scanning (cpu, cuda)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or warnings (errors only)."),
 ) -> None:
     """Scan regions with JASPAR motifs and group them into GeneBERT samples (sequence + region × TF matrix)."""
+    if quiet:
+        set_quiet()
     import itertools
 
     from rich.progress import Progress
@@ -38,6 +42,7 @@ def build_regions(
     from nucleoforge.regions.motifs import load_jaspar
     from nucleoforge.regions.datasets import build_region_dataset, regions_from_bed, regions_from_fasta
 
+    check_device(device)
     if (peaks is None) == (not sequences):
         raise typer.BadParameter("give either --peaks (with --reference) or one or more --sequences")
     if peaks is not None:
@@ -61,7 +66,7 @@ def build_regions(
         pc = pseudocount
     found = load_jaspar(motifs, collection, None if tax_group == "all" else tax_group)
     typer.echo(f"{len(found)} {motifs} {collection} motifs ({tax_group})")
-    with Progress() as progress:
+    with Progress(disable=is_quiet()) as progress:
         task = progress.add_task("scanning + writing samples", total=None)
 
         def update(done: int, total: int) -> None:
@@ -86,28 +91,31 @@ def pretrain(
     dataset: Path = typer.Option(..., "--dataset", "-d", help="Folder written by `genebert build-regions`."),
     output: Path = typer.Option(..., "--output", "-o", help="Output folder (model, checkpoints, sequence/ encoder)."),
     config: str = typer.Option("tiny", "--config", help="Preset (tiny, small, base) or a GeneBertConfig-like JSON file."),
-    k: int = typer.Option(6, "--k", help="k-mer size of the sequence encoder."),
+    k: int = typer.Option(6, "--k", min=1, help="k-mer size of the sequence encoder."),
     region_encoder: str = typer.Option("swin", "--region-encoder", help="swin, vit or deit."),
     region_weights: Optional[Path] = typer.Option(None, "--region-weights", help="Local transformers Swin/ViT/DeiT folder to start the region encoder from."),
-    srm_weight: float = typer.Option(0.5, "--srm-weight", help="λ of the sequence-region matching loss (0: uni-modal ablation)."),
+    srm_weight: float = typer.Option(0.5, "--srm-weight", min=0.0, help="λ of the sequence-region matching loss (0: uni-modal ablation)."),
     srm_loss: str = typer.Option("infonce", "--srm-loss", help="infonce (symmetric, CLIP) or pooled (the paper's Eq. 3)."),
-    max_steps: int = typer.Option(1000, "--max-steps"),
-    batch_size: int = typer.Option(32, "--batch-size"),
-    learning_rate: float = typer.Option(4e-4, "--lr"),
-    warmup_steps: int = typer.Option(100, "--warmup-steps"),
-    mask_rate: float = typer.Option(0.15, "--mask-rate"),
-    final_mask_rate: float = typer.Option(0.20, "--final-mask-rate"),
-    final_mask_steps: Optional[int] = typer.Option(None, "--final-mask-steps", help="Steps at --final-mask-rate at the end (default: last 1/6, as 20k of 120k)."),
-    max_segment_tokens: Optional[int] = typer.Option(None, "--max-segment-tokens", help="Truncate each of the two segments to this many k-mers."),
-    region_crop: Optional[int] = typer.Option(None, "--region-crop", help="Crop each region to its central N bp."),
+    max_steps: int = typer.Option(1000, "--max-steps", min=1),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    learning_rate: float = typer.Option(4e-4, "--lr", min=0.0),
+    warmup_steps: int = typer.Option(100, "--warmup-steps", min=0),
+    mask_rate: float = typer.Option(0.15, "--mask-rate", min=0.0, max=1.0),
+    final_mask_rate: float = typer.Option(0.20, "--final-mask-rate", min=0.0, max=1.0),
+    final_mask_steps: Optional[int] = typer.Option(None, "--final-mask-steps", min=0, help="Steps at --final-mask-rate at the end (default: last 1/6, as 20k of 120k)."),
+    max_segment_tokens: Optional[int] = typer.Option(None, "--max-segment-tokens", min=1, help="Truncate each of the two segments to this many k-mers."),
+    region_crop: Optional[int] = typer.Option(None, "--region-crop", min=1, help="Crop each region to its central N bp."),
     streaming: bool = typer.Option(False, "--streaming", help="Stream the Parquet shards instead of memory-mapping them."),
     seed: int = typer.Option(42, "--seed"),
     bf16: bool = typer.Option(False, "--bf16"),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in --output."),
-    logging_steps: int = typer.Option(20, "--logging-steps"),
-    save_steps: int = typer.Option(500, "--save-steps"),
+    logging_steps: int = typer.Option(20, "--logging-steps", min=1),
+    save_steps: int = typer.Option(500, "--save-steps", min=1),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or warnings (errors only)."),
 ) -> None:
     """Pretrain GeneBERT (masked genome modelling + next segment + sequence-region matching); torchrun works."""
+    if quiet:
+        set_quiet()  # the Trainer's bars go with transformers' verbosity
     from nucleoforge.training.genebert import genebert_preset, pretrain_genebert
 
     cfg = genebert_preset(config, k=k, region_encoder=region_encoder, srm_weight=srm_weight, srm_loss=srm_loss)

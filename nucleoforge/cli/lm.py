@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from nucleoforge.cli import app
+from nucleoforge.cli.app import app
 
 
 def model_table() -> list[tuple[str, str, str, int, int]]:

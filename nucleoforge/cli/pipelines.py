@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-from nucleoforge.cli import app
+from nucleoforge.cli.app import app
+from nucleoforge.cli.boundary import check_device, is_quiet, set_quiet
 
 _MODEL_HELP = "a nucleoforge model folder (config.json, weights, vocab.txt), e.g. from `nucleoforge convert`"
 _log = logging.getLogger("nucleoforge.cli.pipelines")
@@ -26,7 +26,7 @@ _log = logging.getLogger("nucleoforge.cli.pipelines")
 def _device(device: Optional[str]) -> str:
     import torch
 
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return check_device(device) or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _make_pipeline(cls_path: str, model_dir: Path, device: Optional[str]) -> Any:
@@ -38,6 +38,7 @@ def _make_pipeline(cls_path: str, model_dir: Path, device: Optional[str]) -> Any
 
     if not (model_dir / "config.json").is_file():
         raise typer.BadParameter(f"{model_dir} is not a model folder (no config.json)", param_hint="--model")
+    device = _device(device)  # checked before the model loads
     model, tokenizer = load_masked_lm(str(model_dir))
     module, name = cls_path.rsplit(".", 1)
     cls = getattr(importlib.import_module(module), name)
@@ -76,6 +77,11 @@ def _count(path: Path) -> Optional[int]:
         return None
 
 
+def _quiet(quiet: bool) -> None:
+    if quiet:
+        set_quiet()  # every progress bar (weight loading included) and warning, until the command ends
+
+
 def _setup_logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
@@ -89,24 +95,29 @@ def fill_mask(
     input: Optional[Path] = typer.Option(None, "--input", "-i", help="FASTA/Stockholm file of masked sequences"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="write a TSV instead of printing a table"),
     candidates: str = typer.Option("nucleotides", help="'nucleotides' (A/C/G/T or U only) or 'all' vocabulary tokens (single-nt models)"),
-    top_k: int = typer.Option(5, help="tokens shown with --candidates all"),
+    top_k: int = typer.Option(5, min=1, help="tokens shown with --candidates all"),
     combine: str = typer.Option("mean", help="k-mer models: combine covering k-mers by 'mean' or 'product'"),
-    window: Optional[int] = typer.Option(None, help="window in nucleotides for long sequences (default: the model's maximum)"),
-    stride: Optional[int] = typer.Option(None, help="window stride (default: half the window)"),
-    batch_size: int = typer.Option(8, help="windows per model call"),
+    window: Optional[int] = typer.Option(None, min=1, help="window in nucleotides for long sequences (default: the model's maximum)"),
+    stride: Optional[int] = typer.Option(None, min=1, help="window stride (default: half the window)"),
+    batch_size: int = typer.Option(8, min=1, help="windows per model call"),
     device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars or warnings (errors only)"),
 ) -> None:
     """Predict masked nucleotides: per-position A/C/G/T(U) probabilities."""
+    _quiet(quiet)
     if not sequences and input is None:
         raise typer.BadParameter("give sequences as arguments or --input FILE")
+    from nucleoforge.io.outputs import atomic_output, check_paths
+
+    check_paths({"--input": input}, {"--output": output})  # before the model loads and the output opens
     pipe = _make_pipeline("nucleoforge.pipelines.fill_mask.NucleotideFillMaskPipeline", model, device)
     items: list[Any] = [(f"seq{i + 1}", s) for i, s in enumerate(sequences or [])]
     source = iter(items) if input is None else read_sequences(input)
     results = pipe.iter_results(source, candidates=candidates, top_k=top_k, combine=combine, window=window, stride=stride,
-                                batch_size=batch_size, progress=output is not None and input is not None,
+                                batch_size=batch_size, progress=output is not None and input is not None and not is_quiet(),
                                 total=_count(input) if input else None)
     if output is not None:
-        with open(output, "w") as fh:
+        with atomic_output(output) as fh:  # replaces -o only when every record is done
             header = None
             for masks in results:
                 for m in masks:
@@ -153,25 +164,30 @@ def embed(
     output: Path = typer.Option(..., "--output", "-o", help="out.npz (one array per sequence) or out.parquet"),
     layer: int = typer.Option(-1, help="0 = embedding output, 1..L = layer, -1 = last"),
     pool: str = typer.Option("mean", help="'mean' over nucleotides, 'cls' state, or 'none' (per nucleotide)"),
-    window: Optional[int] = typer.Option(None, help="window in nucleotides for long sequences (default: the model's maximum)"),
-    stride: Optional[int] = typer.Option(None, help="window stride (default: half the window)"),
-    batch_size: int = typer.Option(8, help="windows per model call"),
-    rows_per_group: int = typer.Option(256, help="parquet row-group size"),
+    window: Optional[int] = typer.Option(None, min=1, help="window in nucleotides for long sequences (default: the model's maximum)"),
+    stride: Optional[int] = typer.Option(None, min=1, help="window stride (default: half the window)"),
+    batch_size: int = typer.Option(8, min=1, help="windows per model call"),
+    rows_per_group: int = typer.Option(256, min=1, help="parquet row-group size"),
     device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)"),
     progress: bool = typer.Option(True, help="show a progress bar"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars or warnings (errors only)"),
 ) -> None:
     """Write per-sequence (pooled) or per-nucleotide embeddings, streaming."""
-    from nucleoforge.io.tables import open_embedding_writer
+    _quiet(quiet)
+    from nucleoforge.io.outputs import atomic_path, check_paths
+    from nucleoforge.io.tables import embedding_format, open_embedding_writer
 
     try:
-        writer = open_embedding_writer(output, rows_per_group)
+        kind = embedding_format(output)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--output") from exc
+    check_paths({"--input": input}, {"--output": output})  # before the model loads and the output opens
     pipe = _make_pipeline("nucleoforge.pipelines.feature_extraction.NucleotideEmbeddingPipeline", model, device)
     n = 0
-    with writer:
+    # Written beside -o and renamed when every sequence is done: a failure leaves -o as it was.
+    with atomic_path(output) as tmp, open_embedding_writer(tmp, rows_per_group, format=kind) as writer:
         for res in pipe.iter_results(read_sequences(input), layer=layer, pool=pool, window=window, stride=stride,
-                                     batch_size=batch_size, progress=progress, total=_count(input)):
+                                     batch_size=batch_size, progress=progress and not is_quiet(), total=_count(input)):
             writer.write(res["name"], res["embedding"], res["length"])
             n += 1
             dim = res["embedding"].shape
@@ -180,107 +196,38 @@ def embed(
 
 
 # ---------------------------------------------------------------------------- variant-effect
-_VE_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "kl_sum", "kl_max", "llr", "p_ref", "p_alt", "n_flank")
-
-
-def _done_keys(path: Path) -> Counter:
-    """Variants already in an output TSV (dropping a final line cut short by an interruption)."""
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n") + 1
-        with open(path, "r+b") as fh:
-            fh.truncate(cut)
-        data = data[:cut]
-    done: Counter = Counter()
-    lines = data.decode().splitlines()
-    if lines and not lines[0].startswith("#chrom"):
-        raise typer.BadParameter(f"{path} exists but is not a variant-effect table; remove it or use --no-resume")
-    for line in lines[1:]:
-        f = line.split("\t")
-        done[(f[0], int(f[1]), f[3].upper(), f[4].upper())] += 1
-    return done
-
-
 @app.command("variant-effect")
 def variant_effect(
     model: Path = typer.Option(..., "--model", "-m", help=_MODEL_HELP),
     input: Path = typer.Option(..., "--input", "-I", help="VCF/BCF (plain or bgzip)"),
     reference: Path = typer.Option(..., "--reference", "-R", help="reference FASTA (plain, gzip or bgzip)"),
     output: Path = typer.Option(..., "--output", "-O", help="output TSV"),
-    flank: int = typer.Option(100, help="sum the KL divergence over ±flank nucleotides"),
-    window: Optional[int] = typer.Option(None, help="window centred on the variant (default: the model's maximum)"),
+    flank: int = typer.Option(100, min=0, help="sum the KL divergence over ±flank nucleotides"),
+    window: Optional[int] = typer.Option(None, min=1, help="window centred on the variant (default: the model's maximum)"),
     combine: str = typer.Option("mean", help="k-mer models: combine covering k-mers by 'mean' or 'product'"),
-    batch_size: int = typer.Option(8, help="windows per model call (3 per variant)"),
-    resume: bool = typer.Option(True, help="keep the rows of an existing output and score only the rest"),
+    batch_size: int = typer.Option(8, min=1, help="windows per model call (3 per variant)"),
+    resume: bool = typer.Option(False, "--resume/--no-resume", help="continue an interrupted run: keep the complete rows of -O and "
+                                "score only the rest (refused unless -O's run manifest matches this run's input, model and settings)"),
     device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)"),
     progress: bool = typer.Option(True, help="show a progress bar"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars or warnings (errors only)"),
 ) -> None:
-    """Zero-shot SNV effect: KL context score over ±flank and masked-site log-likelihood ratio."""
-    from nucleoforge.io.genome import Genome
-    from nucleoforge.io.vcf import open_vcf
+    """Zero-shot SNV effect: KL context score over ±flank and masked-site log-likelihood ratio.
 
+    Writes OUTPUT and OUTPUT.manifest.json (input and reference checksums, settings, model
+    identity); --resume continues an interrupted run only when they match.
+    """
+    from nucleoforge.io.genome import Genome
+    from nucleoforge.splicing.lm_variants import score_vcf_lm
+
+    _quiet(quiet)
     _setup_logging()
     pipe = _make_pipeline("nucleoforge.pipelines.variant_effect.VariantEffectPipeline", model, device)
-    size = window or pipe.max_nucleotides
-    if size > pipe.max_nucleotides:
-        raise typer.BadParameter(f"--window {size} exceeds the model's {pipe.max_nucleotides} nucleotides")
-    if size < 2 * flank + 1:
-        _log.warning("the %d-nt window is narrower than ±%d flank: the KL sum covers the window only", size, flank)
-    genome = Genome(reference)
-    vcf = open_vcf(input)
-    done = _done_keys(output) if resume and output.exists() else Counter()
-    stats = Counter()
-
-    def items() -> Iterator[dict[str, Any]]:
-        for rec in vcf:
-            for alt in rec.alts or ():
-                ref = (rec.ref or "").upper()
-                alt_u = alt.upper()
-                if alt_u in (".", "*") or alt_u.startswith("<"):
-                    stats["symbolic"] += 1
-                    continue
-                if len(ref) != 1 or len(alt_u) != 1:
-                    stats["not_snv"] += 1
-                    continue
-                key = (rec.chrom, rec.pos, ref, alt_u)
-                if done[key] > 0:
-                    done[key] -= 1
-                    stats["resumed"] += 1
-                    continue
-                if rec.chrom not in genome:
-                    _log.warning("%s:%d %s>%s: chromosome not in %s; skipped", rec.chrom, rec.pos, ref, alt, reference)
-                    stats["skipped"] += 1
-                    continue
-                chrom = genome.resolve(rec.chrom)
-                pos0 = rec.pos - 1
-                if pos0 >= genome.lengths[chrom]:
-                    _log.warning("%s:%d: beyond the end of %s; skipped", rec.chrom, rec.pos, chrom)
-                    stats["skipped"] += 1
-                    continue
-                actual = genome.fetch(chrom, pos0, pos0 + 1).upper()
-                if actual != ref:
-                    _log.warning("%s:%d %s>%s: REF does not match the reference base %s; skipped", rec.chrom, rec.pos, ref, alt, actual)
-                    stats["ref_mismatch"] += 1
-                    continue
-                start = pos0 - size // 2
-                seq = genome.fetch_padded(chrom, start, start + size).upper()
-                yield {"sequence": seq, "position": size // 2, "alt": alt_u, "name": f"{rec.chrom}:{rec.pos}:{ref}>{alt_u}",
-                       "chrom": rec.chrom, "pos": rec.pos, "id": rec.id or ".", "vcf_ref": ref, "vcf_alt": alt_u}
-
-    mode = "a" if done else "w"
-    n = 0
-    with open(output, mode) as fh:
-        if mode == "w":
-            fh.write("#" + "\t".join(_VE_COLUMNS) + "\n")
-        for res in pipe.iter_results(items(), flank=flank, combine=combine, batch_size=batch_size, progress=progress):
-            fh.write("\t".join([res["chrom"], str(res["pos"]), res["id"], res["vcf_ref"], res["vcf_alt"],
-                                *(f"{res[c]:.6g}" for c in ("kl_sum", "kl_max", "llr", "p_ref", "p_alt")),
-                                str(res["n_flank"])]) + "\n")
-            n += 1
-            if n % 64 == 0:
-                fh.flush()
-    summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(stats.items()) if v)
-    typer.echo(f"scored {n} variants to {output}" + (f" ({summary})" if summary else ""))
+    summary = score_vcf_lm(pipe, Genome(reference), input, output, flank=flank, window=window, combine=combine,
+                           batch_size=batch_size, resume=resume, progress=progress and not is_quiet())
+    counts = {**summary.skipped, "resumed": summary.resumed}
+    text = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()) if v)
+    typer.echo(f"scored {summary.scored} variants to {output}" + (f" ({text})" if text else ""))
 
 
 # ---------------------------------------------------------------------------- attention
@@ -291,11 +238,13 @@ def attention(
     plot: Optional[Path] = typer.Option(None, "--plot", "-p", help="write a PNG: [CLS] attention + the full map"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="TSV of [CLS] attention per nucleotide"),
     layer: int = typer.Option(-1, help="layer of the full map (0-based; -1 = last)"),
-    head: Optional[int] = typer.Option(None, help="head of the full map (0-based; default: mean of heads)"),
-    top: int = typer.Option(10, help="nucleotides listed by [CLS] attention"),
+    head: Optional[int] = typer.Option(None, min=0, help="head of the full map (0-based; default: mean of heads)"),
+    top: int = typer.Option(10, min=1, help="nucleotides listed by [CLS] attention"),
     device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars or warnings (errors only)"),
 ) -> None:
     """Attention from [CLS] per nucleotide, and the full map of one layer/head."""
+    _quiet(quiet)
     import numpy as np
     from rich.console import Console
     from rich.table import Table
@@ -305,7 +254,8 @@ def attention(
 
     pipe = _make_pipeline("nucleoforge.pipelines.attention.AttentionPipeline", model, device)
     res = pipe(sequence.strip(), layer=layer, head=head)
-    plain, _ = parse_masks(res["sequence"])
+    plain, masked = parse_masks(res["sequence"])
+    plain = "".join("N" if m else c for c, m in zip(plain, masked))  # a masked position is shown as N
     cls = res["cls_attention"]
     if plot is not None:
         plot_attention(res, plot)

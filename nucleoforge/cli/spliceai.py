@@ -11,7 +11,8 @@ from typing import Optional
 
 import typer
 
-from nucleoforge.cli import app
+from nucleoforge.cli.app import app
+from nucleoforge.cli.boundary import check_device, is_quiet, set_quiet
 
 _MODEL_HELP = "SpliceAI weights: 'spliceai-10k' (converted from the installed spliceai wheel on first use) or a saved folder"
 
@@ -19,6 +20,8 @@ _MODEL_HELP = "SpliceAI weights: 'spliceai-10k' (converted from the installed sp
 def _load_model(name: str, device: Optional[str]):
     from nucleoforge.models.spliceai import SpliceAIModel
 
+    check_device(device)
+    # another model type's folder, or missing/unexpected weights: a CheckpointError naming the folder
     model = SpliceAIModel.from_pretrained(name).eval()
     if device:
         model.to(device)
@@ -26,6 +29,8 @@ def _load_model(name: str, device: Optional[str]):
 
 
 def _setup_logging(quiet: bool) -> None:
+    if quiet:
+        set_quiet()  # every progress bar (weight loading included) and warning
     logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
@@ -66,7 +71,7 @@ def splice(
     plot: Optional[Path] = typer.Option(None, "--plot", help="draw acceptor/donor tracks into this PNG (first input only)"),
     annotation: Optional[str] = typer.Option(None, "--annotation", "-A", help="grch37, grch38, a SpliceAI-style table or a GTF: draws exons under --plot"),
     model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
-    batch_size: int = typer.Option(4, help="windows per model call"),
+    batch_size: int = typer.Option(4, min=1, help="windows per model call"),
     device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
@@ -76,10 +81,14 @@ def splice(
     Ends are padded with N; minus-strand inputs are reverse-complemented in and flipped
     back out, so rows always follow the forward coordinates.
     """
-    from nucleoforge.io.tables import write_bedgraph, write_splice_tsv
+    from contextlib import ExitStack
+
+    from nucleoforge.io.outputs import atomic_output, check_paths
+    from nucleoforge.io.tables import bedgraph_paths, write_bedgraph, write_splice_tsv
     from nucleoforge.pipelines.splice_site import SpliceSitePipeline, SpliceSitePrediction
 
     _setup_logging(quiet)
+    quiet = is_quiet()
     given = sum(x is not None and x != [] for x in (sequence, fasta, region))
     if given != 1:
         raise typer.BadParameter("give exactly one of SEQUENCE, --fasta or --region")
@@ -87,21 +96,23 @@ def splice(
         raise typer.BadParameter("--region needs --reference genome.fa")
     if strand not in ("+", "-"):
         raise typer.BadParameter(f"--strand must be + or -, got {strand!r}")
+    tracks = bedgraph_paths(bedgraph) if bedgraph else {}
+    # Inputs exist and no output is an input, before the model loads and anything is opened.
+    check_paths({"--fasta": fasta, "--reference": reference},
+                {"--output": output, "--plot": plot, **{f"--bedgraph ({k})": p for k, p in tracks.items()}})
     model = _load_model(model_name, device)
     pipe = SpliceSitePipeline(model=model, device=device or next(model.parameters()).device)
-    out = open(output, "w") if output else sys.stdout
     first: SpliceSitePrediction | None = None
-    try:
+    with ExitStack() as stack:  # files are written beside their targets and renamed when all inputs are done
+        out = stack.enter_context(atomic_output(output)) if output else sys.stdout
+        handles = {kind: stack.enter_context(atomic_output(path)) for kind, path in tracks.items()}
         for n, item in enumerate(_iter_inputs(sequence, fasta, region, reference, strand, model.config.flank)):
             pred = pipe(item, window_batch_size=batch_size, progress=not quiet)
             write_splice_tsv(pred, out, min_score=min_score, header=n == 0)
-            if bedgraph:
-                write_bedgraph(pred, bedgraph, append=n > 0)
+            if handles:
+                write_bedgraph(pred, bedgraph, append=n > 0, handles=handles)
             if first is None:
                 first = pred
-    finally:
-        if out is not sys.stdout:
-            out.close()
     if plot and first is not None:
         from nucleoforge.splicing.plots import plot_tracks
 
@@ -122,9 +133,10 @@ def variants(
     annotation: str = typer.Option(..., "-A", "--annotation", help="grch37, grch38 (tables of the spliceai wheel), a table path, or a GTF"),
     distance: int = typer.Option(50, "-D", "--distance", min=0, max=4999, help="max distance between the variant and a gained/lost splice site"),
     mask: int = typer.Option(0, "-M", "--mask", min=0, max=1, help="1 = mask annotated-site gains and unannotated-site losses"),
-    resume: bool = typer.Option(False, "--resume", help="continue an interrupted run: keep the complete records already in -O"),
-    batch_size: int = typer.Option(16, help="ALT windows per model call"),
-    chunk_size: int = typer.Option(256, help="records read, scored and written together"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted run: keep the complete records already in -O "
+                                "(refused unless -O's run manifest matches this run's input, reference, annotation, -D, -M and model)"),
+    batch_size: int = typer.Option(16, min=1, help="ALT windows per model call"),
+    chunk_size: int = typer.Option(256, min=1, help="records read, scored and written together"),
     model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
     device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, errors only"),
@@ -132,13 +144,16 @@ def variants(
     """Score VCF variants with SpliceAI: adds INFO SpliceAI=ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL.
 
     Same rules and output as Illumina's `spliceai -I -O -R -A -D -M`; records are batched
-    and streamed, written in input order, and --resume continues an interrupted run.
+    and streamed, written in input order, and --resume continues an interrupted run. A file
+    output gets OUTPUT.manifest.json (input checksums, settings, model identity), which
+    --resume checks.
     """
     from nucleoforge.io.annotation import GeneTable
     from nucleoforge.io.genome import Genome
     from nucleoforge.splicing.scoring import VariantScorer, score_vcf
 
     _setup_logging(quiet)
+    quiet = is_quiet()
     if resume and output_vcf == "-":
         raise typer.BadParameter("--resume needs an output file (-O)")
     if input_vcf == "-":
@@ -164,7 +179,7 @@ def evaluate_splice(
     gene: Optional[list[str]] = typer.Option(None, "--gene", "-g", help="evaluate these genes by name (repeatable)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="also write per-gene results as TSV"),
     model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
-    batch_size: int = typer.Option(4, help="windows per model call"),
+    batch_size: int = typer.Option(4, min=1, help="windows per model call"),
     device: Optional[str] = typer.Option(None, help="torch device"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
@@ -179,6 +194,7 @@ def evaluate_splice(
     from nucleoforge.splicing.evaluation import evaluate_genes, select_genes
 
     _setup_logging(quiet)
+    quiet = is_quiet()
     if not region and not gene:
         raise typer.BadParameter("give --region and/or --gene")
     genome = Genome(reference)

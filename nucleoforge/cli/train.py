@@ -9,14 +9,23 @@ from typing import Optional
 
 import typer
 
-from nucleoforge.cli import app
+from nucleoforge.cli.app import app
+from nucleoforge.cli.boundary import debug_enabled, is_quiet, set_quiet
 
 _CONFIG_HELP = "config override: key=value[,key=value…], a JSON object or a JSON file (repeatable)"
 
 
 def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    if debug_enabled():
+        raise exc  # the error boundary prints the traceback, then the error line
+    typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
     raise typer.Exit(2)
+
+
+def _quiet(quiet: bool) -> bool:
+    if quiet:
+        set_quiet()
+    return is_quiet()
 
 
 def _threads(threads: Optional[int]) -> None:
@@ -34,34 +43,35 @@ def pretrain(
     model: Optional[Path] = typer.Option(None, "--model", help="continue pretraining a saved nucleoforge model folder"),
     config: list[str] = typer.Option([], "--config", help=_CONFIG_HELP),
     eval_files: list[Path] = typer.Option([], "--eval", help="held-out FASTA (masked once with a fixed seed)"),
-    min_length: int = typer.Option(510, help="shortest chunk (nt)"),
-    max_length: int = typer.Option(510, help="longest chunk (nt); > --min-length gives variable-length chunks"),
-    eval_length: Optional[int] = typer.Option(None, help="evaluation chunk length (default --max-length)"),
-    eval_max_examples: int = typer.Option(2000, help="cap on evaluation chunks"),
+    min_length: int = typer.Option(510, min=1, help="shortest chunk (nt)"),
+    max_length: int = typer.Option(510, min=1, help="longest chunk (nt); > --min-length gives variable-length chunks"),
+    eval_length: Optional[int] = typer.Option(None, min=1, help="evaluation chunk length (default --max-length)"),
+    eval_max_examples: int = typer.Option(2000, min=1, help="cap on evaluation chunks"),
     masking: str = typer.Option("base", help="base (BERT / whole-k-mer), span (4-8 nt) or motif"),
     schedule: Optional[str] = typer.Option(None, help="masking by stage, e.g. '0:base,10000:span,20000:motif' or '0:base@0.15,50000:base@0.2'"),
     motifs: Optional[Path] = typer.Option(None, help="motif list for motif masking (one motif per line)"),
-    mlm_probability: float = typer.Option(0.15, help="fraction of tokens masked"),
-    batch_size: int = typer.Option(16, help="per-device batch size"),
-    gradient_accumulation_steps: int = typer.Option(1, "--grad-accum", help="gradient accumulation steps"),
-    learning_rate: float = typer.Option(1e-4, "--lr"),
-    weight_decay: float = typer.Option(0.01),
-    warmup_steps: float = typer.Option(0, help="warm-up steps (or a fraction < 1 of max steps)"),
+    mlm_probability: float = typer.Option(0.15, min=0.0, max=1.0, help="fraction of tokens masked"),
+    batch_size: int = typer.Option(16, min=1, help="per-device batch size"),
+    gradient_accumulation_steps: int = typer.Option(1, "--grad-accum", min=1, help="gradient accumulation steps"),
+    learning_rate: float = typer.Option(1e-4, "--lr", min=0.0),
+    weight_decay: float = typer.Option(0.01, min=0.0),
+    warmup_steps: float = typer.Option(0, min=0, help="warm-up steps (or a fraction < 1 of max steps)"),
     lr_scheduler: str = typer.Option("linear", help="transformers scheduler name (linear, cosine, constant, …)"),
-    max_steps: int = typer.Option(1000, help="optimizer steps"),
-    logging_steps: int = typer.Option(50),
-    eval_steps: Optional[int] = typer.Option(None, help="evaluate every N steps (default --save-steps)"),
-    save_steps: int = typer.Option(500, help="checkpoint every N steps"),
+    max_steps: int = typer.Option(1000, min=1, help="optimizer steps"),
+    logging_steps: int = typer.Option(50, min=1),
+    eval_steps: Optional[int] = typer.Option(None, min=1, help="evaluate every N steps (default --save-steps)"),
+    save_steps: int = typer.Option(500, min=1, help="checkpoint every N steps"),
     seed: int = typer.Option(42),
-    shuffle_buffer: int = typer.Option(2048, help="chunks held for shuffling and length bucketing"),
+    shuffle_buffer: int = typer.Option(2048, min=0, help="chunks held for shuffling and length bucketing (0: no shuffling)"),
     bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bf16 autocast (default: on for GPUs that support it)"),
-    num_workers: int = typer.Option(0, help="dataloader workers"),
+    num_workers: int = typer.Option(0, min=0, help="dataloader workers"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --output"),
     trace_batches: bool = typer.Option(False, help="write per-rank batch checksums to OUTPUT/trace/"),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Pretrain (or continue pretraining) a masked language model on FASTA corpora."""
+    quiet = _quiet(quiet)
     _threads(threads)
     from nucleoforge.training.pretrain import parse_config_overrides
     from nucleoforge.training.pretrain import pretrain as run
@@ -104,21 +114,24 @@ def finetune(
     config: list[str] = typer.Option([], "--config", help=_CONFIG_HELP),
     sequence_column: str = typer.Option("sequence"),
     label_column: str = typer.Option("label"),
-    epochs: float = typer.Option(10),
-    batch_size: int = typer.Option(16),
-    learning_rate: float = typer.Option(5e-5, "--lr"),
-    weight_decay: float = typer.Option(0.01),
-    warmup_steps: float = typer.Option(0),
-    gradient_accumulation_steps: int = typer.Option(1, "--grad-accum"),
+    epochs: float = typer.Option(10, min=0.0, help="training epochs (> 0)"),
+    batch_size: int = typer.Option(16, min=1),
+    learning_rate: float = typer.Option(5e-5, "--lr", min=0.0),
+    weight_decay: float = typer.Option(0.01, min=0.0),
+    warmup_steps: float = typer.Option(0, min=0),
+    gradient_accumulation_steps: int = typer.Option(1, "--grad-accum", min=1),
     metric: Optional[str] = typer.Option(None, help="metric for the best checkpoint (default: auroc/mcc/f1/spearman by problem type; f1 for contact)"),
-    patience: int = typer.Option(3, help="early-stopping patience in evaluations (0 = off)"),
+    patience: int = typer.Option(3, min=0, help="early-stopping patience in evaluations (0 = off)"),
     seed: int = typer.Option(42),
     bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16"),
-    logging_steps: int = typer.Option(50),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    logging_steps: int = typer.Option(50, min=1),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Fine-tune a sequence, token or contact head; writes metrics.json (eval and test)."""
+    quiet = _quiet(quiet)
+    if epochs <= 0:
+        raise typer.BadParameter(f"{epochs:g} is not > 0", param_hint="'--epochs'")
     _threads(threads)
     from nucleoforge.training.finetune import finetune as run
     from nucleoforge.training.pretrain import parse_config_overrides

@@ -29,11 +29,13 @@ nucleoforge.io.checkpoints.UnsafeCheckpointError: <stream>: the pickle asks for 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
+import re
 import zipfile
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -244,8 +246,113 @@ def sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+# ---------------------------------------------------------------------------- saved folders
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def folder_model_type(folder: str | os.PathLike) -> str:
+    """The ``model_type`` of a saved model folder's ``config.json``.
+
+    A missing path is a ``FileNotFoundError``; a file, a folder without ``config.json`` or an
+    unreadable config a :class:`CheckpointError` naming the folder. A name that is not a local
+    path but looks like a Hub id (``org/name``) is read through transformers.
+    """
+    path = Path(folder)
+    if not path.exists():
+        if not _HUB_ID.fullmatch(str(folder)):
+            raise FileNotFoundError(f"model folder not found: {folder}")
+        from transformers import PretrainedConfig
+
+        try:
+            config, _ = PretrainedConfig.get_config_dict(str(folder))
+        except OSError as exc:
+            raise CheckpointError(f"{folder}: no such local model folder, and it cannot be read from the Hub: {exc}") from None
+        return str(config.get("model_type") or "")
+    if not path.is_dir():
+        raise CheckpointError(f"{folder}: is a file, not a model folder (expected a folder with config.json and weights)")
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"{folder}: not a model folder (no config.json)")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{config_file}: unreadable model config: {exc}") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{config_file}: not a model config (expected a JSON object)")
+    return str(config.get("model_type") or "")
+
+
+class _DropLoadReport:
+    """Drops transformers' reports of missing/unexpected weights (the CheckpointError says it in one line)."""
+
+    def filter(self, record: Any) -> bool:
+        text = str(record.msg)
+        return "LOAD REPORT" not in text and "checkpoint seem corrupted" not in text
+
+
+def _listed(keys: Any, limit: int = 4) -> str:
+    keys = sorted(keys)
+    return ", ".join(keys[:limit]) + (f", … ({len(keys)} in all)" if len(keys) > limit else "")
+
+
+def load_model_folder(
+    load: Callable[..., Any],
+    folder: str | os.PathLike,
+    *,
+    model_types: Collection[str],
+    what: str,
+    allow_missing: tuple[str, ...] = (),
+    **kwargs: Any,
+) -> Any:
+    """Load a saved model folder with ``load`` (a ``from_pretrained``), refusing anything but a complete match.
+
+    The one check behind every load of trained weights: the folder's ``config.json`` must
+    name one of ``model_types`` (anything else is a :class:`CheckpointError` naming the folder,
+    its model type and ``what`` was expected, before any weight is read),
+    and every weight of the model must come from the folder and every weight of the folder
+    must be used. transformers would initialise missing weights at random and drop unknown
+    ones with a warning; here either is a :class:`CheckpointError` naming the folder, its model
+    type and the weights. ``allow_missing`` lists name prefixes that may be missing (a new
+    head that training initialises); unexpected weights are then allowed too (a head the
+    new model does not have). Returns the model.
+    """
+    found = folder_model_type(folder)
+    if found not in model_types:
+        types = [repr(t) for t in model_types]
+        expected = ", ".join(types[:-1]) + " or " + types[-1] if len(types) > 1 else types[0]
+        raise CheckpointError(f"{folder}: holds a {found or 'unknown'!r} model, not {what} (model_type {expected})")
+    import logging
+
+    # transformers logs a "LOAD REPORT" table of missing/unexpected weights; the error below says it in one line.
+    report = logging.getLogger("transformers.modeling_utils")
+    drop_report = _DropLoadReport()
+    report.addFilter(drop_report)
+    kwargs.setdefault("ignore_mismatched_sizes", True)  # reported below, with the other weight problems
+    try:
+        model, info = load(str(folder) if isinstance(folder, Path) else folder, output_loading_info=True, **kwargs)
+    finally:
+        report.removeFilter(drop_report)
+    missing = [k for k in info.get("missing_keys", ()) if not (allow_missing and k.startswith(allow_missing))]
+    unexpected = [] if allow_missing else list(info.get("unexpected_keys", ()))
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} weight(s) missing ({_listed(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected weight(s) ({_listed(unexpected)})")
+    mismatched = [k if isinstance(k, str) else k[0] for k in info.get("mismatched_keys", ())]
+    mismatched = [k for k in mismatched if not (allow_missing and k.startswith(allow_missing))]
+    if mismatched:
+        problems.append(f"{len(mismatched)} weight(s) whose shape differs from config.json ({_listed(mismatched)})")
+    if problems:
+        raise CheckpointError(
+            f"{folder} ({found} model): its weights do not match {type(model).__name__}: " + "; ".join(problems)
+            + " (an incomplete folder, or one saved by another model class)"
+        )
+    return model
+
+
 __all__ = [
     "CheckpointError", "UnsafeCheckpointError", "RestrictedUnpickler", "load_paddle_state_dict",
     "save_paddle_state_dict", "load_torch_state_dict", "load_safetensors_state_dict", "load_hf_folder_weights",
-    "HF_WEIGHT_FILES", "sha256",
+    "HF_WEIGHT_FILES", "sha256", "folder_model_type", "load_model_folder",
 ]  # fmt: skip

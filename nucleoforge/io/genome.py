@@ -20,13 +20,16 @@ import hashlib
 import os
 import re
 import shutil
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from nucleoforge.io.cache import cache_dir
+from nucleoforge.io.fasta import read_error
 
 __all__ = [
+    "ChromosomeNotFoundError",
     "Genome",
     "Region",
     "parse_region",
@@ -35,6 +38,14 @@ __all__ = [
 ]
 
 _REGION_RE = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)(?::(?P<strand>[+-]))?$")
+
+
+class ChromosomeNotFoundError(KeyError, ValueError):
+    """A chromosome the reference does not have: a ``KeyError`` (a missing key) that is also a
+    ``ValueError`` (bad input, so the command line reports it as a user error)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass(frozen=True)
@@ -112,9 +123,14 @@ def _decompressed_copy(path: Path) -> Path:
     if not dest.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(dest.suffix + f".tmp{os.getpid()}")
-        with gzip.open(path, "rb") as src, open(tmp, "wb") as out:
-            shutil.copyfileobj(src, out, 1 << 22)
-        os.replace(tmp, dest)
+        try:
+            with gzip.open(path, "rb") as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 22)
+            os.replace(tmp, dest)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise read_error(path, exc) from None
+        finally:
+            tmp.unlink(missing_ok=True)  # a failed or interrupted copy leaves nothing in the cache
     return dest
 
 
@@ -144,6 +160,12 @@ class Genome:
         except pyfaidx.FastaIndexingError as exc:
             raise ValueError(f"{self.path}: cannot index FASTA: {exc}") from exc
         self.lengths: dict[str, int] = {name: len(rec) for name, rec in self._fasta.items()}
+        if not self.lengths:
+            raise ValueError(f"{self.path}: no FASTA record (expected '>name' lines followed by sequence)")
+        empty = [name for name, n in self.lengths.items() if n == 0]
+        if empty:
+            raise ValueError(f"{self.path}: FASTA record {empty[0]!r} has no sequence"
+                             + (f" (nor {len(empty) - 1} other record(s))" if len(empty) > 1 else ""))
 
     @property
     def chroms(self) -> list[str]:
@@ -151,11 +173,12 @@ class Genome:
         return list(self.lengths)
 
     def resolve(self, chrom: str) -> str:
-        """The record name for ``chrom`` (``chr`` prefix added/removed as needed); ``KeyError`` if absent."""
+        """The record name for ``chrom`` (``chr`` prefix added/removed as needed); :class:`ChromosomeNotFoundError`
+        (a ``KeyError`` and a ``ValueError``) if absent."""
         name = normalise_chrom(chrom, self.lengths)
         if name not in self.lengths:
             shown = ", ".join(self.chroms[:5]) + (" ..." if len(self.lengths) > 5 else "")
-            raise KeyError(f"chromosome {chrom!r} is not in {self.path} (records: {shown})")
+            raise ChromosomeNotFoundError(f"chromosome {chrom!r} is not in {self.path} (records: {shown})")
         return name
 
     def __contains__(self, chrom: str) -> bool:
@@ -177,9 +200,12 @@ class Genome:
     def fetch_padded(self, chrom: str, start: int, end: int, pad: str = "N") -> str:
         """Like :meth:`fetch` but positions beyond the chromosome ends read as ``pad``."""
         n = self.length(chrom)
-        left, right = max(0, -start), max(0, end - n)
-        inner = self.fetch(chrom, max(start, 0), min(end, n)) if min(end, n) > max(start, 0) else ""
-        return pad * left + inner + pad * (end - start - left - right - len(inner)) + pad * right
+        if end < start:
+            raise ValueError(f"{chrom}:{start + 1}-{end}: end before start")
+        lo, hi = min(max(start, 0), n), max(min(end, n), 0)
+        inner = self.fetch(chrom, lo, hi) if hi > lo else ""
+        left = min(max(0, -start), end - start)  # the whole window is padding when it lies beyond an end
+        return pad * left + inner + pad * (end - start - left - len(inner))
 
     def close(self) -> None:
         self._fasta.close()

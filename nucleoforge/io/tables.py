@@ -8,6 +8,7 @@ run a model.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,10 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["write_splice_tsv", "write_bedgraph", "write_dict_tsv", "NpzWriter", "ParquetWriter", "open_embedding_writer"]
+__all__ = [
+    "write_splice_tsv", "write_bedgraph", "bedgraph_paths", "write_dict_tsv", "NpzWriter", "ParquetWriter", "open_embedding_writer",
+    "embedding_format", "VARIANT_EFFECT_COLUMNS", "variant_effect_header", "variant_effect_row", "read_variant_effect_table",
+]  # fmt: skip
 
 
 def write_splice_tsv(pred: Any, handle: IO[str], *, min_score: float | None = None, header: bool = True,
@@ -34,15 +38,23 @@ def write_splice_tsv(pred: Any, handle: IO[str], *, min_score: float | None = No
     return len(lines)
 
 
+def bedgraph_paths(prefix: str | os.PathLike) -> dict[str, str]:
+    """``{"acceptor": PREFIX.acceptor.bedGraph, "donor": PREFIX.donor.bedGraph}``."""
+    return {kind: f"{prefix}.{kind}.bedGraph" for kind in ("acceptor", "donor")}
+
+
 def write_bedgraph(pred: Any, prefix: str | os.PathLike, *, append: bool = False,
-                   min_value: float = 1e-4) -> list[str]:
+                   min_value: float = 1e-4, handles: Mapping[str, IO[str]] | None = None) -> list[str]:
     """Write ``PREFIX.acceptor.bedGraph`` and ``PREFIX.donor.bedGraph`` (0-based, one base per
-    line; values below ``min_value`` left out to keep the tracks small). Returns the paths."""
+    line; values below ``min_value`` left out to keep the tracks small). Returns the paths.
+
+    ``handles`` (``{"acceptor": fh, "donor": fh}``, e.g. atomic outputs) are written instead of
+    opening the files; ``append=False`` then means "write the track line first"."""
     chrom = pred.chrom or pred.name
     paths = []
     for kind, track in (("acceptor", pred.acceptor), ("donor", pred.donor)):
-        path = f"{prefix}.{kind}.bedGraph"
-        with open(path, "a" if append else "w") as fh:
+        path = bedgraph_paths(prefix)[kind]
+        with (contextlib.nullcontext(handles[kind]) if handles else open(path, "a" if append else "w")) as fh:
             if not append:
                 fh.write(f'track type=bedGraph name="SpliceAI {kind}" description="SpliceAI {kind} probability"\n')
             idx = np.flatnonzero(track >= min_value)
@@ -50,6 +62,43 @@ def write_bedgraph(pred: Any, prefix: str | os.PathLike, *, append: bool = False
             fh.writelines(f"{chrom}\t{s}\t{s + 1}\t{v:.4f}\n" for s, v in zip(starts.tolist(), track[idx].tolist()))
         paths.append(path)
     return paths
+
+
+#: Columns of the ``variant-effect`` TSV; the header line is ``#`` + these, tab-separated.
+VARIANT_EFFECT_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "kl_sum", "kl_max", "llr", "p_ref", "p_alt", "n_flank")
+
+
+def variant_effect_header() -> str:
+    """The header line of a ``variant-effect`` TSV."""
+    return "#" + "\t".join(VARIANT_EFFECT_COLUMNS) + "\n"
+
+
+def variant_effect_row(chrom: str, pos: int, vid: str, ref: str, alt: str, scores: Mapping[str, Any]) -> str:
+    """One ``variant-effect`` TSV line: the VCF fields, then ``kl_sum kl_max llr p_ref p_alt``
+    (``%.6g``) and ``n_flank``.
+
+    >>> variant_effect_row("22", 5, "rs1", "C", "T", dict(kl_sum=0.5, kl_max=0.25, llr=-1.0, p_ref=0.7, p_alt=0.1, n_flank=40))
+    '22\\t5\\trs1\\tC\\tT\\t0.5\\t0.25\\t-1\\t0.7\\t0.1\\t40\\n'
+    """
+    values = (f"{scores[c]:.6g}" for c in ("kl_sum", "kl_max", "llr", "p_ref", "p_alt"))
+    return "\t".join([chrom, str(pos), vid, ref, alt, *values, str(scores["n_flank"])]) + "\n"
+
+
+def read_variant_effect_table(path: str | os.PathLike) -> tuple[list[list[str]], int]:
+    """The complete rows of an existing (possibly interrupted) ``variant-effect`` TSV, and the
+    byte length of its complete part (a last line cut short is not a row). ``ValueError``
+    when the file does not start with the variant-effect header."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    end = data.rfind(b"\n") + 1
+    try:
+        lines = data[:end].decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not a variant-effect table ({exc})") from exc
+    if not lines or lines[0] + "\n" != variant_effect_header():
+        raise ValueError(f"{path} exists but does not start with the variant-effect header "
+                         f"({variant_effect_header().strip()}); remove it or rerun without --resume")
+    return [line.split("\t") for line in lines[1:]], end
 
 
 def write_dict_tsv(rows: Sequence[Mapping[str, Any]], handle: IO[str]) -> int:
@@ -152,11 +201,23 @@ class ParquetWriter:
         self.close()
 
 
-def open_embedding_writer(path: str | os.PathLike, rows_per_group: int = 256) -> NpzWriter | ParquetWriter:
-    """An :class:`NpzWriter` for ``*.npz``, a :class:`ParquetWriter` for ``*.parquet``."""
+def embedding_format(path: str | os.PathLike) -> str:
+    """``"npz"`` or ``"parquet"`` from an output name (``ValueError`` for anything else)."""
     text = str(path)
     if text.endswith(".npz"):
-        return NpzWriter(text)
+        return "npz"
     if text.endswith(".parquet") or text.endswith(".pq"):
-        return ParquetWriter(text, rows_per_group)
+        return "parquet"
     raise ValueError(f"cannot tell the output format of {text!r}: use a .npz or .parquet file name")
+
+
+def open_embedding_writer(path: str | os.PathLike, rows_per_group: int = 256, *,
+                          format: str | None = None) -> NpzWriter | ParquetWriter:
+    """An :class:`NpzWriter` for ``*.npz``, a :class:`ParquetWriter` for ``*.parquet``
+    (``format`` overrides the name, e.g. for a temporary file: see :func:`nucleoforge.io.outputs.atomic_path`)."""
+    kind = format or embedding_format(path)
+    if kind == "npz":
+        return NpzWriter(str(path))
+    if kind == "parquet":
+        return ParquetWriter(str(path), rows_per_group)
+    raise ValueError(f"unknown embedding format {kind!r}: npz or parquet")

@@ -19,7 +19,10 @@ import os
 import re
 from typing import IO, Any, Iterable, Iterator, Mapping, NamedTuple
 
-__all__ = ["Variant", "SPLICEAI_INFO_LINE", "read_hisat2_snps", "write_vcf", "open_vcf", "VcfSink", "salvage_vcf_output"]
+__all__ = [
+    "Variant", "SPLICEAI_INFO_LINE", "read_hisat2_snps", "write_vcf", "open_vcf", "iter_vcf_records", "VcfFormatError",
+    "VcfSink", "salvage_vcf_output",
+]  # fmt: skip
 
 #: The INFO header written by ``nucleoforge variants``; the field layout is the one the
 #: Illumina ``spliceai`` tool writes, so downstream parsers of its output work unchanged.
@@ -51,6 +54,83 @@ def open_vcf(path: str | os.PathLike):
         return pysam.VariantFile(str(path))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: cannot read as VCF/BCF: {exc}") from exc
+
+
+class VcfFormatError(ValueError):
+    """A VCF record that cannot be parsed; the message starts with ``FILE:LINE:``."""
+
+
+_VCF_COLUMNS = "CHROM POS ID REF ALT QUAL FILTER INFO"
+
+
+def _describe_bad_line(path: str, n_good: int, exc: BaseException) -> str:
+    """``FILE:LINE: what was expected`` for the record after the ``n_good`` parsed ones."""
+    from nucleoforge.io.fasta import open_text
+
+    reason = str(exc) or type(exc).__name__
+    if not os.path.isfile(path):  # a stream: it cannot be read again to find the line
+        return f"{path}: record {n_good + 1}: cannot parse the VCF record ({reason})"
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+        if magic[:3] == b"BCF" or (magic[:2] == b"\x1f\x8b" and _is_bcf(path)):
+            return f"{path}: record {n_good + 1}: cannot parse the BCF record ({reason})"
+        lineno, line = 0, None
+        with open_text(path) as fh:
+            data_seen = 0
+            for lineno, text in enumerate(fh, 1):
+                if text.startswith("#"):
+                    continue
+                if data_seen == n_good:
+                    line = text.rstrip("\r\n")
+                    break
+                data_seen += 1
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as read_exc:
+        return f"{path}: after record {n_good}: cannot parse the next record ({reason}; {read_exc})"
+    if line is None:
+        return f"{path}:{lineno + 1}: the file ends in the middle of a record (truncated?): {reason}"
+    cols = line.split("\t")
+    if not line.strip():
+        what = f"an empty line; expected a record with {_VCF_COLUMNS}"
+    elif len(cols) < 8:
+        what = f"expected at least 8 tab-separated columns ({_VCF_COLUMNS}), got {len(cols)}"
+    elif not cols[0]:
+        what = "CHROM is empty"
+    elif not cols[1].isdigit() or int(cols[1]) < 1:
+        what = f"POS must be a positive integer, got {cols[1]!r}"
+    elif not cols[3] or cols[3] == ".":
+        what = f"REF must be one or more bases, got {cols[3]!r}"
+    else:
+        what = f"htslib cannot parse the record ({reason})"
+    shown = line if len(line) <= 80 else line[:77] + "..."
+    return f"{path}:{lineno}: {what}: {shown!r}"
+
+
+def _is_bcf(path: str) -> bool:
+    import gzip
+
+    try:
+        with gzip.open(path, "rb") as fh:
+            return fh.read(3) == b"BCF"
+    except (OSError, EOFError):
+        return False
+
+
+def iter_vcf_records(vcf: Any, path: "str | os.PathLike[str]") -> Iterator[Any]:
+    """The records of an open :func:`open_vcf` file; a record that cannot be parsed raises
+    :class:`VcfFormatError` ``"FILE:LINE: what was expected"`` after every record before it
+    was yielded (pysam's own error is ``OSError: truncated file``, without a line)."""
+    records = iter(vcf)
+    n = 0
+    while True:
+        try:
+            rec = next(records)
+        except StopIteration:
+            return
+        except (OSError, ValueError) as exc:
+            raise VcfFormatError(_describe_bad_line(str(path), n, exc)) from exc
+        n += 1
+        yield rec
 
 
 def read_hisat2_snps(source: str | os.PathLike | IO[str], sequences: Mapping[str, str]) -> Iterator[Variant]:

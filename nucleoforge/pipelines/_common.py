@@ -32,7 +32,6 @@ nucleotide logits at ``i``. The result always sums to 1 over A, C, G, T/U.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
@@ -42,30 +41,20 @@ import torch
 from transformers import Pipeline
 
 from nucleoforge import registry
-from nucleoforge.alphabet import IUPAC_AMBIGUOUS
+from nucleoforge.alphabet import check_nucleotides, encode_bytes
+from nucleoforge.tokenization import coverage_matrix, covered_length, kmer_count, pad_batch, parse_masks
 
 __all__ = [
     "NucleotidePipeline",
     "base_alphabet",
     "kmer_token_ids",
     "parse_masks",
-    "insert_masks",
     "base_codes",
     "base_distributions",
-    "check_sequence",
     "coverage_matrix",
     "normalise_input",
     "load_masked_lm",
 ]
-
-_MASK_RE = re.compile(r"<mask>|\[MASK\]")
-_CODE = np.full(256, -1, dtype=np.int8)
-for _i, _letters in enumerate(("Aa", "Cc", "Gg", "TtUu")):
-    for _c in _letters:
-        _CODE[ord(_c)] = _i
-_VALID = np.zeros(256, dtype=bool)
-for _c in "ACGTUN" + "".join(IUPAC_AMBIGUOUS):
-    _VALID[ord(_c.upper())] = _VALID[ord(_c.lower())] = True
 
 
 def base_alphabet(tokenizer: Any) -> str:
@@ -83,62 +72,18 @@ def kmer_token_ids(tokenizer: Any) -> np.ndarray:
     )
 
 
-def parse_masks(sequence: str) -> tuple[str, np.ndarray]:
-    """Replace every ``<mask>``/``[MASK]`` by ``N``; return the plain sequence and the masked positions.
+def base_codes(sequence: str, masked: np.ndarray | None = None) -> np.ndarray:
+    """0/1/2/3 for A/C/G/T-or-U (any case), -1 for anything else (``N``, IUPAC) and for the
+    positions where the boolean array ``masked`` is true.
 
-    >>> parse_masks("AC<mask>G[MASK]")
-    ('ACNGN', array([2, 4]))
+    >>> base_codes("acgUN").tolist(), base_codes("ACGT", np.array([0, 1, 0, 0], bool)).tolist()
+    ([0, 1, 2, 3, -1], [0, -1, 2, 3])
     """
-    positions: list[int] = []
-    parts: list[str] = []
-    last = 0
-    length = 0
-    for m in _MASK_RE.finditer(sequence):
-        parts.append(sequence[last : m.start()])
-        length += m.start() - last
-        positions.append(length)
-        parts.append("N")
-        length += 1
-        last = m.end()
-    parts.append(sequence[last:])
-    return "".join(parts), np.array(positions, dtype=np.int64)
-
-
-def insert_masks(sequence: str, positions: Iterable[int]) -> str:
-    """Write ``<mask>`` at each 0-based ``position`` of a plain sequence.
-
-    >>> insert_masks("ACGT", [0, 2])
-    '<mask>C<mask>T'
-    """
-    chars = list(sequence)
-    for p in positions:
-        chars[p] = "<mask>"
-    return "".join(chars)
-
-
-def base_codes(sequence: str) -> np.ndarray:
-    """0/1/2/3 for A/C/G/T-or-U (any case), -1 for anything else (``N``, IUPAC, masks).
-
-    >>> base_codes("acgUN").tolist()
-    [0, 1, 2, 3, -1]
-    """
-    return _CODE[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)].astype(np.int64)
-
-
-def check_sequence(name: str, sequence: str) -> None:
-    """Raise ``ValueError`` naming the sequence, position and character of a non-nucleotide.
-
-    >>> check_sequence("s1", "ACGUN")
-    >>> check_sequence("s1", "AC-G")
-    Traceback (most recent call last):
-    ...
-    ValueError: sequence 's1', position 3: invalid character '-' (expected A, C, G, T/U, N or an IUPAC code; write masks as <mask>)
-    """
-    bad = np.flatnonzero(~_VALID[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)])
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(f"sequence {name!r}, position {i + 1}: invalid character {sequence[i]!r} "
-                         "(expected A, C, G, T/U, N or an IUPAC code; write masks as <mask>)")
+    codes = encode_bytes(sequence)  # the one letter -> channel table; 4 = not A/C/G/T/U
+    codes = np.where(codes == 4, -1, codes)
+    if masked is not None:
+        codes[np.asarray(masked, dtype=bool)] = -1
+    return codes
 
 
 def check_combine(combine: str) -> str:
@@ -181,7 +126,7 @@ def base_distributions(
     n_tokens = kmer_probs.shape[0]
     if kmer_probs.shape[1] != 4**k:
         raise ValueError(f"expected {4**k} k-mer columns for k={k}, got {kmer_probs.shape[1]}")
-    n = n_tokens + k - 1
+    n = covered_length(n_tokens, k)
     if len(known) != n:
         raise ValueError(f"{n_tokens} tokens of {k}-mers cover {n} nucleotides, but {len(known)} base codes were given")
     check_combine(combine)
@@ -221,20 +166,6 @@ def base_distributions(
     return out / out.sum(axis=1, keepdims=True)
 
 
-def coverage_matrix(n_tokens: int, k: int) -> np.ndarray:
-    """``(N, T)`` matrix averaging token values onto nucleotides (row i: 1/c over the c
-    k-mers covering nucleotide i); the identity for k = 1.
-
-    >>> coverage_matrix(2, 2).tolist()
-    [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
-    """
-    n = n_tokens + k - 1
-    m = np.zeros((n, n_tokens))
-    for o in range(k):
-        m[np.arange(n_tokens) + o, np.arange(n_tokens)] = 1.0
-    return m / m.sum(axis=1, keepdims=True)
-
-
 def normalise_input(item: Any, index: int) -> dict[str, Any]:
     """A pipeline input as a dict with ``name`` and ``sequence`` (other keys kept).
 
@@ -255,13 +186,23 @@ def normalise_input(item: Any, index: int) -> dict[str, Any]:
 
 
 def load_masked_lm(model_dir: str, device: str | None = None, dtype: torch.dtype | None = None) -> tuple[Any, Any]:
-    """``AutoModelForMaskedLM`` + ``AutoTokenizer`` from a nucleoforge folder, in eval mode."""
+    """``AutoModelForMaskedLM`` + ``AutoTokenizer`` from a nucleoforge folder, in eval mode.
+
+    The folder must hold a masked language model of a BERT-family type with all its weights:
+    another model type (a SpliceAI folder) or a missing or unexpected weight is a
+    :class:`~nucleoforge.io.checkpoints.CheckpointError` naming the folder and its model type
+    (:func:`~nucleoforge.io.checkpoints.load_model_folder`), never a model with random weights.
+    """
     from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from nucleoforge.io.checkpoints import load_model_folder
 
     registry.register_auto_classes()
 
+    types = [f.model_type for f in registry.families(kind="bert")]
+    model = load_model_folder(AutoModelForMaskedLM.from_pretrained, model_dir, model_types=types, what="a masked language model",
+                               **({"dtype": dtype} if dtype else {})).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForMaskedLM.from_pretrained(model_dir, **({"dtype": dtype} if dtype else {})).eval()
     if device:
         model.to(device)
     return model, tokenizer
@@ -271,7 +212,8 @@ class NucleotidePipeline(Pipeline):
     """Base class: length-bucketed batching of model chunks and windowing of long sequences.
 
     Subclasses implement ``_sanitize_parameters``, ``preprocess(item, **params) -> job``
-    (a dict with ``chunks``: a list of dicts whose ``text`` is what the tokenizer sees),
+    (a dict with ``chunks``: a list of dicts whose ``input_ids``, with [CLS]/[SEP], are what the
+    model sees — see :meth:`encode` and :meth:`window_chunks`; masks travel as ids, never as text),
     ``_forward(batch, **params) -> dict`` of batch-first tensors, and
     ``postprocess(job, **params)``, where ``job["outputs"]`` holds one dict per chunk. Keys
     listed in ``_token_outputs`` are cut to the chunk's token count and keys in
@@ -294,7 +236,7 @@ class NucleotidePipeline(Pipeline):
     @property
     def max_nucleotides(self) -> int:
         """Longest sequence one model call takes (positions minus [CLS]/[SEP], plus k-1)."""
-        return int(self.model.config.max_position_embeddings) - 2 + self.k - 1
+        return int(covered_length(int(self.model.config.max_position_embeddings) - 2, self.k))
 
     def window_plan(self, length: int, window: int | None, stride: int | None) -> list:
         from nucleoforge.pipelines.windows import plan_windows
@@ -306,16 +248,24 @@ class NucleotidePipeline(Pipeline):
             raise ValueError(f"window={size} is shorter than k={self.k}")
         return plan_windows(length, size, stride)
 
-    def window_chunks(self, name: str, plain: str, masked: np.ndarray, window: int | None, stride: int | None) -> list[dict[str, Any]]:
-        """One chunk per window of ``plain`` (masks re-inserted at ``masked`` positions)."""
+    def encode(self, name: str, plain: str, masked: np.ndarray | None = None) -> np.ndarray:
+        """Token ids (no special tokens) of a whole input, after checking its letters.
+
+        ``plain`` and the boolean array ``masked`` are as :func:`parse_masks` returns them; the
+        tokens covering a masked nucleotide are ``[MASK]``.
+        """
+        check_nucleotides(plain, name, ignore=masked)
+        return self.tokenizer.encode_sequences([plain], errors="replace", masks=[masked])[0]
+
+    def window_chunks(self, name: str, plain: str, masked: np.ndarray | None, window: int | None,
+                      stride: int | None) -> list[dict[str, Any]]:
+        """One chunk per window of ``plain``: its ``input_ids`` are the whole input's token ids
+        (:meth:`encode`) that lie inside the window, between [CLS] and [SEP]."""
         if len(plain) < self.k:
             raise ValueError(f"sequence {name!r} has {len(plain)} nucleotides, fewer than the model's k={self.k}")
-        check_sequence(name, plain)
-        chunks = []
-        for w in self.window_plan(len(plain), window, stride):
-            inside = masked[(masked >= w.start) & (masked < w.end)] - w.start
-            chunks.append({"text": insert_masks(plain[w.start : w.end], inside.tolist()), "window": w})
-        return chunks
+        ids = self.encode(name, plain, masked)
+        return [{"input_ids": self.tokenizer.with_special_tokens(ids[w.start : w.start + kmer_count(w.end - w.start, self.k)]),
+                 "window": w} for w in self.window_plan(len(plain), window, stride)]
 
     # -------------------------------------------------------------- calling
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
@@ -366,8 +316,7 @@ class NucleotidePipeline(Pipeline):
     def _run_chunks(self, jobs: list[dict[str, Any]], batch_size: int, bucketing: bool, fwd: dict[str, Any],
                     bar: Any = None) -> None:
         refs = [(j, c) for j, job in enumerate(jobs) for c in range(len(job["chunks"]))]
-        texts = [jobs[j]["chunks"][c]["text"] for j, c in refs]
-        ids = self.tokenizer(texts, add_special_tokens=True, return_attention_mask=False, errors="replace")["input_ids"] if texts else []
+        ids = [jobs[j]["chunks"][c]["input_ids"] for j, c in refs]
         order = sorted(range(len(refs)), key=lambda r: -len(ids[r])) if bucketing else list(range(len(refs)))
         left = [len(job["chunks"]) for job in jobs]  # chunks still to run, per input (for the progress bar)
         for job in jobs:
@@ -380,7 +329,7 @@ class NucleotidePipeline(Pipeline):
             out = self.forward(self._collate(rows), **fwd)
             for i, r in enumerate(group):
                 n_tok = len(rows[i])
-                n_nt = n_tok - 2 + self.k - 1
+                n_nt = covered_length(n_tok - 2, self.k)
                 row: dict[str, Any] = {}
                 for key, value in out.items():
                     v = value[i]
@@ -395,14 +344,9 @@ class NucleotidePipeline(Pipeline):
                 if bar is not None and left[j] == 0:
                     bar.update(1)
 
-    def _collate(self, rows: list[list[int]]) -> dict[str, torch.Tensor]:
-        width = max(len(r) for r in rows)
-        input_ids = torch.full((len(rows), width), int(self.tokenizer.pad_token_id), dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):
-            input_ids[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
-            mask[i, : len(r)] = 1
-        return {"input_ids": input_ids, "attention_mask": mask}
+    def _collate(self, rows: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        input_ids, mask = pad_batch(rows, int(self.tokenizer.pad_token_id))
+        return {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
 
     def _special_ids(self) -> tuple[int, ...]:
         t = self.tokenizer

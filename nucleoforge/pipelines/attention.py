@@ -32,7 +32,7 @@ import torch
 from transformers import AutoModelForMaskedLM
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from nucleoforge.pipelines._common import NucleotidePipeline, check_sequence, coverage_matrix, parse_masks
+from nucleoforge.pipelines._common import NucleotidePipeline, coverage_matrix, parse_masks
 from nucleoforge.pipelines.windows import Window
 
 __all__ = ["AttentionPipeline", "plot_attention"]
@@ -73,9 +73,9 @@ class AttentionPipeline(NucleotidePipeline):
                              f"in one model call ({self.max_nucleotides} nucleotides)")
         if len(plain) < self.k:
             raise ValueError(f"sequence {item['name']!r} has {len(plain)} nucleotides, fewer than k={self.k}")
-        check_sequence(item["name"], plain)
+        ids = self.tokenizer.with_special_tokens(self.encode(item["name"], plain, masked))
         return {"name": item["name"], "sequence": item["sequence"],
-                "chunks": [{"text": item["sequence"], "window": Window(0, len(plain), 0, len(plain))}]}
+                "chunks": [{"input_ids": ids, "window": Window(0, len(plain), 0, len(plain))}]}
 
     def _forward(self, batch: dict[str, torch.Tensor], layer: int = -1, head: int | None = None) -> dict[str, torch.Tensor]:
         out = self.model.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_attentions=True)

@@ -89,15 +89,16 @@ class NucleotideFillMaskPipeline(NucleotidePipeline):
 
     def preprocess(self, item: dict[str, Any], window: int | None = None, stride: int | None = None) -> dict[str, Any]:
         plain, masked = parse_masks(item["sequence"])
-        if masked.size == 0:
+        positions = np.flatnonzero(masked)
+        if positions.size == 0:
             raise ValueError(f"sequence {item['name']!r} has no <mask> to fill")
         chunks = []
         for chunk in self.window_chunks(item["name"], plain, masked, window, stride):
             w = chunk["window"]
-            targets = masked[(masked >= w.keep_start) & (masked < w.keep_end)]
+            targets = positions[(positions >= w.keep_start) & (positions < w.keep_end)]
             if targets.size:  # windows without a mask to report are not run
                 chunks.append({**chunk, "targets": targets})
-        return {"name": item["name"], "plain": plain, "chunks": chunks}
+        return {"name": item["name"], "plain": plain, "masked": masked, "chunks": chunks}
 
     def _forward(self, batch: dict[str, torch.Tensor], candidates: str = "nucleotides") -> dict[str, torch.Tensor]:
         if candidates == "all":
@@ -121,7 +122,7 @@ class NucleotideFillMaskPipeline(NucleotidePipeline):
                                     "probabilities": {t: float(row[i]) for t, i in zip(tokens, best)},
                                     "token": tokens[0], "score": float(row[best[0]])})
                 continue
-            known = base_codes(job["plain"][w.start : w.end])
+            known = base_codes(job["plain"][w.start : w.end], job["masked"][w.start : w.end])
             dist = base_distributions(probs, known, self.k, local, combine)
             for p, row in zip(chunk["targets"], dist):
                 best = int(np.argmax(row))

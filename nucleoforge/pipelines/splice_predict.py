@@ -30,26 +30,10 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from nucleoforge.alphabet import NUCLEOTIDE_LETTERS, one_hot
+from nucleoforge.alphabet import check_nucleotides, one_hot, reverse_complement_one_hot
 
 #: Predicted positions per chunk; with the 10k model the context adds 20 % work per chunk.
 DEFAULT_CHUNK_SIZE = 50_000
-
-_VALID = np.zeros(256, dtype=bool)
-for _c in NUCLEOTIDE_LETTERS + NUCLEOTIDE_LETTERS.lower():
-    _VALID[ord(_c)] = True
-
-
-def _check_letters(seq: str, offset: int) -> None:
-    """Raise ValueError naming the first character of ``seq`` that is not a nucleotide letter."""
-    raw = np.frombuffer(seq.encode("latin-1", "replace"), dtype=np.uint8)
-    bad = np.flatnonzero(~_VALID[raw])
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"sequence position {offset + i}: {seq[i]!r} is not a nucleotide letter "
-            f"(expected A, C, G, T/U or an IUPAC code; N and other ambiguity codes are predicted as unknown)"
-        )
 
 
 def _model_device_dtype(model: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -81,12 +65,10 @@ def _chunk_input(sequence: str, start: int, end: int, flank: int, strand: str) -
     """One-hot ``(end - start + 2 * flank, 4)`` input for predicted positions ``[start, end)``."""
     lo, hi = start - flank, end + flank
     piece = sequence[max(lo, 0) : min(hi, len(sequence))]
-    _check_letters(piece, max(lo, 0))
+    check_nucleotides(piece, offset=max(lo, 0))
     x = np.zeros((hi - lo, 4), dtype=np.float32)  # N (all zeros) beyond the sequence ends
     x[max(lo, 0) - lo : max(lo, 0) - lo + len(piece)] = one_hot(piece)
-    if strand == "-":
-        x = x[::-1, ::-1]  # reverse complement (A<->T and C<->G are mirrored channels)
-    return x
+    return reverse_complement_one_hot(x) if strand == "-" else x
 
 
 def _batches(starts: list[int], length: int, chunk_size: int, batch_size: int) -> Iterator[list[int]]:

@@ -40,14 +40,13 @@ import torch
 from transformers import AutoModelForMaskedLM
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from nucleoforge.alphabet import check_nucleotides
 from nucleoforge.pipelines._common import (
     NucleotidePipeline,
     base_alphabet,
     base_codes,
     base_distributions,
     check_combine,
-    check_sequence,
-    insert_masks,
 )
 from nucleoforge.pipelines.windows import Window
 
@@ -117,14 +116,19 @@ class VariantEffectPipeline(NucleotidePipeline):
             raise ValueError(f"variant {name!r}: the {len(seq)}-nt window exceeds the model's {self.max_nucleotides} nucleotides")
         if len(seq) < self.k:
             raise ValueError(f"variant {name!r}: the {len(seq)}-nt window is shorter than k={self.k}")
-        check_sequence(name, seq)
+        check_nucleotides(seq, name)
         whole = Window(0, len(seq), 0, len(seq))
         alt_seq = seq[:v] + alt + seq[v + 1 :]
-        chunks = [{"text": seq, "window": whole}, {"text": insert_masks(seq, [v]), "window": whole}]
-        if alt != ref:  # REF = ALT: the alternative window is the reference window
-            chunks.append({"text": alt_seq, "window": whole})
+        site = np.zeros(len(seq), dtype=bool)
+        site[v] = True
+        # reference, reference with the variant nucleotide masked, and (REF != ALT) the alternative window
+        views = [(seq, None), (seq, site)] + ([(alt_seq, None)] if alt != ref else [])
+        ids = self.tokenizer.encode_sequences([s for s, _ in views], errors="replace", masks=[m for _, m in views],
+                                              add_special_tokens=True)
+        chunks = [{"input_ids": row, "window": whole} for row in ids]
         meta = {key: value for key, value in item.items() if key not in ("sequence", "position", "alt", "ref")}
-        return {"meta": meta, "ref_seq": seq, "alt_seq": alt_seq, "position": int(v), "ref": ref, "alt": alt, "chunks": chunks}
+        return {"meta": meta, "ref_seq": seq, "alt_seq": alt_seq, "site": site, "position": int(v), "ref": ref,
+                "alt": alt, "chunks": chunks}
 
     def _forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {"probs": self._kmer_probs(batch)}
@@ -141,9 +145,7 @@ class VariantEffectPipeline(NucleotidePipeline):
         p_alt = base_distributions(alt_probs, base_codes(job["alt_seq"]), self.k, positions, combine)
         tiny = 1e-30
         kl = (p_alt * (np.log(np.clip(p_alt, tiny, None)) - np.log(np.clip(p_ref, tiny, None)))).sum(axis=1)
-        masked_codes = base_codes(job["ref_seq"])
-        masked_codes[v] = -1
-        site = base_distributions(mask_probs, masked_codes, self.k, [v], combine)[0]
+        site = base_distributions(mask_probs, base_codes(job["ref_seq"], job["site"]), self.k, [v], combine)[0]
         pr, pa = float(site[alphabet.index(job["ref"])]), float(site[alphabet.index(job["alt"])])
         result = {
             **job["meta"],

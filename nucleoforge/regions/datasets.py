@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from nucleoforge.alphabet import NUCLEOTIDE_LETTERS
 from nucleoforge.io.bed import chromosome_sort_key, parse_interval, read_bed
 from nucleoforge.io.fasta import read_fasta
 from nucleoforge.regions.motifs import AGGREGATIONS, Motif, MotifScanner, log_odds_matrix, score_threshold
@@ -46,6 +48,7 @@ __all__ = [
 ]
 
 METADATA_FILE = "genebert_regions.json"
+_NOT_NUCLEOTIDE = re.compile(f"[^{NUCLEOTIDE_LETTERS}]")
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,17 @@ class Region:
 def regions_from_fasta(path: str | os.PathLike, condition: str) -> Iterator[Region]:
     """Regions from a FASTA of peak sequences whose headers start with ``chrom:start-end``.
 
-    Raises ``ValueError`` naming the file and line when a header has no coordinates or the
-    sequence length differs from ``end − start``.
+    Raises ``ValueError`` naming the file and line when a header has no coordinates, the
+    sequence length differs from ``end − start``, or the sequence holds a letter that is not a
+    nucleotide (A, C, G, T, U or an IUPAC code such as N).
     """
     for rec in read_fasta(path, uppercase=True):
+        bad = _NOT_NUCLEOTIDE.search(rec.sequence)
+        if bad:
+            raise ValueError(
+                f"{path}:{rec.line}: record {rec.name!r}, position {bad.start() + 1}: invalid character "
+                f"{bad.group()!r} (expected A, C, G, T, N or another IUPAC nucleotide code)"
+            )
         try:
             chrom, start, end = parse_interval(rec.name)
         except ValueError:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nucleoforge.alphabet import encode_bytes
+from nucleoforge.alphabet import encode_bytes, reverse_complement_one_hot
 
 __all__ = [
     "Motif",
@@ -135,7 +135,7 @@ def log_odds_matrix(
 
 def reverse_complement_matrix(pwm: np.ndarray) -> np.ndarray:
     """The PWM of the opposite strand: columns reversed, rows A↔T and C↔G swapped."""
-    return np.asarray(pwm)[::-1, ::-1].copy()
+    return reverse_complement_one_hot(np.asarray(pwm), base_axis=0, position_axis=1).copy()
 
 
 def score_threshold(

@@ -76,6 +76,9 @@ def select_genes(genes: GeneTable, genome: Genome | None, regions: Sequence[str]
     chosen: list[int] = []
     for text in regions:
         r = parse_region(text)
+        if genome is not None and r.chrom in genome and r.end > genome.length(r.chrom):
+            raise ValueError(f"region {text} ends after {genome.resolve(r.chrom)} in {genome.path} "
+                             f"(length {genome.length(r.chrom):,})")
         chosen += genes.within(r.chrom, r.start, r.end)
     wanted = set(names)
     if wanted:
@@ -87,6 +90,13 @@ def select_genes(genes: GeneTable, genome: Genome | None, regions: Sequence[str]
     out = list(dict.fromkeys(chosen))
     if genome is not None:
         out = [i for i in out if genes[i].chrom in genome]
+        for i in out:
+            g = genes[i]
+            if g.tx_end > genome.length(g.chrom):
+                raise ValueError(
+                    f"gene {g.name} ({g.chrom}:{g.tx_start + 1:,}-{g.tx_end:,}) lies past the end of "
+                    f"{genome.resolve(g.chrom)} in {genome.path} (length {genome.length(g.chrom):,})"
+                )
     return out
 
 

@@ -34,13 +34,13 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from nucleoforge.alphabet import one_hot
+from nucleoforge.alphabet import one_hot, reverse_complement_one_hot
 from nucleoforge.io.annotation import GeneTable
 from nucleoforge.io.genome import Genome
 
 logger = logging.getLogger("nucleoforge.spliceai")
 
-__all__ = ["VariantScorer", "VariantInput", "SkipReason", "format_scores"]
+__all__ = ["VariantScorer", "VariantInput", "SkipReason", "format_scores", "score_vcf", "variants_manifest", "VcfRunSummary"]
 
 _BAD_ALT_CHARS = set(".-*<>")
 
@@ -139,7 +139,7 @@ class VariantScorer:
         for i in range(0, len(windows), self.batch_size):
             batch = np.stack([one_hot(w) for w in windows[i : i + self.batch_size]])
             if strand == "-":
-                batch = batch[:, ::-1, ::-1]
+                batch = reverse_complement_one_hot(batch)
             self.model_positions += batch.shape[0] * batch.shape[1]
             y = self._predict(batch)
             if strand == "-":
@@ -329,6 +329,34 @@ class VcfRunSummary:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
+def _record_key(rec: Any) -> tuple[str, str, str, str, str]:
+    """CHROM, POS, ID, REF, ALT of a pysam record, spelled as in its VCF line."""
+    return (rec.chrom, str(rec.pos), rec.id or ".", rec.ref or ".", ",".join(rec.alts) if rec.alts else ".")
+
+
+def _genes_identity(genes: GeneTable) -> dict[str, Any]:
+    """The gene table's identity for a run manifest: a sha256 of every gene's fields."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for g in genes:
+        h.update(repr((g.name, g.chrom, g.strand, g.tx_start, g.tx_end, tuple(g.exon_starts), tuple(g.exon_ends))).encode())
+    return {"path": genes.source, "size": len(genes), "sha256": h.hexdigest()}
+
+
+def variants_manifest(scorer: VariantScorer, input_path: str) -> dict[str, Any]:
+    """The run manifest of ``nucleoforge variants``: the input VCF, reference and gene table,
+    ``-D``/``-M`` and the model's weights (see :mod:`nucleoforge.io.outputs`)."""
+    from nucleoforge.io.outputs import run_manifest
+
+    return run_manifest(
+        "variants",
+        inputs={"input": input_path, "reference": str(scorer.genome.path), "annotation": _genes_identity(scorer.genes)},
+        parameters={"distance": scorer.distance, "mask": scorer.mask},
+        model=scorer.model,
+    )
+
+
 def score_vcf(
     scorer: VariantScorer,
     input_path: str,
@@ -341,59 +369,91 @@ def score_vcf(
     """Annotate ``input_path`` into ``output_path`` (``-`` = stdout; ``.gz`` = BGZF), streaming.
 
     Records are read ``chunk_size`` at a time, scored together and written in input order;
-    the output is flushed after every chunk. With ``resume=True`` an existing output is
-    checked against the input (same record at every kept line), its incomplete last line
-    dropped, and scoring continues after the last complete record — nothing is rescored.
+    the output is flushed after every chunk. An output that is the input (also through a link)
+    is refused before anything is opened. A record that cannot be parsed stops the run after
+    every record before it has been written: ``ValueError("FILE:LINE: ...")``.
+
+    A file output gets a run manifest ``OUTPUT.manifest.json`` (:func:`variants_manifest`).
+    With ``resume=True`` an existing output is continued only when its manifest matches this
+    run (same input, reference, annotation, ``-D``, ``-M`` and model; otherwise a
+    ``ValueError`` names what differs) and every complete record in it is the input record at
+    that place (CHROM, POS, ID, REF, ALT); its incomplete last line is dropped and scoring
+    continues after the last complete record, so the result is byte-identical to an
+    uninterrupted run.
     """
     import os
 
     import pysam
     from tqdm.auto import tqdm
 
-    from nucleoforge.io.vcf import SPLICEAI_INFO_LINE, VcfSink, open_vcf, salvage_vcf_output
+    from nucleoforge.io.outputs import check_paths, check_resume, write_manifest
+    from nucleoforge.io.vcf import SPLICEAI_INFO_LINE, VcfFormatError, VcfSink, iter_vcf_records, open_vcf, salvage_vcf_output
 
+    input_path, output_path = str(input_path), str(output_path)
+    to_stdout = output_path == "-"
+    if resume and to_stdout:
+        raise ValueError("--resume needs an output file (-O), not stdout")
+    annotation = scorer.genes.source if os.path.isfile(str(scorer.genes.source)) else None
+    check_paths({"-I/--input": input_path, "-R/--reference": str(scorer.genome.path), "-A/--annotation": annotation},
+                {"-O/--output": output_path})
     vcf = open_vcf(input_path)
-    header = vcf.header
-    if "SpliceAI" not in header.info:
-        header.add_line(SPLICEAI_INFO_LINE)
-    summary = VcfRunSummary()
-    gz = output_path.endswith((".gz", ".bgz"))
-    done_lines: list[str] = []
-    existing = resume and output_path != "-" and os.path.exists(output_path) and os.path.getsize(output_path) > 0
-    if existing:
-        old_header, done_lines, end = salvage_vcf_output(output_path)
-        if not old_header or not old_header[-1].startswith("#CHROM"):
-            raise ValueError(f"{output_path}: cannot resume, the file has no complete VCF header")
-        if gz:  # rewrite the complete part; new BGZF blocks are appended after it
-            with pysam.BGZFile(output_path, "wb") as fh:
-                fh.write("".join(old_header + done_lines).encode())
-        else:
-            with open(output_path, "r+b") as fh:
-                fh.truncate(end)
-        summary.resumed = len(done_lines)
-    out: Any = VcfSink(output_path, append=existing)
-    write = out.write
+    out: Any = None
+    pending: VcfFormatError | None = None
     try:
+        header = vcf.header
+        if "SpliceAI" not in header.info:
+            header.add_line(SPLICEAI_INFO_LINE)
+        manifest = None if to_stdout else variants_manifest(scorer, input_path)
+        summary = VcfRunSummary()
+        gz = output_path.endswith((".gz", ".bgz"))
+        records = iter_vcf_records(vcf, input_path)
+        existing = resume and os.path.exists(output_path) and os.path.getsize(output_path) > 0
+        if existing:
+            # Every check before the output is touched: a refused resume leaves it as it was.
+            old_header, done_lines, end = salvage_vcf_output(output_path)
+            if not old_header or not old_header[-1].startswith("#CHROM"):
+                raise ValueError(f"{output_path}: cannot resume, the file has no complete VCF header")
+            names = ("CHROM", "POS", "ID", "REF", "ALT")
+            for i, line in enumerate(done_lines):
+                rec = next(records, None)
+                kept = tuple(line.split("\t", 5)[:5])
+                if rec is None:
+                    raise ValueError(f"{output_path}: record {i + 1} ({' '.join(kept[:3])}) has no input record "
+                                     f"{i + 1} in {input_path} (the input has {i}); --resume needs the same input "
+                                     "(rerun without --resume to start over)")
+                want = _record_key(rec)
+                if kept != want:
+                    diff = ", ".join(f"{n} {a} in the output, {b} in the input"
+                                     for n, a, b in zip(names, kept + ("",) * 5, want) if a != b)
+                    raise ValueError(f"{output_path}: record {i + 1} ({' '.join(kept[:3])}) does not match input record "
+                                     f"{i + 1} of {input_path}: {diff}; --resume needs the same input "
+                                     "(rerun without --resume to start over)")
+            check_resume(output_path, manifest)  # type: ignore[arg-type]
+            if gz:  # rewrite the complete part; new BGZF blocks are appended after it
+                with pysam.BGZFile(output_path, "wb") as fh:
+                    fh.write("".join(old_header + done_lines).encode())
+            else:
+                with open(output_path, "r+b") as fh:
+                    fh.truncate(end)
+            summary.resumed = len(done_lines)
+        elif manifest is not None:
+            write_manifest(output_path, manifest)
+        out = VcfSink(output_path, append=existing)
+        write = out.write
         if not existing:
             write(str(header))
             out.flush()
         bar = tqdm(desc="variants", unit=" rec", disable=not progress, initial=summary.resumed, dynamic_ncols=True)
-        records = iter(vcf)
-        for i, line in enumerate(done_lines):
-            rec = next(records, None)
-            cols = line.split("\t", 5)
-            if rec is None or cols[0] != rec.chrom or int(cols[1]) != rec.pos or cols[3] != rec.ref:
-                raise ValueError(
-                    f"{output_path}: record {i + 1} ({' '.join(cols[:2])}) does not match input record "
-                    f"{i + 1} of {input_path}; --resume needs the same input"
-                )
         summary.records = summary.resumed
-        while True:
+        while pending is None:
             batch = []
-            for rec in records:
-                batch.append(rec)
-                if len(batch) >= chunk_size:
-                    break
+            try:
+                for rec in records:
+                    batch.append(rec)
+                    if len(batch) >= chunk_size:
+                        break
+            except VcfFormatError as exc:  # write the records before the bad line, then fail
+                pending = exc
             if not batch:
                 break
             inputs = [VariantInput(r.chrom, r.pos, r.ref, r.alts, f"{r.chrom}:{r.pos} {r.id or '.'} {r.ref}>{','.join(r.alts or ['.'])}") for r in batch]
@@ -410,7 +470,10 @@ def score_vcf(
             bar.update(len(batch))
         bar.close()
     finally:
-        out.close()
+        if out is not None:
+            out.close()
         vcf.close()
+    if pending is not None:
+        raise pending
     summary.skipped = {k: v for k, v in scorer.counts.items()}
     return summary

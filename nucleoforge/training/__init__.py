@@ -1,7 +1,8 @@
 """Pretraining and fine-tuning: masking collators, streaming data, Trainer set-up, metrics.
 
 Heavy pieces (transformers ``Trainer``) are imported by :mod:`nucleoforge.training.pretrain`
-and :mod:`nucleoforge.training.finetune`; the collators depend on NumPy and torch only.
+and :mod:`nucleoforge.training.finetune`; the collators depend on NumPy, torch and the shared
+rules of :mod:`nucleoforge.tokenization` (coverage, padding, ``IGNORE_INDEX``) only.
 """
 
 from nucleoforge.training.collators import (
@@ -11,13 +12,13 @@ from nucleoforge.training.collators import (
     MaskingSchedule,
     MotifMaskingCollator,
     SpanMaskingCollator,
+    StepMasking,
     WholeKmerMaskingCollator,
     build_collator,
-    masking_schedule_callback,
     parse_schedule,
 )
 
 __all__ = [
     "AhoCorasick", "BaseMaskingCollator", "MaskingCollator", "MaskingSchedule", "MotifMaskingCollator",
-    "SpanMaskingCollator", "WholeKmerMaskingCollator", "build_collator", "masking_schedule_callback", "parse_schedule",
+    "SpanMaskingCollator", "WholeKmerMaskingCollator", "build_collator", "StepMasking", "parse_schedule",
 ]  # fmt: skip

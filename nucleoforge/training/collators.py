@@ -34,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -41,7 +42,8 @@ from typing import Any
 import numpy as np
 import torch
 
-IGNORE_INDEX = -100
+from nucleoforge.tokenization import IGNORE_INDEX, nucleotides_to_tokens, pad_batch, tokens_to_nucleotides
+
 _NO_BASE = 4  # base code of anything that is not A/C/G/T(U): breaks motif matches
 
 
@@ -180,22 +182,11 @@ class MaskingCollator:
         Token column ``j`` covers nucleotide columns ``j … j + k − 1``; a column is a real
         nucleotide when some content token covers it.
         """
-        return self._dilate(content)
-
-    def _dilate(self, tokens: np.ndarray) -> np.ndarray:
-        b, t = tokens.shape
-        out = np.zeros((b, t + self.k - 1), dtype=bool)
-        for j in range(self.k):
-            out[:, j : j + t] |= tokens
-        return out
+        return tokens_to_nucleotides(content, self.k)
 
     def _tokens_covering(self, selected: np.ndarray) -> np.ndarray:
         """Token ``j`` is masked when any nucleotide ``j … j + k − 1`` is selected."""
-        t = selected.shape[1] - self.k + 1
-        out = np.zeros((selected.shape[0], t), dtype=bool)
-        for j in range(self.k):
-            out |= selected[:, j : j + t]
-        return out
+        return nucleotides_to_tokens(selected, self.k)
 
     def _replace(self, ids: np.ndarray, masked: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         labels = np.where(masked, ids, IGNORE_INDEX)
@@ -236,20 +227,18 @@ class MaskingCollator:
 def pad_ids(
     examples: Sequence[Mapping[str, Any]], pad_token_id: int, pad_to_multiple_of: int | None = None, side: str = "right"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pad the ``input_ids`` of ``examples`` to one ``(B, T)`` int64 array and its attention mask."""
-    if not examples:
-        raise ValueError("cannot collate an empty batch")
-    rows = [np.asarray(e["input_ids"], dtype=np.int64).reshape(-1) for e in examples]
-    width = max(len(r) for r in rows)
-    if pad_to_multiple_of:
-        width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
-    ids = np.full((len(rows), width), pad_token_id, dtype=np.int64)
-    attention = np.zeros((len(rows), width), dtype=np.int64)
-    for i, r in enumerate(rows):
-        sl = slice(0, len(r)) if side == "right" else slice(width - len(r), width)
-        ids[i, sl] = r
-        attention[i, sl] = 1
-    return ids, attention
+    """Pad the ``input_ids`` of ``examples`` to one ``(B, T)`` int64 array and its attention mask
+    (:func:`~nucleoforge.tokenization.pad_batch`)."""
+    return pad_batch([e["input_ids"] for e in examples], pad_token_id, pad_to_multiple_of=pad_to_multiple_of, side=side)
+
+
+#: key of the seed a deferred batch is masked with (:meth:`MaskingSchedule.defer`)
+MASK_SEED = "mask_seed"
+
+
+def mask_seed(rng: np.random.Generator) -> torch.Tensor:
+    """Four 32-bit words from ``rng``: the seed a deferred batch is masked with."""
+    return torch.from_numpy(rng.integers(0, 2**32, size=4, dtype=np.int64))
 
 
 def _batch_rng(examples: Sequence[Mapping[str, Any]]) -> np.random.Generator:
@@ -267,8 +256,7 @@ class BaseMaskingCollator(MaskingCollator):
     """
 
     def select(self, ids, maskable, grid, rng):
-        q = 1.0 - (1.0 - self.mlm_probability) ** (1.0 / self.k)
-        return rng.random(grid.shape) < q
+        return rng.random(grid.shape) < expected_masked_fraction(self.mlm_probability, self.k)
 
 
 class WholeKmerMaskingCollator(BaseMaskingCollator):
@@ -411,10 +399,14 @@ class MotifMaskingCollator(MaskingCollator):
 
 class MaskingSchedule:
     """Switch masking strategy (or rate) by training step, e.g. RNAErnie's base → span → motif
-    stages or GeneBERT's 15 % → 20 %.
+    stages, or GeneBERT's 15 % then 20 % for the last steps (:meth:`rates`).
 
-    ``stages`` is a list of ``(first_step, collator)`` sorted by step, the first at step 0.
-    The current step is set by :class:`MaskingScheduleCallback` (or by hand: ``schedule.step = n``).
+    ``stages`` is a list of ``(first_step, collator)``, the first at step 0 and the steps
+    increasing. A negative first step counts back from the end of the run: ``(-N, c)`` is used
+    for the last ``N`` of ``max_steps`` steps (stages of this kind come last). Under a Trainer
+    the collator only pads (:meth:`defer`) and the trainer masks each batch at its step
+    (:class:`StepMasking`); on its own the schedule masks like the collator of :attr:`step`
+    (``__call__``, :meth:`mask`, ``mlm_probability``; set ``schedule.step = n`` by hand).
 
     >>> from nucleoforge.tokenization import NucleotideTokenizer
     >>> tok = NucleotideTokenizer.for_model("rnaernie")
@@ -422,40 +414,118 @@ class MaskingSchedule:
     >>> type(s.current).__name__; s.step = 150; type(s.current).__name__
     'BaseMaskingCollator'
     'SpanMaskingCollator'
+    >>> g = MaskingSchedule.rates(BaseMaskingCollator.from_tokenizer(tok), 0.15, 0.2, final_steps=10)
+    >>> [g.rate_at(step, max_steps=60) for step in (0, 49, 50, 59)]
+    [0.15, 0.15, 0.2, 0.2]
     """
 
     def __init__(self, stages: Sequence[tuple[int, MaskingCollator]]) -> None:
         if not stages or stages[0][0] != 0:
             raise ValueError("a masking schedule needs a first stage starting at step 0")
         steps = [s for s, _ in stages]
-        if steps != sorted(steps) or len(set(steps)) != len(steps):
-            raise ValueError(f"stage steps must be strictly increasing, got {steps}")
+        ahead, from_end = [s for s in steps if s >= 0], [s for s in steps if s < 0]
+        if ahead + from_end != steps or ahead != sorted(set(ahead)) or from_end != sorted(set(from_end)):
+            raise ValueError(
+                f"stage steps must be strictly increasing (negative ones, counted from the end, last), got {steps}"
+            )
         self.stages = list(stages)
         self.step = 0
+        self.max_steps: int | None = None
 
-    @property
-    def current(self) -> MaskingCollator:
+    @classmethod
+    def rates(cls, collator: MaskingCollator, rate: float, final_rate: float, final_steps: int) -> MaskingSchedule:
+        """``collator``'s masking at ``rate``, then at ``final_rate`` for the last ``final_steps``
+        steps of the run (GeneBERT: 15 %, then 20 % for the last 20k of 120k steps)."""
+        stages = [(0, _at_rate(collator, rate))]
+        if final_steps > 0:
+            stages.append((-int(final_steps), _at_rate(collator, final_rate)))
+        return cls(stages)
+
+    def at(self, step: int, max_steps: int | None = None) -> MaskingCollator:
+        """The collator of ``step`` (stages counted from the end need ``max_steps``)."""
         chosen = self.stages[0][1]
         for first, collator in self.stages:
-            if self.step >= first:
+            if first < 0:
+                if max_steps is None:
+                    continue
+                first += max_steps
+            if step >= first:
                 chosen = collator
         return chosen
 
+    def rate_at(self, step: int, max_steps: int | None = None) -> float:
+        """``mlm_probability`` of the collator of ``step``."""
+        return self.at(step, max_steps).mlm_probability
+
+    @property
+    def current(self) -> MaskingCollator:
+        return self.at(self.step, self.max_steps)
+
+    @property
+    def mlm_probability(self) -> float:
+        return self.current.mlm_probability
+
+    def mask(self, ids: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return self.current.mask(ids, rng)
+
     def __call__(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+        """A batch masked by the collator of :attr:`step` (for use outside a Trainer; under a
+        Trainer use :meth:`defer` with :class:`StepMasking`)."""
         return self.current(examples)
 
+    def defer(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+        """The padded batch, not yet masked, with the ``mask_seed`` it will be masked with.
 
-def masking_schedule_callback(schedule: MaskingSchedule) -> Any:
-    """A ``transformers.TrainerCallback`` that keeps ``schedule.step`` at the trainer's global step."""
-    from transformers import TrainerCallback
+        A Trainer collates batches ahead of the step that trains them (and, after a resume,
+        before it restores its state), so a step-dependent masking cannot happen in the collator:
+        :class:`StepMasking` masks the batch when its step runs (:meth:`mask_batch`).
+        """
+        first = self.stages[0][1]
+        ids, attention = pad_ids(examples, first.pad_token_id, first.pad_to_multiple_of, first.padding_side)
+        return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(attention),
+                MASK_SEED: mask_seed(_batch_rng(examples))}  # fmt: skip
 
-    class MaskingScheduleCallback(TrainerCallback):
-        def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001
-            schedule.step = state.global_step
+    def mask_batch(self, batch: dict[str, torch.Tensor], step: int, max_steps: int | None = None) -> dict[str, torch.Tensor]:
+        """Mask a :meth:`defer` batch with the collator of ``step``; ``labels`` added, ``mask_seed`` removed."""
+        batch = dict(batch)
+        rng = np.random.default_rng(batch.pop(MASK_SEED).cpu().tolist())
+        ids = batch["input_ids"]
+        masked, labels = self.at(step, max_steps).mask(ids.cpu().numpy(), rng)
+        batch["input_ids"] = torch.from_numpy(masked).to(ids.device)
+        batch["labels"] = torch.from_numpy(labels).to(ids.device)
+        return batch
 
-        on_train_begin = on_step_begin
 
-    return MaskingScheduleCallback()
+def _at_rate(collator: MaskingCollator, rate: float) -> MaskingCollator:
+    """A copy of ``collator`` masking at ``rate``."""
+    out = copy.copy(collator)
+    out.mlm_probability = rate
+    return out
+
+
+class StepMasking:
+    """Mixin for a ``transformers.Trainer`` whose collator defers masking (:meth:`MaskingSchedule.defer`):
+    each batch is masked in ``compute_loss`` by the stage of the step that trains it
+    (``state.global_step``, stages from the end need ``state.max_steps``), so the schedule switches
+    at exactly its step, and a resumed run masks exactly as the uninterrupted one.
+
+    Set :attr:`masking` to the schedule and call :meth:`mask_scheduled` first in ``compute_loss``.
+    """
+
+    masking: MaskingSchedule | None = None
+
+    def mask_scheduled(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if self.masking is None or MASK_SEED not in inputs:
+            return inputs
+        state = self.state  # type: ignore[attr-defined]
+        return self.masking.mask_batch(inputs, state.global_step, state.max_steps or None)
+
+    def scheduled_rate(self) -> float | None:
+        """The masking rate of the step being trained (``None`` without a schedule)."""
+        if self.masking is None:
+            return None
+        state = self.state  # type: ignore[attr-defined]
+        return self.masking.rate_at(state.global_step, state.max_steps or None)
 
 
 def build_collator(strategy: str, tokenizer: Any, motifs: Iterable[str] | None = None, **kwargs: Any) -> MaskingCollator:
@@ -471,7 +541,8 @@ def build_collator(strategy: str, tokenizer: Any, motifs: Iterable[str] | None =
 
 
 def parse_schedule(text: str, tokenizer: Any, motifs: Iterable[str] | None = None, **kwargs: Any) -> MaskingSchedule:
-    """``"0:base,1000:span,2000:motif"`` (or ``"0:base@0.15,5000:base@0.2"`` for a rate) → schedule.
+    """``"0:base,1000:span,2000:motif"`` (or ``"0:base@0.15,5000:base@0.2"`` for a rate; a negative
+    step counts from the end, ``"0:kmer@0.15,-20000:kmer@0.2"``) → schedule.
 
     >>> from nucleoforge.tokenization import NucleotideTokenizer
     >>> s = parse_schedule("0:base@0.15,10:base@0.2", NucleotideTokenizer.for_model("dnabert", k=6))
@@ -504,7 +575,7 @@ def expected_masked_fraction(p: float, k: int) -> float:
 
 __all__ = [
     "IGNORE_INDEX", "MaskingCollator", "BaseMaskingCollator", "WholeKmerMaskingCollator", "SpanMaskingCollator",
-    "MotifMaskingCollator", "AhoCorasick", "MaskingSchedule", "masking_schedule_callback", "build_collator",
+    "MotifMaskingCollator", "AhoCorasick", "MaskingSchedule", "StepMasking", "MASK_SEED", "build_collator",
     "parse_schedule", "pad_ids", "expected_masked_fraction",
 ]  # fmt: skip
 

@@ -51,6 +51,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from nucleoforge.io.fasta import open_text, read_fasta
 from nucleoforge.io.stockholm import dot_bracket_to_pairs
+from nucleoforge.tokenization import IGNORE_INDEX, pad_batch
 
 TASKS = ("sequence", "token", "contact")
 _SEED_MIX = 0x9E3779B97F4A7C15
@@ -127,7 +128,8 @@ class FastaChunkDataset(IterableDataset):
         index = 0
         record_number = 0
         for path in self.paths:
-            for record in read_fasta(path, uppercase=True):
+            # record names do not matter to a corpus (and a set of them would grow with it)
+            for record in read_fasta(path, uppercase=True, unique_names=False):
                 rng = np.random.default_rng([self.seed, self.epoch, record_number, 1])
                 record_number += 1
                 seq = record.sequence
@@ -161,12 +163,8 @@ class FastaChunkDataset(IterableDataset):
             yield from self._emit(buffer, rng)
 
     def _emit(self, buffer: list[tuple[int, str]], rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-        ids = self.tokenizer.encode_sequences([p for _, p in buffer], errors="replace")
-        cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
-        examples = [
-            {"input_ids": np.concatenate([[cls], t, [sep]]).astype(np.int64), "seed": self._example_seed(i)}
-            for (i, _), t in zip(buffer, ids)
-        ]
+        ids = self.tokenizer.encode_sequences([p for _, p in buffer], errors="replace", add_special_tokens=True)
+        examples = [{"input_ids": t, "seed": self._example_seed(i)} for (i, _), t in zip(buffer, ids)]
         if self.shuffle_buffer <= 0:
             yield from examples
             return
@@ -213,22 +211,15 @@ def masked_eval_examples(
 
 
 class PaddingCollator:
-    """Pad pre-masked ``input_ids`` (with ``pad_token_id``) and ``labels`` (with -100)."""
+    """Pad pre-masked ``input_ids`` (with ``pad_token_id``) and ``labels`` (with ``IGNORE_INDEX``)."""
 
     def __init__(self, pad_token_id: int = 0) -> None:
         self.pad_token_id = pad_token_id
 
     def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        width = max(len(e["input_ids"]) for e in examples)
-        ids = torch.full((len(examples), width), self.pad_token_id, dtype=torch.long)
-        labels = torch.full((len(examples), width), -100, dtype=torch.long)
-        mask = torch.zeros((len(examples), width), dtype=torch.long)
-        for i, e in enumerate(examples):
-            n = len(e["input_ids"])
-            ids[i, :n] = torch.as_tensor(np.asarray(e["input_ids"]), dtype=torch.long)
-            labels[i, :n] = torch.as_tensor(np.asarray(e["labels"]), dtype=torch.long)
-            mask[i, :n] = 1
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        ids, mask = pad_batch([e["input_ids"] for e in examples], self.pad_token_id)
+        labels, _ = pad_batch([e["labels"] for e in examples], IGNORE_INDEX, width=ids.shape[1])
+        return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask), "labels": torch.from_numpy(labels)}
 
 
 # ============================================================================ labelled files
@@ -507,7 +498,7 @@ def _token_labels(path, rows, seqs, values, problem_type, names):
                 arr = np.array([int(c) for c in value], dtype=np.float32)
         else:
             arr = np.asarray(value, dtype=np.float32)
-        valid = arr[arr != -100]
+        valid = arr[arr != IGNORE_INDEX]
         if problem_type == "binary" and not np.isin(valid, [0.0, 1.0]).all():
             raise ValueError(f"{where}: binary token labels must be 0/1 (or -100), got {sorted(set(valid.tolist()))[:8]}")
         if problem_type == "multiclass":

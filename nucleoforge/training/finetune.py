@@ -21,6 +21,7 @@ import torch
 from transformers import EarlyStoppingCallback
 
 from nucleoforge import registry
+from nucleoforge.tokenization import IGNORE_INDEX, pad_batch
 from nucleoforge.training.data import LabelledData, read_labelled
 from nucleoforge.training.metrics import FinetuneMetrics, first_logits
 from nucleoforge.training.pretrain import (
@@ -45,9 +46,7 @@ class LabelledDataset(torch.utils.data.Dataset):
 
     def __init__(self, data: LabelledData, tokenizer: Any) -> None:
         self.data = data
-        cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
-        ids = tokenizer.encode_sequences(data.sequences)
-        self.input_ids = [np.concatenate([[cls], t, [sep]]).astype(np.int64) for t in ids]
+        self.input_ids = tokenizer.encode_sequences(data.sequences, add_special_tokens=True)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -71,13 +70,8 @@ class FinetuneCollator:
         self.task, self.problem_type, self.pad_token_id = task, problem_type, pad_token_id
 
     def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        width = max(len(e["input_ids"]) for e in examples)
-        ids = torch.full((len(examples), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(examples), width), dtype=torch.long)
-        for i, e in enumerate(examples):
-            ids[i, : len(e["input_ids"])] = torch.from_numpy(np.asarray(e["input_ids"]))
-            mask[i, : len(e["input_ids"])] = 1
-        batch = {"input_ids": ids, "attention_mask": mask}
+        ids, mask = pad_batch([e["input_ids"] for e in examples], self.pad_token_id)
+        batch = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
         if "labels" in examples[0]:
             batch["labels"] = self._labels(examples)
         return batch
@@ -88,12 +82,10 @@ class FinetuneCollator:
             return torch.as_tensor(np.stack([np.asarray(e["labels"]) for e in examples]), dtype=dtype)
         n = max(int(e["length"]) for e in examples)
         if self.task == "token":
-            out = torch.full((len(examples), n), -100, dtype=dtype)
-            for i, e in enumerate(examples):
-                lab = torch.as_tensor(np.asarray(e["labels"]))
-                out[i, : len(lab)] = lab.to(dtype)
-            return out
-        out = torch.full((len(examples), n, n), -100.0)
+            labels, _ = pad_batch([e["labels"] for e in examples], IGNORE_INDEX, width=n,
+                                  dtype=np.int64 if dtype == torch.long else np.float32)
+            return torch.from_numpy(labels)
+        out = torch.full((len(examples), n, n), float(IGNORE_INDEX))
         for i, e in enumerate(examples):
             m = int(e["length"])
             out[i, :m, :m] = 0.0

@@ -17,7 +17,8 @@ segment tokens with probability ``1 − (1 − rate)^(1/k)`` and each expands to
 tokens ``[c − ⌊(k−1)/2⌋, c + ⌊k/2⌋]`` (never onto special tokens), so that about ``rate`` of
 the tokens are masked — a single masked k-mer would be given away by its overlapping
 neighbours. Masked tokens become ``[MASK]`` (80 %), a random k-mer (10 %) or stay (10 %). The
-paper masks 15 % and 20 % for the last steps: :class:`MaskRateSchedule`.
+paper masks 15 % and 20 % for the last steps: the collators' one schedule,
+:meth:`MaskingSchedule.rates <nucleoforge.training.collators.MaskingSchedule.rates>`.
 
 The trainer (:class:`GeneBertTrainer`) is transformers' ``Trainer`` plus logging of the three
 loss terms and the NGSP accuracy; :func:`pretrain_genebert` wires everything (torchrun, bf16
@@ -28,22 +29,22 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from transformers import Trainer, TrainerCallback
+from transformers import Trainer
 
 from nucleoforge.models.genebert.configuration_genebert import GeneBertConfig
-from nucleoforge.training.collators import WholeKmerMaskingCollator
+from nucleoforge.training.collators import MASK_SEED, MaskingSchedule, StepMasking, WholeKmerMaskingCollator, mask_seed
 from nucleoforge.training.pretrain import training_arguments
-from nucleoforge.tokenization import NucleotideTokenizer
+from nucleoforge.tokenization import NucleotideTokenizer, kmer_count, pad_batch
 
 __all__ = [
     "GeneBertPretrainingCollator",
-    "MaskRateSchedule",
     "GeneBertTrainer",
     "pretrain_genebert",
     "genebert_preset",
@@ -112,10 +113,12 @@ class GeneBertPretrainingCollator:
         tokenizer: an ACGT k-mer :class:`~nucleoforge.tokenization.NucleotideTokenizer`
             (``NucleotideTokenizer.for_model("dnabert", k=6)``).
         affinity_mean, affinity_std: per-motif statistics (the dataset metadata's).
-        mask_rate: fraction of segment tokens masked (changed in place by :class:`MaskRateSchedule`).
+        mask_rate: fraction of segment tokens masked (:func:`pretrain_genebert` replaces ``masker``
+            by a :class:`~nucleoforge.training.collators.MaskingSchedule` of rates).
         max_segment_tokens: truncate each segment to this many k-mers (``None``: keep all).
         region_crop: crop each region to its central ``region_crop`` bp before concatenation.
-        seed: seed of the collator's generator (masking and negative pairs).
+        seed: seed of each batch's generator (masking and negative pairs), together with the
+            batch's ``sample_id``s.
     """
 
     def __init__(
@@ -138,11 +141,22 @@ class GeneBertPretrainingCollator:
         self.masker = WholeKmerMaskingCollator.from_tokenizer(tokenizer, mlm_probability=mask_rate)
         self.max_segment_tokens = max_segment_tokens
         self.region_crop = region_crop
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+
+    def _generator(self, examples: list[dict[str, Any]]) -> np.random.Generator:
+        """This batch's generator. It depends only on ``seed`` and the batch's ``sample_id``s, so a
+        resumed run draws the same masks and negatives (the Trainer collates the first batch after
+        a resume before it restores the global generators); rows without ids fall back to torch's
+        global generator."""
+        ids = [e.get("sample_id") for e in examples]
+        if all(i is not None for i in ids):
+            return np.random.default_rng([self.seed or 0, *(zlib.crc32(str(i).encode()) for i in ids)])
+        draw = int(torch.randint(0, 2**62, (1,)).item())
+        return np.random.default_rng(draw if self.seed is None else [self.seed, draw])
 
     @property
     def mask_rate(self) -> float:
-        """Fraction of segment k-mers masked (set between steps by :class:`MaskRateSchedule`)."""
+        """Fraction of segment k-mers masked (the current stage's when ``masker`` is a schedule)."""
         return self.masker.mlm_probability
 
     @mask_rate.setter
@@ -162,6 +176,7 @@ class GeneBertPretrainingCollator:
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         b = len(examples)
+        rng = self._generator(examples)
         parts = [self._split(e) for e in examples]
         g = len(parts[0][0])
         if g < 2:
@@ -170,9 +185,9 @@ class GeneBertPretrainingCollator:
         labels_ngsp = np.zeros(b, dtype=np.int64)
         partner = np.arange(b)
         if b >= 2:
-            negatives = self.rng.permutation(b)[: b // 2]
+            negatives = rng.permutation(b)[: b // 2]
             for i in negatives:
-                j = int(self.rng.integers(b - 1))
+                j = int(rng.integers(b - 1))
                 partner[i] = j + (j >= i)  # any other row
             labels_ngsp[negatives] = 1
         seg_a = ["".join(parts[i][0][:half]) for i in range(b)]
@@ -184,74 +199,65 @@ class GeneBertPretrainingCollator:
             ids_a = [x[: self.max_segment_tokens] for x in ids_a]
             ids_b = [x[: self.max_segment_tokens] for x in ids_b]
         tok = self.tokenizer
-        length = max(len(a) + len(c) + 3 for a, c in zip(ids_a, ids_b))
-        input_ids = np.full((b, length), tok.pad_token_id, dtype=np.int64)
-        token_type = np.zeros((b, length), dtype=np.int64)
-        attention = np.zeros((b, length), dtype=np.int64)
-        for i in range(b):
-            a, c = ids_a[i], ids_b[i]
-            row = np.concatenate([[tok.cls_token_id], a, [tok.sep_token_id], c, [tok.sep_token_id]])
-            n = len(row)
-            input_ids[i, :n] = row
-            token_type[i, len(a) + 2 : n] = 1
-            attention[i, :n] = 1
-        input_ids, labels = self.masker.mask(input_ids, self.rng)
-        return {
+        rows = [np.concatenate([[tok.cls_token_id], a, [tok.sep_token_id], c, [tok.sep_token_id]]) for a, c in zip(ids_a, ids_b)]
+        types = [np.repeat([0, 1], [len(a) + 2, len(c) + 1]) for a, c in zip(ids_a, ids_b)]
+        input_ids, attention = pad_batch(rows, tok.pad_token_id)
+        token_type, _ = pad_batch(types, 0)
+        batch = {
             "input_ids": torch.from_numpy(input_ids),
             "attention_mask": torch.from_numpy(attention),
             "token_type_ids": torch.from_numpy(token_type),
-            "labels": torch.from_numpy(labels),
             "next_sentence_label": torch.from_numpy(labels_ngsp),
             "region_values": torch.from_numpy((region - self.mean) / self.std),
         }
+        if isinstance(self.masker, MaskingSchedule):  # masked by the trainer at the batch's step (StepMasking)
+            batch[MASK_SEED] = mask_seed(rng)
+            return batch
+        input_ids, labels = self.masker.mask(input_ids, rng)
+        batch["input_ids"], batch["labels"] = torch.from_numpy(input_ids), torch.from_numpy(labels)
+        return batch
 
 
-class MaskRateSchedule(TrainerCallback):
-    """Masks ``rate`` of the k-mers, then ``final_rate`` for the last ``final_steps`` steps
-    (paper: 15 % for the first 100k of 120k steps, 20 % after). Needs the collator to run in
-    the training process (``dataloader_num_workers=0``)."""
-
-    def __init__(self, collator: GeneBertPretrainingCollator, rate: float, final_rate: float, final_steps: int) -> None:
-        self.collator, self.rate, self.final_rate, self.final_steps = collator, rate, final_rate, final_steps
-
-    def rate_at(self, step: int, max_steps: int) -> float:
-        return self.final_rate if step >= max_steps - self.final_steps else self.rate
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        self.collator.mask_rate = self.rate_at(state.global_step, state.max_steps)
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.collator.mask_rate = self.rate_at(state.global_step, state.max_steps)
-
-
-class GeneBertTrainer(Trainer):
+class GeneBertTrainer(StepMasking, Trainer):
     """``Trainer`` that also logs ``mgm_loss``, ``ngsp_loss``, ``srm_loss``, ``ngsp_accuracy``
-    and the mask rate (means over the logging interval)."""
+    and the mask rate (means over the logging interval); with a mask-rate schedule
+    (:attr:`masking`) it masks each batch at the step that trains it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._terms: dict[str, list[float]] = {}
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = self.mask_scheduled(inputs)
         outputs = model(**inputs)
         if model.training:
             for name in ("mgm_loss", "ngsp_loss", "srm_loss"):
                 value = getattr(outputs, name)
                 if value is not None:
                     self._terms.setdefault(name, []).append(float(value.detach()))
+            rate = self.scheduled_rate()  # the rate this batch was masked at
+            if rate is None and isinstance(self.data_collator, GeneBertPretrainingCollator):
+                rate = self.data_collator.mask_rate
+            if rate is not None:
+                self._terms.setdefault("mask_rate", []).append(rate)
             if outputs.ngsp_logits is not None and "next_sentence_label" in inputs:
                 acc = (outputs.ngsp_logits.argmax(-1) == inputs["next_sentence_label"]).float().mean()
                 self._terms.setdefault("ngsp_accuracy", []).append(float(acc))
         return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
+        # transformers 5 saves the Swin region encoder under its legacy key names and converts
+        # them back only in ``from_pretrained``; the Trainer's own loader skips that step and
+        # silently leaves the region encoder (and more) untrained. Load through from_pretrained, strictly.
+        model = self.model if model is None else model
+        loaded = type(model).from_pretrained(resume_from_checkpoint)
+        model.load_state_dict(loaded.state_dict(), strict=True)
 
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
         if self._terms and "loss" in logs:
             for name, values in self._terms.items():
                 logs[name] = round(sum(values) / len(values), 4)
             self._terms = {}
-            collator = self.data_collator
-            if isinstance(collator, GeneBertPretrainingCollator):
-                logs["mask_rate"] = collator.mask_rate
         super().log(logs, *args, **kwargs)
 
 
@@ -329,20 +335,22 @@ def pretrain_genebert(
         save_steps=save_steps,
         seed=seed,
         bf16=bf16,
-        dataloader_num_workers=0,  # the mask-rate schedule changes the collator in this process
+        dataloader_num_workers=0,
         report_to=report_to,
         ddp_find_unused_parameters=config.srm_weight == 0,
         label_names=["labels", "next_sentence_label"],
         **training_kwargs,
     )
     final_steps = max_steps // 6 if final_mask_steps is None else final_mask_steps
+    # mask_rate, then final_mask_rate for the last final_steps steps (paper: 15 %, 20 % for the last 20k of 120k)
+    collator.masker = MaskingSchedule.rates(collator.masker, mask_rate, final_mask_rate, final_steps)
     trainer = GeneBertTrainer(
         model=model,
         args=args,
         train_dataset=dataset,
         data_collator=collator,
-        callbacks=[MaskRateSchedule(collator, mask_rate, final_mask_rate, final_steps)],
     )
+    trainer.masking = collator.masker
     checkpoint = None
     if resume:
         checkpoint = resume if isinstance(resume, str) else get_last_checkpoint(str(output_dir))
@@ -363,7 +371,7 @@ def _longest_input(meta: dict[str, Any], k: int, max_segment_tokens: int | None,
         return 0  # unknown: the encoder raises a clear error if an input is too long
     per_region = min(longest_region, region_crop) if region_crop else longest_region
     halves = (g // 2, g - g // 2)
-    seg = [max(h * per_region - k + 1, 0) for h in halves]
+    seg = [kmer_count(h * per_region, k) for h in halves]
     if max_segment_tokens is not None:
         seg = [min(s, max_segment_tokens) for s in seg]
     return sum(seg) + 3

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-IGNORE_INDEX = -100
+from nucleoforge.tokenization import IGNORE_INDEX
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -25,11 +25,12 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from nucleoforge import registry
+from nucleoforge.tokenization import IGNORE_INDEX
 from nucleoforge.training.collators import (
     MaskingCollator,
     MaskingSchedule,
     build_collator,
-    masking_schedule_callback,
+    StepMasking,
     parse_schedule,
 )
 from nucleoforge.training.data import FastaChunkDataset, PaddingCollator, _world, masked_eval_examples
@@ -99,6 +100,11 @@ def new_model(model_type: str, overrides: dict[str, Any] | None = None, head: st
     return model, tokenizer
 
 
+#: weights a model loaded for training may lack in its folder (a new head, initialised): the MLM head,
+#: the prediction/contact heads and the [CLS] pooler of sequence prediction
+NEW_HEAD_PREFIXES = ("lm_head.", "head.", "bert.pooler.")
+
+
 def load_model(path: str | os.PathLike, head: str = "ForMaskedLM", **kwargs: Any) -> tuple[Any, Any]:
     """``(model, tokenizer)`` from a saved nucleoforge folder, with the requested head.
 
@@ -113,14 +119,21 @@ def load_model(path: str | os.PathLike, head: str = "ForMaskedLM", **kwargs: Any
         entry = bert_family(config.model_type)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
-    model = entry.model_class(head).from_pretrained(path, config=config)
+    from nucleoforge.io.checkpoints import load_model_folder
+
+    # Only a head the folder does not have may start new (initialised); every encoder weight must load.
+    model = load_model_folder(entry.model_class(head).from_pretrained, path, model_types=[entry.model_type],
+                              what=f"a {entry.name} model", allow_missing=NEW_HEAD_PREFIXES, config=config)
     tokenizer = AutoTokenizer.from_pretrained(path)
     return model, tokenizer
 
 
 # ---------------------------------------------------------------------------- trainer
 class PretrainCollator:
-    """Masks raw examples with ``masker``; pads examples that already carry ``labels`` (the eval set)."""
+    """Masks raw examples with ``masker``; pads examples that already carry ``labels`` (the eval set).
+
+    With a :class:`MaskingSchedule` the training batches are only padded (:meth:`MaskingSchedule.defer`):
+    :class:`NucleoTrainer` masks each one at the step that trains it."""
 
     def __init__(self, masker: MaskingCollator | MaskingSchedule, pad_token_id: int = 0) -> None:
         self.masker = masker
@@ -129,17 +142,20 @@ class PretrainCollator:
     def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if "labels" in examples[0]:
             return self.padder(examples)
+        if isinstance(self.masker, MaskingSchedule):
+            return self.masker.defer(examples)
         return self.masker(examples)
 
 
-class NucleoTrainer(Trainer):
+class NucleoTrainer(StepMasking, Trainer):
     """``Trainer`` with masked-token accuracy in the training logs and an optional batch trace.
 
     * ``mlm_accuracy`` of the training batches since the last log is added to each training log
       when the labels are token ids (MLM).
-    * ``trace_dir``: every rank appends ``step crc32(input_ids) crc32(labels)`` per batch to
+    * ``trace_dir``: every rank appends ``step crc32(input_ids) crc32(labels) BxT masked`` per batch to
       ``trace_dir/rank{R}.txt`` — to check sharding across ranks and identical order on resume.
     * The loss is the model's own mean loss; gradient accumulation averages over micro-batches.
+    * A masking schedule (:attr:`masking`) masks each deferred batch at its step (:class:`StepMasking`).
     """
 
     def __init__(self, *args: Any, trace_dir: str | os.PathLike | None = None, track_mlm_accuracy: bool = True, **kwargs: Any) -> None:
@@ -152,6 +168,7 @@ class NucleoTrainer(Trainer):
         self._total = torch.zeros((), dtype=torch.long)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+        inputs = self.mask_scheduled(inputs)
         if self.trace_dir is not None and model.training:
             self._trace(inputs)
         loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
@@ -160,7 +177,7 @@ class NucleoTrainer(Trainer):
             logits = outputs["logits"] if isinstance(outputs, dict) else outputs[1]
             if logits.dim() == 3 and logits.shape[:2] == labels.shape:
                 with torch.no_grad():
-                    keep = labels != -100
+                    keep = labels != IGNORE_INDEX
                     self._correct = self._correct.to(labels.device) + (logits.argmax(-1)[keep] == labels[keep]).sum()
                     self._total = self._total.to(labels.device) + keep.sum()
         return (loss, outputs) if return_outputs else loss
@@ -182,7 +199,8 @@ class NucleoTrainer(Trainer):
         labels = inputs.get("labels")
         lab = labels.detach().cpu().numpy().astype(np.int64) if labels is not None else np.zeros(0, np.int64)
         with open(self.trace_dir / f"rank{self.args.process_index}.txt", "a", encoding="utf-8") as fh:
-            fh.write(f"{self.state.global_step} {zlib.crc32(ids.tobytes())} {zlib.crc32(lab.tobytes())} {ids.shape[0]}x{ids.shape[1]}\n")
+            fh.write(f"{self.state.global_step} {zlib.crc32(ids.tobytes())} {zlib.crc32(lab.tobytes())} {ids.shape[0]}x{ids.shape[1]} "
+                     f"{int((lab != IGNORE_INDEX).sum())}\n")
 
 
 class JsonLogCallback(TrainerCallback):
@@ -237,18 +255,16 @@ def build_trainer(
 ) -> NucleoTrainer:
     """A :class:`NucleoTrainer` for any model/dataset/collator (MLM defaults when metrics are not given).
 
-    With a :class:`MaskingSchedule` as (or inside) the collator, the step-tracking callback is
-    added automatically. ``log_file`` receives every log as JSON lines.
+    With a :class:`MaskingSchedule` as (or inside) the collator, the trainer masks each batch at
+    its step. ``log_file`` receives every log as JSON lines.
     """
     callbacks = list(callbacks)
     masker = getattr(data_collator, "masker", data_collator)
-    if isinstance(masker, MaskingSchedule):
-        callbacks.append(masking_schedule_callback(masker))
     if log_file is not None:
         callbacks.append(JsonLogCallback(log_file))
     if compute_metrics is None and track_mlm_accuracy:
         compute_metrics, preprocess_logits_for_metrics = MLMAccuracy(), argmax_logits
-    return NucleoTrainer(
+    trainer = NucleoTrainer(
         model=model,
         args=args,
         train_dataset=train_dataset,
@@ -260,6 +276,9 @@ def build_trainer(
         trace_dir=trace_dir,
         track_mlm_accuracy=track_mlm_accuracy,
     )
+    if isinstance(masker, MaskingSchedule):
+        trainer.masking = masker
+    return trainer
 
 
 # ---------------------------------------------------------------------------- the pretrain command
@@ -325,6 +344,11 @@ def pretrain(
     collator = PretrainCollator(masker, tokenizer.pad_token_id)
     train_set = FastaChunkDataset(train, tokenizer, min_length, max_length, seed=seed, shuffle_buffer=shuffle_buffer,
                                   bucket_size=batch_size * world)  # fmt: skip
+    if next(iter(train_set.chunks()), None) is None:  # else the Trainer "trains" on nothing and saves an untrained model
+        raise ValueError(
+            f"training corpus {', '.join(map(str, train_set.paths))} gave no chunk of at least {min_length} nt with at "
+            f"most {train_set.max_n_fraction:.0%} non-ACGT/U letters (empty file, or only shorter sequences?)"
+        )
     eval_set = None
     if eval_files:
         first = masker.stages[0][1] if isinstance(masker, MaskingSchedule) else masker

@@ -25,9 +25,9 @@ from nucleoforge.models.genebert import (
     srm_pooled_loss,
 )
 from nucleoforge.regions.motifs import load_jaspar
+from nucleoforge.training.collators import MaskingSchedule
 from nucleoforge.training.genebert import (
     GeneBertPretrainingCollator,
-    MaskRateSchedule,
     pretrain_genebert,
 )
 from nucleoforge.regions.datasets import build_region_dataset, regions_from_fasta
@@ -294,7 +294,7 @@ def test_whole_kmer_masking_and_mask_schedule(region_dataset) -> None:
         assert all(n >= collator.k for n in inner)
     collator.mask_rate = 0.2
     assert collator.masker.mlm_probability == 0.2
-    schedule = MaskRateSchedule(collator, 0.15, 0.20, final_steps=10)
+    schedule = MaskingSchedule.rates(collator.masker, 0.15, 0.20, final_steps=10)  # the one mask-rate schedule
     assert [schedule.rate_at(s, 60) for s in (0, 49, 50, 59)] == [0.15, 0.15, 0.20, 0.20]
 
 
@@ -317,3 +317,53 @@ def test_pretraining_runs_end_to_end(region_dataset, tmp_path) -> None:
                       logging_steps=2, save_steps=2, region_crop=30, resume=True)  # fmt: skip
     state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
     assert state["global_step"] == 6
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_pretraining_resume_is_exact_and_reads_the_checkpoint(region_dataset, tmp_path) -> None:
+    """A run killed after checkpoint-4 and resumed ends where the uninterrupted run ends (weights,
+    learning rate and mask rate of every later step); a resume that ignored the checkpoint would
+    not see a change made to it."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    config = tiny_config()
+    kwargs = dict(max_steps=6, batch_size=4, warmup_steps=2, logging_steps=1, save_steps=2, region_crop=30,
+                  final_mask_steps=2)  # fmt: skip
+    straight = tmp_path / "straight"
+    pretrain_genebert(region_dataset, straight, config, **kwargs)
+
+    def killed_after_step_4(name: str) -> Path:
+        run = tmp_path / name
+        shutil.copytree(straight / "checkpoint-4", run / "checkpoint-4")
+        return run
+
+    resumed = killed_after_step_4("resumed")
+    pretrain_genebert(region_dataset, resumed, config, resume=True, **kwargs)
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=0, atol=1e-6, msg=key)
+    logs = {name: {e["step"]: e for e in json.loads((run / "trainer_state.json").read_text())["log_history"] if "loss" in e}
+            for name, run in (("a", straight), ("b", resumed))}  # fmt: skip
+    for step in (5, 6):  # scheduler and mask-rate state carried across the resume
+        assert logs["b"][step]["learning_rate"] == pytest.approx(logs["a"][step]["learning_rate"], rel=1e-9)
+        assert logs["b"][step]["mask_rate"] == logs["a"][step]["mask_rate"] == 0.2
+        assert logs["b"][step]["loss"] == pytest.approx(logs["a"][step]["loss"], abs=1e-5)
+    assert logs["a"][6]["learning_rate"] < logs["a"][5]["learning_rate"]  # the linear decay is visible
+
+    # the resumed run starts from the checkpoint's weights: change them and the end point moves
+    changed = killed_after_step_4("changed")
+    weights_file = changed / "checkpoint-4" / "model.safetensors"
+    state = _weights(changed / "checkpoint-4")
+    key = next(k for k in state if k.endswith("mgm_head.decoder.bias") or k.endswith("bias"))
+    state[key] = state[key] + 1.0
+    save_file(state, str(weights_file), metadata={"format": "pt"})
+    pretrain_genebert(region_dataset, changed, config, resume=True, **kwargs)
+    assert (_weights(changed)[key] - a[key]).abs().max() > 0.5

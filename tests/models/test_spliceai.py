@@ -17,7 +17,7 @@ from nucleoforge.models.spliceai import (
 from nucleoforge.models.spliceai import convert as convert_module
 from nucleoforge.pipelines.splice_predict import predict_sequence
 
-from .test_spliceai_reference import (  # noqa: F401  (pytest fixtures)
+from .test_spliceai_reference import (  # noqa: F401  (pytest fixtures; skip without the wheel, fail under CI=true)
     golden,
     golden_inputs,
     keras_forward,
@@ -26,6 +26,7 @@ from .test_spliceai_reference import (  # noqa: F401  (pytest fixtures)
     wheel_h5_files,
     write_keras_h5,
 )
+
 
 TINY_STAGES = [(2, 3, 1), (1, 5, 2)]  # context 2*2*2*1 + 1*2*4*2 = 24
 
@@ -267,12 +268,12 @@ def test_cli_convert_spliceai(tmp_path) -> None:
     rng = np.random.default_rng(6)
     weights = random_keras_weights(SpliceAIConfig.from_variant("spliceai-80").stages, 32, rng)
     write_keras_h5(tmp_path / "a.h5", weights)
-    # A single SpliceAI-80-shaped file does not fit the default 10k architecture: clear error, exit 1.
+    # A single SpliceAI-80-shaped file does not fit the default 10k architecture: clear error, exit 2 (a user error).
     result = CliRunner().invoke(app, ["convert", "spliceai", str(tmp_path / "a.h5"), str(tmp_path / "out")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "a.h5: conv1d_12/kernel:0 has shape (1, 32, 3), which does not fit" in result.output
     result = CliRunner().invoke(app, ["convert", "spliceai", str(tmp_path / "nope"), str(tmp_path / "out")])
-    assert result.exit_code == 1 and "no such file or folder" in result.output
+    assert result.exit_code == 2 and "no such file or folder" in result.output
 
 
 # --------------------------------------------------------------------------- the published weights

@@ -78,12 +78,27 @@ def test_iter_predict_streams_ordered_tiles(rng_sequence: str) -> None:
 def test_invalid_input_errors() -> None:
     model = tiny_model()
     seq = "ACGT" * 30 + "AC-GT"
-    with pytest.raises(ValueError, match=r"sequence position 122: '-' is not a nucleotide letter"):
+    with pytest.raises(ValueError, match=r"^position 123: invalid character '-' \(expected A, C, G, T/U or an IUPAC ambiguity code\)$"):
         predict_sequence(model, seq, chunk_size=50)
     with pytest.raises(ValueError, match="strand must be '\\+' or '-', got 'minus'"):
         predict_sequence(model, "ACGT", strand="minus")
     with pytest.raises(ValueError, match="chunk_size and batch_size must be positive"):
         predict_sequence(model, "ACGT", chunk_size=0)
+
+
+@pytest.mark.parametrize("strand", ["+", "-"])
+def test_invalid_character_message_is_the_shared_one_based_message(strand: str) -> None:
+    """SpliceAI prediction of a string reports the tokenizer's and the pipelines' message (1-based)."""
+    from nucleoforge.pipelines.splice_site import SpliceSitePipeline
+
+    model = tiny_model()
+    expected = "position 3: invalid character 'X' (expected A, C, G, T/U or an IUPAC ambiguity code)"
+    with pytest.raises(ValueError) as err:
+        predict_sequence(model, "ACXTACGTAC", strand=strand, chunk_size=4)
+    assert str(err.value) == expected
+    with pytest.raises(ValueError) as err:
+        SpliceSitePipeline(model=model, device="cpu")("ACXTACGTAC", strand=strand)
+    assert str(err.value) == expected
 
 
 def test_predict_flanked_is_a_batched_no_grad_call() -> None:

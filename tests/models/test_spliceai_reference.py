@@ -128,13 +128,10 @@ def blockwise_predict(predict_window: Callable[[np.ndarray], np.ndarray], onehot
 # --------------------------------------------------------------------------- shared fixtures
 @pytest.fixture(scope="session")
 def wheel_h5_files() -> list[Path]:
-    """The five original h5 models of the installed ``spliceai`` wheel (skip when absent)."""
-    from nucleoforge.models.spliceai.convert import find_spliceai_wheel_files
+    """The five original h5 models of the installed ``spliceai`` wheel (skip when absent; fail under CI=true)."""
+    from tests.conftest import spliceai_wheel_h5_files
 
-    try:
-        return find_spliceai_wheel_files()[0]
-    except FileNotFoundError as exc:
-        pytest.skip(f"SpliceAI wheel not installed (`pip install --no-deps spliceai==1.3.1`): {exc}")
+    return spliceai_wheel_h5_files()
 
 
 @pytest.fixture(scope="session")

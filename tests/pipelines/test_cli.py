@@ -119,7 +119,7 @@ def test_variant_effect_streams_skips_and_resumes(model_dir, tmp_path, reference
     full = out.read_text()
     # interrupted run: 5 complete rows and half a line; resuming scores only the rest
     out.write_text("\n".join(lines[:6]) + "\n" + lines[6][:15])
-    text = _run(*args)
+    text = _run(*args, "--resume")  # variant-effect resumes only when asked
     assert "scored 7 variants" in text and "5 resumed" in text
     assert out.read_text() == full
 

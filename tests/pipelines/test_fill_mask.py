@@ -113,7 +113,7 @@ def test_whole_kmer_masking_covers_exactly_the_covering_tokens(model_dir, k):
     for pos in (0, 1, k - 1, len(plain) // 2, len(plain) - 2, len(plain) - 1):
         text = plain[:pos] + "<mask>" + plain[pos + 1 :]
         job = fill.preprocess({"name": "x", "sequence": text})
-        ids = np.array(tok(job["chunks"][0]["text"])["input_ids"][1:-1])
+        ids = np.asarray(job["chunks"][0]["input_ids"][1:-1])  # the chunk carries token ids, not text
         masked_tokens = set(np.flatnonzero(ids == tok.mask_token_id).tolist())
         assert masked_tokens == set(range(max(0, pos - k + 1), min(pos, n_tokens - 1) + 1)), (k, pos)
         kmers = tok.convert_ids_to_tokens(ids.tolist())
@@ -149,3 +149,33 @@ def test_invalid_characters_name_sequence_and_position(model_dir):
     fill = pipeline("nucleotide-fill-mask", model=str(model_dir("splicebert")), device="cpu")
     with pytest.raises(ValueError, match=r"sequence 'bad', position 4: invalid character 'X'"):
         fill(("bad", "ACGX<mask>"))
+
+
+@pytest.mark.parametrize(
+    "task,item",
+    [
+        ("nucleotide-fill-mask", {"name": "bad", "sequence": "ACXT<mask>ACGT"}),
+        ("nucleotide-embedding", {"name": "bad", "sequence": "ACXTACGTAC"}),
+        ("nucleotide-attention", {"name": "bad", "sequence": "ACXT<mask>ACGT"}),
+        ("zero-shot-variant-effect", {"name": "bad", "sequence": "ACXTACGTAC", "position": 5, "alt": "A"}),
+    ],
+)
+@pytest.mark.parametrize("kind,k", [("splicebert", None), ("utrbert", 3)])
+def test_every_pipeline_gives_the_shared_one_based_message(model_dir, task, item, kind, k):
+    """The tokenizer, SpliceAI and every language-model pipeline name the same (1-based) position."""
+    pipe = pipeline(task, model=str(model_dir(kind, k, 66)), device="cpu")
+    with pytest.raises(ValueError) as err:
+        pipe(item)
+    assert str(err.value) == "sequence 'bad', position 3: invalid character 'X' (expected A, C, G, T/U or an IUPAC ambiguity code)"
+
+
+def test_masks_travel_as_ids_not_text(model_dir):
+    """A written mask is read once: the chunks hold token ids, equal to tokenising the text itself."""
+    model, tok = build_model("utrbert", 3, 66)
+    fill = pipeline("nucleotide-fill-mask", model=model, tokenizer=tok, device="cpu")
+    text = "ACGUU<mask>CAAGC[MASK]AGCUA"
+    job = fill.preprocess({"name": "x", "sequence": text})
+    (chunk,) = job["chunks"]
+    assert set(chunk) == {"input_ids", "window", "targets"} and chunk["targets"].tolist() == [5, 11]
+    assert chunk["input_ids"].tolist() == tok(text)["input_ids"]
+    assert np.flatnonzero(job["masked"]).tolist() == [5, 11]

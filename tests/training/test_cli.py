@@ -64,6 +64,21 @@ def test_pretrain_and_exact_resume(tmp_path, chr22_corpus):
     assert model.config.hidden_size == TINY["hidden_size"] and tok.k == 1
 
 
+def test_pretrain_schedule_switch_at_the_resume_point_is_exact(tmp_path, chr22_corpus):
+    """A masking schedule that switches at step index 3 (the 4th step): the uninterrupted run and
+    a run resumed from checkpoint-3 mask every batch alike — the Trainer collates ahead of the
+    step (and before restoring its state on resume), so the masking happens at the step."""
+    train, held = chr22_corpus
+    full, part = tmp_path / "full", tmp_path / "part"
+    schedule = ("--schedule", "0:base@0.15,3:base@0.4")
+    _pretrain(train, held, full, 6, *schedule)
+    _pretrain(train, held, part, 3, *schedule)
+    _pretrain(train, held, part, 6, "--resume", *schedule)
+    assert _trace(part) == _trace(full)
+    masked = [int(line.split()[4]) for line in _trace(full)]  # masked tokens per batch
+    assert min(masked[3:]) > max(masked[:3])  # 40 % from the 4th step on, 15 % before
+
+
 def test_pretrain_resume_without_checkpoint_fails(tmp_path, chr22_corpus):
     train, held = chr22_corpus
     result = runner.invoke(app, ["pretrain", "--model-type", "splicebert", "--config", TINY_ARG, "--train", str(train),

@@ -11,13 +11,15 @@ import torch
 
 from nucleoforge.tokenization import NucleotideTokenizer
 from nucleoforge.training.collators import (
+    MASK_SEED,
     AhoCorasick,
     BaseMaskingCollator,
     MaskingSchedule,
     MotifMaskingCollator,
     SpanMaskingCollator,
+    StepMasking,
     WholeKmerMaskingCollator,
-    masking_schedule_callback,
+    pad_ids,
     parse_schedule,
 )
 
@@ -252,13 +254,27 @@ def test_schedule_switches_by_step():
     tok = NucleotideTokenizer.for_model("dnabert", k=6)
     schedule = parse_schedule("0:kmer@0.15,3:kmer@0.2", tok)
     assert schedule.current.mlm_probability == 0.15
-    callback = masking_schedule_callback(schedule)
-
-    class State:
-        global_step = 5
-
-    callback.on_step_begin(None, State(), None)
+    schedule.step = 5
     assert schedule.current.mlm_probability == 0.2
+    # under a Trainer: the collator only pads; the batch is masked by the stage of the step that trains it
+    examples = [{"input_ids": tok("ACGTACGTACGTACGTACGT")["input_ids"], "seed": 7}, {"input_ids": tok("GGCCTTAAGGCC")["input_ids"], "seed": 8}]
+    deferred = schedule.defer(examples)
+    assert "labels" not in deferred and deferred[MASK_SEED].shape == (4,)
+    assert deferred["input_ids"].tolist() == pad_ids(examples, tok.pad_token_id)[0].tolist()
+
+    class Trainer(StepMasking):
+        masking = schedule
+
+        class state:
+            global_step, max_steps = 2, 10
+
+    for step, rate in ((2, 0.15), (3, 0.2)):
+        Trainer.state.global_step = step
+        batch = Trainer().mask_scheduled(dict(deferred))
+        assert MASK_SEED not in batch and Trainer().scheduled_rate() == rate
+        ref = schedule.at(step).mask(deferred["input_ids"].numpy(), np.random.default_rng(deferred[MASK_SEED].tolist()))
+        assert batch["input_ids"].tolist() == ref[0].tolist() and batch["labels"].tolist() == ref[1].tolist()
+    assert Trainer().mask_scheduled({"input_ids": deferred["input_ids"]}).keys() == {"input_ids"}  # eval batches pass
     with pytest.raises(ValueError, match="step 0"):
         MaskingSchedule([(5, schedule.current)])
     with pytest.raises(ValueError, match="bad masking schedule entry"):
@@ -271,3 +287,23 @@ def test_all_vocabularies_only_mask_nucleotide_tokens():
         collate = BaseMaskingCollator.from_tokenizer(tok, mlm_probability=0.5)
         assert not set(collate.maskable_ids.tolist()) & set(SPECIAL)
         assert len(collate.maskable_ids) == 4 ** tok.k
+
+
+def test_schedule_stages_counted_from_the_end():
+    """The one mask-rate schedule also serves GeneBERT's "20 % for the last N steps" (negative first steps)."""
+    tok = NucleotideTokenizer.for_model("dnabert", k=6)
+    schedule = parse_schedule("0:kmer@0.15,-10:kmer@0.2", tok)
+    assert [schedule.rate_at(s, max_steps=60) for s in (0, 49, 50, 59)] == [0.15, 0.15, 0.2, 0.2]
+    assert schedule.rate_at(59) == 0.15  # without max_steps the end is unknown
+    rates = MaskingSchedule.rates(WholeKmerMaskingCollator.from_tokenizer(tok), 0.15, 0.2, final_steps=10)
+    assert [rates.rate_at(s, 60) for s in (0, 49, 50, 59)] == [0.15, 0.15, 0.2, 0.2]
+    assert [rates.rate_at(s, 5) for s in (0, 4)] == [0.2, 0.2]  # more final steps than steps: final throughout
+
+    rates.step, rates.max_steps = 50, 60
+    assert rates.mlm_probability == rates.current.mlm_probability == 0.2
+    ids = np.asarray(tok(["ACGTACGTACGTAC"], padding=True)["input_ids"])
+    out, labels = rates.mask(ids, np.random.default_rng(0))
+    ref = rates.current.mask(ids, np.random.default_rng(0))
+    assert (out == ref[0]).all() and (labels == ref[1]).all()
+    with pytest.raises(ValueError, match="strictly increasing"):
+        MaskingSchedule([(0, rates.current), (-5, rates.current), (100, rates.current)])

@@ -121,7 +121,7 @@ def test_token_and_contact_labels(tmp_path):
         ("t.csv", "sequence,label\nACGT,0101\nACGTA,0101\n", "token", "binary", r"t\.csv: row 2: token label string has 4 characters, the sequence 5"),
         ("l.csv", "sequence,label\nACGT,0 1 1\n", "token", "regression", r"l\.csv: row 1: 3 token labels for a sequence of 4"),
         ("u.csv", "sequence,label,weight\nACGT,1,3\n", "sequence", "binary", r"u\.csv: unknown column\(s\) \['weight'\]"),
-        ("x.csv", "sequence,label\nACXT,1\n", "sequence", "binary", r"x\.csv: row 1: position 2: invalid character 'X'"),
+        ("x.csv", "sequence,label\nACXT,1\n", "sequence", "binary", r"x\.csv: row 1: position 3: invalid character 'X'"),
         ("p.csv", "sequence,label\nACGU,((.)\n", "contact", "binary", r"p\.csv: row 1: unmatched '\(' at position 0"),
         ("q.csv", 'sequence,label\nACGU,"1-9"\n', "contact", "binary", r"q\.csv: row 1: pair \(1, 9\) is outside 1\.\.4"),
         ("m.csv", "sequence,label\nACGU,\n", "sequence", "binary", r"m\.csv: row 1: empty label"),

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from nucleoforge.io.checkpoints import CheckpointError
+from nucleoforge import registry
+from nucleoforge.io.checkpoints import CheckpointError, load_model_folder
 
 T = TypeVar("T")
 Rule = tuple[str, str, bool]  # (source regex, target template with \1 groups, transpose a 2-D weight)
@@ -342,16 +343,16 @@ def describe_folder(path: Path) -> str | None:
     except (OSError, json.JSONDecodeError):
         return None
     model_type = data.get("model_type")
-    if model_type in ("splicebert", "utrbert", "rnaernie"):
+    if model_type in {f.model_type for f in registry.families()}:
         return f"an already converted nucleoforge folder (model_type {model_type!r}); load it with from_pretrained"
     vocab_size = data.get("vocab_size")
-    if vocab_size == 10:
-        return "a SpliceBERT checkpoint (vocab_size 10): use `nucleoforge convert splicebert`"
-    for k in (3, 4, 5, 6):
-        if vocab_size == 4**k + 5:
-            return f"a 3UTRBERT {k}-mer checkpoint (vocab_size {vocab_size} = 4^{k}+5): use `nucleoforge convert utrbert`"
-    if vocab_size == 39:
-        return "an RNAErnie-sized vocabulary (39 tokens) in a Hugging Face folder"
+    for entry in registry.families(kind="bert"):
+        if entry.converter is None:
+            continue
+        for k in entry.ks:
+            if vocab_size == len(entry.tokens(k)):
+                what = f"a {entry.name}" + (f" {k}-mer" if len(entry.ks) > 1 else "")
+                return f"{what} checkpoint (vocab_size {vocab_size}): use `nucleoforge convert {entry.model_type}`"
     return None
 
 
@@ -437,7 +438,8 @@ def load_nucleoforge_folder(path: str | os.PathLike, model_class: type, model_ty
         raise ConversionError(f"{folder}: not a nucleoforge model folder: {exc}") from None
     if config.model_type != model_type:
         raise ConversionError(f"{folder}: holds a {config.model_type!r} model, not {model_type!r}")
-    return model_class.from_pretrained(folder).eval()
+    # missing or unknown weights are an error, not random ones
+    return load_model_folder(model_class.from_pretrained, folder, model_types=[model_type], what=f"a {model_type} model").eval()
 
 
 def empty_model(model_class: type, config: object) -> nn.Module:

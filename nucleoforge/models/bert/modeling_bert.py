@@ -30,6 +30,7 @@ from nucleoforge.heads import (
     prediction_loss,
 )
 from nucleoforge.models.bert.configuration_bert import NucleotideBertConfig
+from nucleoforge.tokenization import IGNORE_INDEX
 
 
 # ---------------------------------------------------------------------------- outputs
@@ -323,7 +324,7 @@ class NucleotideBertForMaskedLM(NucleotideBertPreTrainedModel):
         logits = self.lm_head(out.last_hidden_state)
         loss = None
         if labels is not None:
-            loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]).float(), labels.view(-1), ignore_index=-100)
+            loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]).float(), labels.view(-1), ignore_index=IGNORE_INDEX)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
 
 
@@ -415,7 +416,7 @@ def _fit_labels(labels: torch.Tensor, n: int, dims: int) -> torch.Tensor:
         size = labels.shape[axis]
         if size > n:
             extra = labels.narrow(axis, n, size - n)
-            if bool((extra != -100).any()):
+            if bool((extra != IGNORE_INDEX).any()):
                 raise ValueError(
                     f"labels have {size} nucleotide positions but the longest input has {n}; "
                     "labels must be aligned to nucleotides (pad with -100)"
@@ -424,5 +425,5 @@ def _fit_labels(labels: torch.Tensor, n: int, dims: int) -> torch.Tensor:
         elif size < n:
             pad_shape = list(labels.shape)
             pad_shape[axis] = n - size
-            labels = torch.cat([labels, labels.new_full(pad_shape, -100)], dim=axis)
+            labels = torch.cat([labels, labels.new_full(pad_shape, IGNORE_INDEX)], dim=axis)
     return labels

@@ -44,6 +44,7 @@ from nucleoforge.models.bert.modeling_bert import (
     NucleotideBertPreTrainedModel,
 )
 from nucleoforge.models.genebert.configuration_genebert import GeneBertConfig, GeneBertSequenceConfig
+from nucleoforge.tokenization import IGNORE_INDEX
 
 
 # The stand-alone sequence encoder: the shared BERT-family classes with its config.
@@ -356,7 +357,7 @@ class GeneBertForPreTraining(GeneBertPreTrainedModel):
         hidden = seq_out.last_hidden_state
         mgm_loss = mgm_logits = None
         if labels is not None:
-            masked = labels != -100
+            masked = labels != IGNORE_INDEX
             mgm_logits = self.lm_head(hidden[masked])
             if mgm_logits.shape[0]:
                 mgm_loss = F.cross_entropy(mgm_logits.float(), labels[masked])

@@ -29,6 +29,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from nucleoforge import registry
+from nucleoforge.tokenization import IGNORE_INDEX
 
 from .configuration_spliceai import SpliceAIConfig
 
@@ -173,13 +174,24 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
     def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *args, **kwargs):
         """Load a model; ``spliceai-10k`` / ``spliceai-10k-N`` resolve to the converted wheel weights.
 
-        Any other name or path goes through :meth:`transformers.PreTrainedModel.from_pretrained`.
+        Any other name or path goes through :meth:`transformers.PreTrainedModel.from_pretrained`,
+        strictly: a folder of another model type (a SpliceBERT folder, say) or one whose weights
+        do not all match the ensemble (missing or unexpected) raises
+        :class:`~nucleoforge.io.checkpoints.CheckpointError` naming the folder and its model type,
+        instead of running with random weights. Passing ``output_loading_info=True`` returns
+        transformers' ``(model, info)`` unchecked, for callers that inspect the info themselves.
         """
         entry = registry.family("spliceai")
         name = str(pretrained_model_name_or_path)
         if name in entry.pretrained and not Path(name).exists():
             pretrained_model_name_or_path = registry.resolve(entry.resolver)(name)
-        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        if kwargs.get("output_loading_info"):
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        from nucleoforge.io.checkpoints import load_model_folder
+
+        load = super().from_pretrained
+        return load_model_folder(lambda path, **kw: load(path, *args, **kw), pretrained_model_name_or_path,
+                                  model_types=[entry.model_type], what=f"a {entry.name} model", **kwargs)
 
     # -- forward -----------------------------------------------------------------------------
     def _check_input(self, input: torch.Tensor) -> None:
@@ -303,7 +315,7 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
         loss = None
         if labels is not None:
             log_probs = torch.log(probabilities.clamp_min(1e-12))
-            loss = F.nll_loss(log_probs.reshape(-1, log_probs.shape[-1]), labels.reshape(-1), ignore_index=-100)
+            loss = F.nll_loss(log_probs.reshape(-1, log_probs.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
         out = SpliceAIOutput(
             loss=loss,
             probabilities=probabilities,

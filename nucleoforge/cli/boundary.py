@@ -1,0 +1,205 @@
+"""The command line's one error boundary, its global options and the option checks every command shares.
+
+:func:`run` executes the typer app (``standalone_mode=False``) inside one ``try``:
+
+* a **user error** — a missing, unreadable or non-UTF-8 input, a duplicate FASTA record, a
+  model folder of the wrong type, an unwritable output, a bad option (:data:`USER_ERRORS`:
+  ``ValueError`` and its subclasses such as ``CheckpointError``/``ConversionError``/
+  ``UnicodeDecodeError``, ``FileNotFoundError``, ``IsADirectoryError``, ``NotADirectoryError``,
+  ``PermissionError``, and click's usage errors) — prints one line ``error: <message>`` on
+  stderr and exits with status 2;
+* anything else is a bug or an environment failure: one line ``error: unexpected failure:
+  <type>: <message> (run with --debug for the traceback)``, exit status 1;
+* ``--debug`` (before the command, or ``NUCLEOFORGE_DEBUG=1``) prints the traceback too.
+
+``-q/--quiet`` before the command (and each command's own ``-q/--quiet``) silences every
+progress bar — nucleoforge's, transformers' weight loading and the Trainer's — and every
+warning: only errors are printed.
+
+Nothing heavy is imported here (``nucleoforge --help`` must stay instant).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any, Optional
+
+import typer
+
+from nucleoforge.cli.app import app
+
+try:  # typer >= 0.2x carries its own copy of click
+    from typer._click import exceptions as _click_exceptions
+    from typer._click.globals import get_current_context
+except ImportError:  # older typer: click itself
+    from click import exceptions as _click_exceptions  # type: ignore[no-redef]
+    from click.globals import get_current_context  # type: ignore[no-redef]
+
+ClickException = _click_exceptions.ClickException
+UsageError = _click_exceptions.UsageError
+NoArgsIsHelpError = getattr(_click_exceptions, "NoArgsIsHelpError", ())
+
+__all__ = ["USER_ERRORS", "run", "set_quiet", "is_quiet", "debug_enabled", "check_device", "describe"]
+
+#: exception types that are the user's to fix: one ``error:`` line and exit status 2
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,  # includes UnicodeDecodeError, CheckpointError, ConversionError
+    FileNotFoundError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+    UsageError,  # typer's (click's) usage errors, typer.BadParameter included
+)
+
+_state: dict[str, Any] = {"debug": False, "quiet": False}
+_QUIET_ENV = {"TQDM_DISABLE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+
+
+def debug_enabled() -> bool:
+    """Whether ``--debug`` was given or ``NUCLEOFORGE_DEBUG`` is set (1/true/yes/on)."""
+    return bool(_state["debug"]) or os.environ.get("NUCLEOFORGE_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_quiet() -> bool:
+    """Whether ``-q/--quiet`` was given (before the command or to it)."""
+    return bool(_state["quiet"])
+
+
+def set_quiet() -> None:
+    """No progress bars and no warnings until the command ends: nucleoforge's bars (commands ask
+    :func:`is_quiet`), transformers' (weight loading, the Trainer) and any other tqdm bar."""
+    if _state["quiet"]:
+        return
+    _state["quiet"] = True
+    ctx = get_current_context(silent=True)
+    if ctx is not None:  # undone when the invocation ends (tests run many in one process)
+        ctx.find_root().call_on_close(_reset_quiet)
+    _state["saved_env"] = {k: os.environ.get(k) for k in _QUIET_ENV}
+    os.environ.update(_QUIET_ENV)
+    import logging
+
+    _state["nf_level"] = logging.getLogger("nucleoforge").level
+    logging.getLogger("nucleoforge").setLevel(logging.ERROR)
+    from transformers.utils import logging as hf_logging  # does not import torch
+
+    _state["hf_verbosity"] = hf_logging.get_verbosity()
+    _state["hf_bars"] = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # also turns off the Trainer's bars when disable_tqdm is not given
+    if "datasets" in sys.modules:  # imported later, it reads HF_DATASETS_DISABLE_PROGRESS_BARS
+        _state["datasets_bars"] = sys.modules["datasets"].is_progress_bar_enabled()
+        sys.modules["datasets"].disable_progress_bars()
+
+
+def _reset() -> None:
+    """Undo :func:`set_quiet` and ``--debug`` (so that :func:`run` can be called again in one process)."""
+    _reset_quiet()
+    _state["debug"] = False
+
+
+def _reset_quiet() -> None:
+    if _state["quiet"]:
+        import logging
+
+        logging.getLogger("nucleoforge").setLevel(_state.pop("nf_level", logging.NOTSET))
+        for k, v in _state.pop("saved_env", {}).items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        from transformers.utils import logging as hf_logging
+
+        if _state.pop("hf_bars", True):
+            hf_logging.enable_progress_bar()
+        hf_logging.set_verbosity(_state.pop("hf_verbosity", hf_logging.WARNING))
+        if _state.pop("datasets_bars", False):
+            sys.modules["datasets"].enable_progress_bars()
+    _state["quiet"] = False
+
+
+@app.callback()
+def _global_options(
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars, no warnings: only errors (every command)."),
+    debug: bool = typer.Option(False, "--debug", help="Print the traceback of a failure (also NUCLEOFORGE_DEBUG=1)."),
+) -> None:
+    """Global options (before the command): -q/--quiet and --debug."""
+    if debug:
+        _state["debug"] = True
+    if quiet:
+        set_quiet()
+
+
+def check_device(device: Optional[str], option: str = "--device") -> Optional[str]:
+    """``device`` unchanged if torch can use it here; else ``typer.BadParameter`` naming ``option``."""
+    if device is None:
+        return None
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise typer.BadParameter(f"{device!r} is not a torch device (expected cpu, cuda, cuda:N or mps)", param_hint=f"'{option}'") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch is built without CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise typer.BadParameter(f"{device!r}: CUDA is not available ({why}); use --device cpu", param_hint=f"'{option}'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise typer.BadParameter(f"{device!r}: there are only {torch.cuda.device_count()} CUDA device(s)", param_hint=f"'{option}'")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise typer.BadParameter(f"{device!r}: MPS is not available here; use --device cpu", param_hint=f"'{option}'")
+    return device
+
+
+def describe(exc: BaseException) -> str:
+    """One line saying what went wrong (file, line, record or option, and what was expected)."""
+    if isinstance(exc, ClickException):
+        text = exc.format_message()
+        ctx = getattr(exc, "ctx", None)
+        if isinstance(exc, UsageError) and ctx is not None:
+            text += f" (see '{ctx.command_path} --help')"
+    elif isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}" + (f" ({exc.filename2})" if exc.filename2 else "")
+    elif isinstance(exc, KeyError) and exc.args:
+        text = str(exc.args[0])
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())  # one line
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    return isinstance(exc, USER_ERRORS) and not isinstance(exc, (UnicodeEncodeError,))
+
+
+def run(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rc = app(args=args, prog_name="nucleoforge", standalone_mode=False)
+        return rc if isinstance(rc, int) else 0
+    except NoArgsIsHelpError:  # `nucleoforge` / `nucleoforge convert` alone: help, printed already
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except typer.Abort as exc:
+        cause = exc.__cause__ or exc.__context__
+        return _report(cause) if cause is not None else _report(exc, "aborted")
+    except Exception as exc:  # noqa: BLE001 (the boundary)
+        return _report(exc)
+    finally:
+        _reset()
+
+
+def _report(exc: BaseException, text: Optional[str] = None) -> int:
+    debug = debug_enabled()
+    if debug:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    if text is None and _is_user_error(exc):
+        print(f"error: {describe(exc)}", file=sys.stderr)
+        return 2
+    msg = text or f"unexpected failure: {type(exc).__name__}: {describe(exc)}"
+    print(f"error: {msg}" + ("" if debug else " (run with --debug for the traceback)"), file=sys.stderr)
+    return 1

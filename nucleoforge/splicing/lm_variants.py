@@ -1,0 +1,200 @@
+"""Language-model variant effects over a VCF: the library behind ``nucleoforge variant-effect``.
+
+:func:`score_vcf_lm` streams a VCF's SNVs through a
+:class:`~nucleoforge.pipelines.variant_effect.VariantEffectPipeline` (KL context score over
+``±flank`` and the masked-site log-likelihood ratio) and writes one TSV row per scored ALT, in
+input order (:data:`nucleoforge.io.tables.VARIANT_EFFECT_COLUMNS`). It is the
+language-model counterpart of SpliceAI's :func:`nucleoforge.splicing.scoring.score_vcf` and
+follows the same output rules (:mod:`nucleoforge.io.outputs`):
+
+* the output may not be the input VCF or the reference (also through links); inputs are
+  checked before the output is opened;
+* a VCF record that cannot be parsed stops the run after every row before it has been
+  written: ``ValueError("FILE:LINE: ...")``;
+* the output gets a run manifest ``OUTPUT.manifest.json`` (input VCF and reference checksums,
+  ``flank``, ``window``, ``combine`` for k-mer models, the tokenizer and the model weights);
+  ``resume=True`` continues an interrupted output only when the manifest matches and every
+  kept row is the variant at that place, so the result is byte-identical to an uninterrupted
+  run. Without ``resume`` an existing output is replaced.
+
+Records are skipped (counted in :attr:`LmVariantSummary.skipped`) when an ALT is symbolic
+(``symbolic``), not a single-nucleotide change (``not_snv``), on a chromosome missing from the
+reference or beyond its end (``skipped``, with a warning), or when REF does not match the
+reference base (``ref_mismatch``, with a warning).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from nucleoforge.io.genome import Genome
+
+__all__ = ["score_vcf_lm", "variant_effect_manifest", "LmVariantSummary"]
+
+_log = logging.getLogger("nucleoforge.splicing.lm_variants")
+
+
+@dataclass
+class LmVariantSummary:
+    """What :func:`score_vcf_lm` did."""
+
+    rows: int = 0  # rows in the output (resumed + new)
+    resumed: int = 0  # rows kept from an interrupted run
+    scored: int = 0  # rows written by this run
+    skipped: dict[str, int] = field(default_factory=dict)  # symbolic, not_snv, skipped, ref_mismatch
+
+
+def _tokenizer_identity(tokenizer: Any) -> str:
+    vocab = sorted(tokenizer.get_vocab().items())
+    return f"{type(tokenizer).__name__}:{hashlib.sha256(repr(vocab).encode()).hexdigest()[:16]}"
+
+
+def _window_size(pipe: Any, window: int | None, flank: int) -> int:
+    size = window or pipe.max_nucleotides
+    if size > pipe.max_nucleotides:
+        raise ValueError(f"--window {size} exceeds the model's {pipe.max_nucleotides} nucleotides")
+    if size < max(1, pipe.k):
+        raise ValueError(f"--window {size} is shorter than the model's k-mer ({pipe.k})")
+    if flank < 0:
+        raise ValueError(f"--flank must be >= 0, got {flank}")
+    return size
+
+
+def variant_effect_manifest(pipe: Any, genome: Genome, input_path: str, *, flank: int, window: int,
+                            combine: str) -> dict[str, Any]:
+    """The run manifest of ``nucleoforge variant-effect`` (see :mod:`nucleoforge.io.outputs`):
+    ``window`` is the effective window (the model's maximum when not given)."""
+    from nucleoforge.io.outputs import run_manifest
+
+    return run_manifest(
+        "variant-effect",
+        inputs={"input": input_path, "reference": str(genome.path)},
+        parameters={"flank": flank, "window": window, "combine": combine if pipe.k > 1 else None,
+                    "tokenizer": _tokenizer_identity(pipe.tokenizer)},
+        model=pipe.model,
+    )
+
+
+def _items(records: Iterator[Any], genome: Genome, size: int, stats: Counter, state: dict) -> Iterator[dict[str, Any]]:
+    """Pipeline inputs for the scorable SNVs; a parse error is kept in ``state["error"]`` and
+    ends the stream (so the rows before it are still written)."""
+    from nucleoforge.io.vcf import VcfFormatError
+
+    try:
+        for rec in records:
+            for alt in rec.alts or ():
+                ref = (rec.ref or "").upper()
+                alt_u = alt.upper()
+                if alt_u in (".", "*") or alt_u.startswith("<"):
+                    stats["symbolic"] += 1
+                    continue
+                if len(ref) != 1 or len(alt_u) != 1:
+                    stats["not_snv"] += 1
+                    continue
+                if rec.chrom not in genome:
+                    _log.warning("%s:%d %s>%s: chromosome not in %s; skipped", rec.chrom, rec.pos, ref, alt, genome.path)
+                    stats["skipped"] += 1
+                    continue
+                chrom = genome.resolve(rec.chrom)
+                pos0 = rec.pos - 1
+                if pos0 >= genome.lengths[chrom]:
+                    _log.warning("%s:%d: beyond the end of %s; skipped", rec.chrom, rec.pos, chrom)
+                    stats["skipped"] += 1
+                    continue
+                actual = genome.fetch(chrom, pos0, pos0 + 1).upper()
+                if actual != ref:
+                    _log.warning("%s:%d %s>%s: REF does not match the reference base %s; skipped", rec.chrom, rec.pos, ref, alt, actual)
+                    stats["ref_mismatch"] += 1
+                    continue
+                start = pos0 - size // 2
+                seq = genome.fetch_padded(chrom, start, start + size).upper()
+                yield {"sequence": seq, "position": size // 2, "alt": alt_u, "name": f"{rec.chrom}:{rec.pos}:{ref}>{alt_u}",
+                       "chrom": rec.chrom, "pos": rec.pos, "id": rec.id or ".", "vcf_ref": ref, "vcf_alt": alt_u}
+    except VcfFormatError as exc:
+        state["error"] = exc
+
+
+def _key(item: dict[str, Any]) -> list[str]:
+    return [item["chrom"], str(item["pos"]), item["id"], item["vcf_ref"], item["vcf_alt"]]
+
+
+def score_vcf_lm(
+    pipe: Any,
+    genome: Genome,
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    *,
+    flank: int = 100,
+    window: int | None = None,
+    combine: str = "mean",
+    batch_size: int = 8,
+    resume: bool = False,
+    progress: bool = True,
+) -> LmVariantSummary:
+    """Score the SNVs of ``input_path`` (VCF/BCF) with ``pipe`` into the TSV ``output_path``.
+
+    ``window`` nucleotides (default: the model's maximum) centred on each variant are cut from
+    ``genome``; ``flank``/``combine`` are the pipeline's parameters; ``batch_size`` windows go
+    through the model per call (3 per variant). See the module docstring for the output rules.
+    """
+    from nucleoforge.io.outputs import check_paths, check_resume, write_manifest
+    from nucleoforge.io.tables import read_variant_effect_table, variant_effect_header, variant_effect_row
+    from nucleoforge.io.vcf import iter_vcf_records, open_vcf
+    from nucleoforge.pipelines._common import check_combine
+
+    input_path, output_path = str(input_path), str(output_path)
+    size = _window_size(pipe, window, flank)
+    combine = check_combine(combine)
+    if size < 2 * flank + 1:
+        _log.warning("the %d-nt window is narrower than ±%d flank: the KL sum covers the window only", size, flank)
+    check_paths({"-I/--input": input_path, "-R/--reference": str(genome.path)}, {"-O/--output": output_path})
+    vcf = open_vcf(input_path)
+    stats: Counter = Counter()
+    state: dict[str, Any] = {"error": None}
+    summary = LmVariantSummary()
+    try:
+        manifest = variant_effect_manifest(pipe, genome, input_path, flank=flank, window=size, combine=combine)
+        items = _items(iter_vcf_records(vcf, input_path), genome, size, stats, state)
+        existing = resume and os.path.exists(output_path) and os.path.getsize(output_path) > 0
+        if existing:
+            # Every check before the output is touched: a refused resume leaves it as it was.
+            rows, end = read_variant_effect_table(output_path)
+            for i, row in enumerate(rows):
+                item = next(items, None)
+                if state["error"] is not None:
+                    raise state["error"]
+                if item is None:
+                    raise ValueError(f"{output_path}: row {i + 2} ({' '.join(row[:5])}) has no variant {i + 1} to match "
+                                     f"in {input_path} (it has {i}); rerun without --resume to start over")
+                if row[:5] != _key(item):
+                    diff = ", ".join(f"{n} {a} in the output, {b} in the input"
+                                     for n, a, b in zip(("CHROM", "POS", "ID", "REF", "ALT"), row[:5] + [""] * 5, _key(item)) if a != b)
+                    raise ValueError(f"{output_path}: row {i + 2} does not match variant {i + 1} of {input_path}: {diff}; "
+                                     "rerun without --resume to start over")
+            check_resume(output_path, manifest)
+            with open(output_path, "r+b") as fh:
+                fh.truncate(end)
+            summary.resumed = len(rows)
+        else:
+            write_manifest(output_path, manifest)
+        with open(output_path, "a" if existing else "w") as fh:
+            if not existing:
+                fh.write(variant_effect_header())
+                fh.flush()
+            for res in pipe.iter_results(items, flank=flank, combine=combine, batch_size=batch_size, progress=progress):
+                fh.write(variant_effect_row(res["chrom"], res["pos"], res["id"], res["vcf_ref"], res["vcf_alt"], res))
+                summary.scored += 1
+                if summary.scored % 64 == 0:
+                    fh.flush()
+    finally:
+        vcf.close()
+    if state["error"] is not None:
+        raise state["error"]
+    summary.rows = summary.resumed + summary.scored
+    summary.skipped = {k: v for k, v in sorted(stats.items()) if v}
+    return summary

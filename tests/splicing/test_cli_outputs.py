@@ -1,0 +1,354 @@
+"""Output safety of the writing commands, through the real CLI on real files.
+
+* an output that is the input (also through a symbolic link) is refused, the input untouched;
+* a missing input, or a run that fails half-way, leaves an existing output untouched (inputs
+  are validated first, outputs written to a temporary file beside the target and renamed);
+* a malformed VCF line: the records before it are written, then one error naming file:line;
+* ``variants --resume`` / ``variant-effect --resume`` refuse an output written with another
+  input, model or settings (the run manifest says what differs), and an identical resume gives
+  the bytes of an uninterrupted run; ``variant-effect`` resumes only when asked.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nucleoforge.cli import app
+from tests.conftest import CHR22, spliceai_pretrained
+from tests.splicing.conftest import VCF_HEADER, synthetic_vcf_lines
+
+runner = CliRunner()
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "spliceai_variants"
+
+
+def _ok(*args) -> str:
+    result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _fails(*args) -> str:
+    """Run a command that must fail; its message (printed, or the exception it raised)."""
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code != 0, f"expected a failure, got exit 0:\n{result.output}"
+    text = result.output
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        text += f"\n{type(result.exception).__name__}: {result.exception}"
+    return text
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _info(path: Path) -> dict[str, str]:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        return {c[2]: c[7] for c in (ln.rstrip("\n").split("\t") for ln in fh if not ln.startswith("#"))}
+
+
+def _variants_args(src, out, genome, model, distance="4", mask="0"):
+    fa, table, _ = genome
+    return ["variants", "-I", src, "-O", out, "-R", fa, "-A", table, "-D", distance, "-M", mask,
+            "--model", model, "--device", "cpu", "-q"]
+
+
+def _ve_args(model, vcf, ref, out, flank="20"):
+    return ["variant-effect", "--model", model, "-I", vcf, "-R", ref, "-O", out, "--flank", flank,
+            "--device", "cpu", "--no-progress"]
+
+
+# ------------------------------------------------------------------------------ output is the input
+@pytest.mark.parametrize("link", [False, True], ids=["same-path", "symlink"])
+@pytest.mark.parametrize("command", ["variants", "variants-resume", "splice", "fill-mask", "variant-effect"])
+def test_output_that_is_the_input_is_refused(command, link, tmp_path, tiny_spliceai, tiny_genome, model_dir, dbsnp_vcf):
+    _, _, seq = tiny_genome
+    if command.startswith("variants"):
+        src = tmp_path / "in.vcf"
+        src.write_text(VCF_HEADER + "".join(synthetic_vcf_lines(seq)))
+    elif command == "splice":
+        src = tmp_path / "a.fa"
+        src.write_text(f">a\n{seq[:300]}\n>b\n{seq[300:]}\n")
+    elif command == "fill-mask":
+        src = tmp_path / "a.fa"
+        src.write_text(f">a\n{seq[:40]}<mask>{seq[41:100]}\n")
+    else:
+        src = tmp_path / "v.vcf"
+        shutil.copy(dbsnp_vcf[1], src)
+    out = src
+    if link:
+        out = tmp_path / ("link" + src.suffix)
+        out.symlink_to(src)
+    before = src.read_bytes()
+    if command.startswith("variants"):
+        args = _variants_args(src, out, tiny_genome, tiny_spliceai(0)) + (["--resume"] if command == "variants-resume" else [])
+    elif command == "splice":
+        args = ["splice", "--fasta", src, "-o", out, "--model", tiny_spliceai(0), "--device", "cpu", "-q"]
+    elif command == "fill-mask":
+        args = ["fill-mask", "--model", model_dir("splicebert"), "-i", src, "-o", out, "--device", "cpu"]
+    else:
+        args = _ve_args(model_dir("splicebert"), src, dbsnp_vcf[0], out)
+    text = _fails(*args)
+    assert "same file as the input" in text and src.name in text
+    assert src.read_bytes() == before
+    assert out.is_symlink() == link
+
+
+def test_bedgraph_output_that_is_the_input_is_refused(tmp_path, tiny_spliceai, tiny_genome):
+    seq = tiny_genome[2]
+    src = tmp_path / "t.acceptor.bedGraph"  # --bedgraph t writes t.acceptor.bedGraph
+    src.write_text(f">a\n{seq[:200]}\n")
+    before = src.read_bytes()
+    text = _fails("splice", "--fasta", src, "--bedgraph", tmp_path / "t", "--model", tiny_spliceai(0), "-q")
+    assert "--bedgraph" in text and "same file as the input" in text
+    assert src.read_bytes() == before
+
+
+# ------------------------------------------------------------------------------ existing outputs survive failures
+def _lm_or_splice_args(command, src, out, model_dir, tiny_spliceai):
+    if command == "embed":
+        return ["embed", "--model", model_dir("splicebert"), "-i", src, "-o", out, "--device", "cpu", "--no-progress"]
+    if command == "splice":
+        return ["splice", "--fasta", src, "-o", out, "--model", tiny_spliceai(0), "--device", "cpu", "-q"]
+    return ["fill-mask", "--model", model_dir("splicebert"), "-i", src, "-o", out, "--device", "cpu"]
+
+
+@pytest.mark.parametrize("command", ["embed", "splice", "fill-mask"])
+def test_missing_input_leaves_an_existing_output_untouched(command, tmp_path, model_dir, tiny_spliceai):
+    out = tmp_path / ("old.npz" if command == "embed" else "old.tsv")
+    out.write_bytes(b"precious results\n")
+    text = _fails(*_lm_or_splice_args(command, tmp_path / "missing.fa", out, model_dir, tiny_spliceai))
+    assert "missing.fa" in text
+    assert out.read_bytes() == b"precious results\n"
+    assert _listing(tmp_path) == [out.name]
+
+
+@pytest.mark.parametrize("command", ["embed", "splice", "fill-mask"])
+def test_a_run_failing_half_way_leaves_an_existing_output_untouched(command, tmp_path, model_dir, tiny_spliceai, chr22_block):
+    seqs = [chr22_block[5_000 + 200 * i: 5_100 + 200 * i] for i in range(3)]
+    if command == "fill-mask":
+        seqs = [s[:30] + "<mask>" + s[31:] for s in seqs]
+    src = tmp_path / "in.fa"
+    src.write_text(f">a\n{seqs[0]}\n>b\n{seqs[1]}\n>c\n")  # record c has no sequence
+    out = tmp_path / ("old.npz" if command == "embed" else "old.tsv")
+    out.write_bytes(b"precious results\n")
+    text = _fails(*_lm_or_splice_args(command, src, out, model_dir, tiny_spliceai))
+    assert "in.fa:5" in text and "has no sequence" in text
+    assert out.read_bytes() == b"precious results\n"
+    assert _listing(tmp_path) == ["in.fa", out.name]  # no temporary file left behind
+    # and a good run replaces it (written beside it, then renamed)
+    src.write_text(f">a\n{seqs[0]}\n>b\n{seqs[1]}\n")
+    _ok(*_lm_or_splice_args(command, src, out, model_dir, tiny_spliceai))
+    assert out.read_bytes() != b"precious results\n"
+    assert _listing(tmp_path) == ["in.fa", out.name]
+
+
+# ------------------------------------------------------------------------------ malformed VCF lines
+@pytest.fixture(scope="module")
+def chr_reference(tmp_path_factory):
+    from nucleoforge.io.genome import place_subsequence_records
+
+    ref = tmp_path_factory.mktemp("chrref") / "chr22.fa"
+    place_subsequence_records(CHR22, ref, chrom_prefix="chr")  # 'chr22' vs the VCF's '22'
+    return ref
+
+
+def _insert_line(src: Path, dest: Path, bad: str, after: int) -> int:
+    """Copy ``src`` with ``bad`` inserted after ``after`` records; returns its 1-based line number."""
+    lines = src.read_text().splitlines(True)
+    header = [ln for ln in lines if ln.startswith("#")]
+    body = [ln for ln in lines if not ln.startswith("#")]
+    dest.write_text("".join(header + body[:after] + [bad] + body[after:]))
+    return len(header) + after + 1
+
+
+@pytest.mark.parametrize("chunk_size", [2, 256])
+def test_variants_malformed_line_writes_the_records_before_it(tmp_path, chr_reference, chunk_size):
+    spliceai_pretrained("spliceai-10k")  # skips (fails under CI=true) without the converted weights
+    bad = tmp_path / "bad.vcf"
+    line = _insert_line(FIXTURES / "input.vcf", bad, "22\tabc\trsX\tC\tT\t.\t.\t.\n", after=5)
+    assert line == 9
+    out = tmp_path / "out.vcf"
+    text = _fails("variants", "-I", bad, "-O", out, "-R", chr_reference, "-A", "grch37", "--chunk-size", chunk_size,
+                  "--device", "cpu", "-q")
+    assert f"{bad}:9: POS must be a positive integer, got 'abc'" in text
+    got = _info(out)
+    expected = _info(FIXTURES / "expected_M0.vcf")
+    first5 = list(_info(FIXTURES / "input.vcf"))[:5]
+    assert list(got) == first5
+    assert got == {k: expected[k] for k in first5}  # scored like the original CLI
+    assert any(v.startswith("SpliceAI=") for v in got.values())
+
+
+def test_variant_effect_malformed_line_writes_the_rows_before_it(tmp_path, model_dir, dbsnp_vcf):
+    ref, vcf = dbsnp_vcf
+    full = tmp_path / "full.tsv"
+    _ok(*_ve_args(model_dir("splicebert"), vcf, ref, full))
+    bad = tmp_path / "bad.vcf"
+    line = _insert_line(vcf, bad, "22\t20000100\n", after=6)
+    out = tmp_path / "out.tsv"
+    text = _fails(*_ve_args(model_dir("splicebert"), bad, ref, out))
+    assert f"{bad}:{line}: expected at least 8 tab-separated columns" in text
+    rows = out.read_text().splitlines(True)
+    assert len(rows) == 1 + 6
+    assert "".join(rows) == "".join(full.read_text().splitlines(True)[:7])
+
+
+# ------------------------------------------------------------------------------ variants --resume
+@pytest.fixture
+def variants_run(tmp_path, tiny_spliceai, tiny_genome):
+    """A complete run, then the same output cut like an interrupted run (3 records and a half)."""
+    src = tmp_path / "in.vcf"
+    src.write_text(VCF_HEADER + "".join(synthetic_vcf_lines(tiny_genome[2])))
+    out = tmp_path / "out.vcf"
+    _ok(*_variants_args(src, out, tiny_genome, tiny_spliceai(0)))
+    full = out.read_bytes()
+    lines = full.decode().splitlines(True)
+    n_header = sum(ln.startswith("#") for ln in lines)
+    assert sum(v.startswith("SpliceAI=") for v in _info(out).values()) >= 8  # not a vacuous run
+    partial = "".join(lines[: n_header + 3]) + lines[n_header + 3][:20]
+    out.write_text(partial)
+    return src, out, full, partial.encode()
+
+
+def test_variants_resume_with_identical_settings_is_byte_identical(variants_run, tiny_spliceai, tiny_genome):
+    src, out, full, _ = variants_run
+    assert Path(str(out) + ".manifest.json").is_file()
+    text = _ok(*_variants_args(src, out, tiny_genome, tiny_spliceai(0)), "--resume")
+    assert "3 kept from a previous run" in text
+    assert out.read_bytes() == full
+
+
+def _edit_record(src: Path, index: int, column: int, value: str) -> None:
+    lines = src.read_text().splitlines(True)
+    data = [i for i, ln in enumerate(lines) if not ln.startswith("#")]
+    cols = lines[data[index]].split("\t")
+    cols[column] = value
+    lines[data[index]] = "\t".join(cols)
+    src.write_text("".join(lines))
+
+
+@pytest.mark.parametrize("change,expected", [
+    ("alt", "ALT"),  # a kept record's ALT
+    ("id", "ID"),  # a kept record's ID
+    ("later", "content (sha256) differs"),  # a record after the resume point
+    ("-D", "distance: 4 in the run being resumed, 5 now"),
+    ("-M", "mask: False in the run being resumed, True now"),
+    ("model", "model: the weights (sha256) differ"),
+])
+def test_variants_resume_refuses_a_changed_run(variants_run, tiny_spliceai, tiny_genome, change, expected):
+    src, out, _, partial = variants_run
+    kw = {}
+    if change == "alt":
+        ref = src.read_text().splitlines()[4].split("\t")[3]  # the 2nd record
+        _edit_record(src, 1, 4, "G" if ref != "G" else "T")
+    elif change == "id":
+        _edit_record(src, 0, 2, "rsRenamed")
+    elif change == "later":
+        _edit_record(src, 10, 2, "rsRenamed")
+    elif change == "-D":
+        kw["distance"] = "5"
+    elif change == "-M":
+        kw["mask"] = "1"
+    model = tiny_spliceai(1 if change == "model" else 0)
+    text = _fails(*_variants_args(src, out, tiny_genome, model, **kw), "--resume")
+    assert expected in text and "without --resume" in text
+    assert out.read_bytes() == partial  # nothing rewritten
+
+
+def test_variants_resume_refuses_an_output_without_manifest(variants_run, tiny_spliceai, tiny_genome):
+    src, out, _, partial = variants_run
+    os.remove(str(out) + ".manifest.json")
+    text = _fails(*_variants_args(src, out, tiny_genome, tiny_spliceai(0)), "--resume")
+    assert "no run manifest" in text
+    assert out.read_bytes() == partial
+
+
+# ------------------------------------------------------------------------------ variant-effect --resume
+@pytest.fixture(scope="module")
+def other_lm(model_dir, tmp_path_factory):
+    """The tiny SpliceBERT with one weight changed (same shapes, other results)."""
+    import torch
+
+    from nucleoforge.pipelines._common import load_masked_lm
+
+    model, tok = load_masked_lm(str(model_dir("splicebert")))
+    with torch.no_grad():
+        next(model.parameters()).add_(0.5)
+    path = tmp_path_factory.mktemp("other_lm")
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+@pytest.fixture
+def ve_run(tmp_path, model_dir, dbsnp_vcf):
+    ref, vcf = dbsnp_vcf
+    src = tmp_path / "in.vcf"
+    shutil.copy(vcf, src)
+    out = tmp_path / "out.tsv"
+    _ok(*_ve_args(model_dir("splicebert"), src, ref, out))
+    full = out.read_bytes()
+    lines = full.decode().splitlines(True)
+    partial = ("".join(lines[:6]) + lines[6][:15]).encode()  # header, 5 rows and a half
+    out.write_bytes(partial)
+    return src, ref, out, full, partial
+
+
+def test_variant_effect_resume_with_identical_settings_is_byte_identical(ve_run, model_dir):
+    src, ref, out, full, _ = ve_run
+    text = _ok(*_ve_args(model_dir("splicebert"), src, ref, out), "--resume")
+    assert "scored 7 variants" in text and "5 resumed" in text
+    assert out.read_bytes() == full
+
+
+def test_variant_effect_does_not_resume_by_default(ve_run, model_dir):
+    src, ref, out, full, _ = ve_run
+    text = _ok(*_ve_args(model_dir("splicebert"), src, ref, out))
+    assert "scored 12 variants" in text and "resumed" not in text
+    assert out.read_bytes() == full
+
+
+@pytest.mark.parametrize("change,expected", [
+    ("--flank", "flank: 20 in the run being resumed, 10 now"),
+    ("--window", "window: 128 in the run being resumed, 64 now"),
+    ("model", "model: the weights (sha256) differ"),
+    ("input", "content (sha256) differs"),
+])
+def test_variant_effect_resume_refuses_changed_settings(ve_run, model_dir, other_lm, change, expected):
+    src, ref, out, _, partial = ve_run
+    model = other_lm if change == "model" else model_dir("splicebert")
+    args = _ve_args(model, src, ref, out, flank="10" if change == "--flank" else "20")
+    if change == "--window":
+        args += ["--window", "64"]
+    if change == "input":
+        _edit_record(src, 11, 2, "rsRenamed")
+    text = _fails(*args, "--resume")
+    assert expected in text and "without --resume" in text
+    assert out.read_bytes() == partial
+
+
+def test_score_vcf_lm_is_the_library_behind_variant_effect(tmp_path, model_dir, dbsnp_vcf):
+    import torch
+
+    from nucleoforge.io.genome import Genome
+    from nucleoforge.pipelines._common import load_masked_lm
+    from nucleoforge.pipelines.variant_effect import VariantEffectPipeline
+    from nucleoforge.splicing.lm_variants import score_vcf_lm
+
+    ref, vcf = dbsnp_vcf
+    cli_out = tmp_path / "cli.tsv"
+    _ok(*_ve_args(model_dir("splicebert"), vcf, ref, cli_out))
+    model, tok = load_masked_lm(str(model_dir("splicebert")))
+    pipe = VariantEffectPipeline(model=model, tokenizer=tok, device=torch.device("cpu"))
+    lib_out = tmp_path / "lib.tsv"
+    summary = score_vcf_lm(pipe, Genome(ref), vcf, lib_out, flank=20, progress=False)
+    assert (summary.scored, summary.resumed, summary.rows) == (12, 0, 12)
+    assert lib_out.read_bytes() == cli_out.read_bytes()
+    assert Path(str(lib_out) + ".manifest.json").is_file()
