@@ -11,8 +11,8 @@ from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel, convert_k
 from nucleoforge.pipelines.splice_predict import iter_predict, predict_flanked
 from nucleoforge.pipelines.splice_predict import predict_sequence
 
-from .test_spliceai import tiny_model
-from .test_spliceai_reference import blockwise_predict, wheel_h5_files  # noqa: F401  (pytest fixture)
+from tests.models.test_spliceai import tiny_model
+from tests.models.test_spliceai_reference import blockwise_predict, wheel_h5_files  # noqa: F401  (pytest fixture)
 
 
 def padded_reference(model: SpliceAIModel, seq: str, strand: str = "+") -> np.ndarray:

@@ -20,7 +20,7 @@ from nucleoforge.io.checkpoints import (
     save_paddle_state_dict,
 )
 
-FIXTURE = Path(__file__).parent / "fixtures" / "rnaernie"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "rnaernie"
 
 
 class _RunsCode:

@@ -19,7 +19,7 @@ from nucleoforge.models.bert.convert import ConversionError
 from nucleoforge.models.rnaernie.convert import convert_rnaernie
 from nucleoforge.models.splicebert.convert import convert_splicebert
 from nucleoforge.models.utrbert.convert import convert_utrbert
-from tests.test_convert import (
+from tests.models.test_convert import (
     REDUCED,
     SPLICEBERT_1024,
     SPLICEBERT_VOCAB,

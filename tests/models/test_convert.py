@@ -38,7 +38,7 @@ from typer.testing import CliRunner
 import nucleoforge  # noqa: F401  (registers the Auto classes)
 from nucleoforge.cli import app
 
-FIXTURE = Path(__file__).parent / "fixtures" / "rnaernie"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "rnaernie"
 
 # The original vocabularies, written out independently of nucleoforge.tokenization.
 SPLICEBERT_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "N", "A", "C", "G", "T"]

@@ -19,7 +19,7 @@ from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel
 from nucleoforge.splicing.scoring import VariantInput, VariantScorer, score_vcf
 from tests.conftest import CHR22, spliceai_pretrained
 
-FIXTURES = Path(__file__).parent / "fixtures" / "spliceai_variants"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "spliceai_variants"
 
 
 def _info(path: Path) -> dict[str, str]:
