@@ -117,17 +117,10 @@ def fill_mask(
                                 batch_size=batch_size, progress=output is not None and input is not None and not is_quiet(),
                                 total=_count(input) if input else None)
     if output is not None:
+        from nucleoforge.io.tables import write_fill_mask_tsv
+
         with atomic_output(output) as fh:  # replaces -o only when every record is done
-            header = None
-            for masks in results:
-                for m in masks:
-                    if header is None:
-                        header = list(m["probabilities"]) if candidates == "nucleotides" else []
-                        cols = header if header else ["candidates"]
-                        fh.write("\t".join(["name", "position", *cols, "prediction", "score"]) + "\n")
-                    values = ([f"{m['probabilities'][b]:.6f}" for b in header] if header
-                              else [",".join(f"{t}:{p:.6f}" for t, p in m["probabilities"].items())])
-                    fh.write("\t".join([m["name"], str(m["position"] + 1), *values, m["token"], f"{m['score']:.6f}"]) + "\n")
+            write_fill_mask_tsv(results, fh, candidates)
         typer.echo(f"wrote {output}")
         return
     from rich.console import Console
@@ -260,9 +253,11 @@ def attention(
     if plot is not None:
         plot_attention(res, plot)
     if output is not None:
-        with open(output, "w") as fh:
-            fh.write("position\tbase\tcls_attention\n")
-            fh.writelines(f"{i + 1}\t{plain[i]}\t{v:.6g}\n" for i, v in enumerate(cls.tolist()))
+        from nucleoforge.io.outputs import atomic_output
+        from nucleoforge.io.tables import write_attention_tsv
+
+        with atomic_output(output) as fh:
+            write_attention_tsv(plain, cls, fh)
     table = Table(title=f"[CLS] attention (mean of {pipe.model.config.num_hidden_layers} layers x "
                         f"{pipe.model.config.num_attention_heads} heads), top {min(top, len(cls))} of {len(cls)} nt")
     for col in ("rank", "position", "base", "attention"):

@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 import numpy as np
 
 __all__ = [
-    "write_splice_tsv", "write_bedgraph", "bedgraph_paths", "write_dict_tsv", "NpzWriter", "ParquetWriter", "open_embedding_writer",
+    "write_splice_tsv", "write_bedgraph", "bedgraph_paths", "write_fill_mask_tsv", "write_attention_tsv", "write_dict_tsv", "NpzWriter", "ParquetWriter", "open_embedding_writer",
     "embedding_format", "VARIANT_EFFECT_COLUMNS", "variant_effect_header", "variant_effect_row", "read_variant_effect_table",
 ]  # fmt: skip
 
@@ -99,6 +99,30 @@ def read_variant_effect_table(path: str | os.PathLike) -> tuple[list[list[str]],
         raise ValueError(f"{path} exists but does not start with the variant-effect header "
                          f"({variant_effect_header().strip()}); remove it or rerun without --resume")
     return [line.split("\t") for line in lines[1:]], end
+
+
+def write_fill_mask_tsv(results: Iterable[Sequence[Mapping[str, Any]]], handle: IO[str], candidates: str = "nucleotides") -> int:
+    """``name position <one column per nucleotide | candidates> prediction score`` rows for the
+    masks of fill-mask results (1-based positions); returns the row count."""
+    header: list[str] | None = None
+    n = 0
+    for masks in results:
+        for m in masks:
+            if header is None:
+                header = list(m["probabilities"]) if candidates == "nucleotides" else []
+                handle.write("\t".join(["name", "position", *(header or ["candidates"]), "prediction", "score"]) + "\n")
+            values = ([f"{m['probabilities'][b]:.6f}" for b in header] if header
+                      else [",".join(f"{t}:{p:.6f}" for t, p in m["probabilities"].items())])
+            handle.write("\t".join([m["name"], str(m["position"] + 1), *values, m["token"], f"{m['score']:.6f}"]) + "\n")
+            n += 1
+    return n
+
+
+def write_attention_tsv(bases: str, cls_attention: np.ndarray, handle: IO[str]) -> int:
+    """``position base cls_attention`` rows (1-based positions); returns the row count."""
+    handle.write("position\tbase\tcls_attention\n")
+    handle.writelines(f"{i + 1}\t{bases[i]}\t{v:.6g}\n" for i, v in enumerate(np.asarray(cls_attention).tolist()))
+    return len(bases)
 
 
 def write_dict_tsv(rows: Sequence[Mapping[str, Any]], handle: IO[str]) -> int:

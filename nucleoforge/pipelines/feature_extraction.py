@@ -24,7 +24,6 @@ The streaming writers for the results (``.npz``, ``.parquet``) are in :mod:`nucl
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np

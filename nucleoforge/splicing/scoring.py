@@ -96,6 +96,8 @@ class VariantScorer:
         mask: mask annotated-site gains and unannotated-site losses (``-M 1``).
         batch_size: ALT windows per model call.
         max_ref_span: longest reference stretch predicted in one call (outputs).
+        calibrated: apply the model's fitted per-class temperatures (``calibrate-splice``);
+            recorded in the run manifest.
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class VariantScorer:
         max_ref_span: int = 20_000,
         device: str | None = None,
         predict: Callable[[np.ndarray], np.ndarray] | None = None,
+        calibrated: bool = False,
     ) -> None:
         if not 0 <= distance < 5000:
             raise ValueError(f"distance must be in [0, 5000), got {distance}")
@@ -120,6 +123,9 @@ class VariantScorer:
         self.flank = self.context // 2
         self.cov = 2 * distance + 1
         self.wid = self.context + self.cov
+        self.calibrated = bool(calibrated)
+        if self.calibrated and getattr(model.config, "calibration_temperatures", None) is None:
+            raise ValueError("calibrated=True: the model has no calibration_temperatures (fit them with calibrate-splice)")
         self._predict = predict or self._default_predict(device)
         self.counts: dict[str, int] = {}
         self.model_positions = 0  # input positions run through the model (a cost measure)
@@ -131,7 +137,7 @@ class VariantScorer:
         if device:
             self.model.to(device)
         self.model.eval()
-        return lambda x: predict_flanked(self.model, x)
+        return lambda x: predict_flanked(self.model, x, calibrated=self.calibrated)
 
     def _run(self, windows: list[str], strand: str) -> list[np.ndarray]:
         """Predict ``(len - context, 3)`` tracks for equal-length forward-strand windows."""
@@ -178,7 +184,7 @@ class VariantScorer:
 
     def score_chunk(self, chunk: Sequence[VariantInput]) -> list[list[str] | None]:
         """Score a list of variants together (shared reference tracks, batched ALT windows)."""
-        half, cov, d = self.wid // 2, self.cov, self.distance
+        half, d = self.wid // 2, self.distance
         results: list[list[str | None] | None] = [None] * len(chunk)
         tasks: list[_Task] = []
         for r, v in enumerate(chunk):
@@ -352,7 +358,10 @@ def variants_manifest(scorer: VariantScorer, input_path: str) -> dict[str, Any]:
     return run_manifest(
         "variants",
         inputs={"input": input_path, "reference": str(scorer.genome.path), "annotation": _genes_identity(scorer.genes)},
-        parameters={"distance": scorer.distance, "mask": scorer.mask},
+        parameters={"distance": scorer.distance, "mask": scorer.mask,
+                    # only when set, so manifests of uncalibrated runs stay as they were
+                    **({"calibration_temperatures": list(scorer.model.config.calibration_temperatures)}
+                       if scorer.calibrated else {})},
         model=scorer.model,
     )
 
@@ -381,8 +390,6 @@ def score_vcf(
     continues after the last complete record, so the result is byte-identical to an
     uninterrupted run.
     """
-    import os
-
     import pysam
     from tqdm.auto import tqdm
 

@@ -49,7 +49,6 @@ __all__ = [
     "pretrain_genebert",
     "genebert_preset",
     "PRESETS",
-    "whole_kmer_mask",
 ]
 
 #: model sizes for the CLI: ``tiny`` runs on a laptop CPU in minutes; ``base`` is the paper's
