@@ -208,17 +208,24 @@ def register_auto_classes(model_types: list[str] | None = None) -> None:
     import transformers
 
     tokenizer_cls = resolve(TOKENIZER)  # by name: the tokenizer module reads this table
+    failed: list[str] = []
     for entry in families() if model_types is None else [family(t) for t in model_types]:
         if entry.model_type in _REGISTERED_AUTO:
             continue
-        module = importlib.import_module(entry.module)
-        config_cls = getattr(module, entry.config_class)
-        transformers.AutoConfig.register(entry.model_type, config_cls, exist_ok=True)
-        for auto_name, class_name in entry.auto.items():
-            getattr(transformers, auto_name).register(config_cls, getattr(module, class_name), exist_ok=True)
-        if entry.kind == "bert":
-            transformers.AutoTokenizer.register(config_cls, tokenizer_class=tokenizer_cls, exist_ok=True)
+        try:
+            module = importlib.import_module(entry.module)
+            config_cls = getattr(module, entry.config_class)
+            transformers.AutoConfig.register(entry.model_type, config_cls, exist_ok=True)
+            for auto_name, class_name in entry.auto.items():
+                getattr(transformers, auto_name).register(config_cls, getattr(module, class_name), exist_ok=True)
+            if entry.kind == "bert":
+                transformers.AutoTokenizer.register(config_cls, tokenizer_class=tokenizer_cls, exist_ok=True)
+        except (ImportError, AttributeError, ValueError) as exc:  # one broken family must not hide the others
+            failed.append(f"{entry.model_type} ({entry.module}): {type(exc).__name__}: {exc}")
+            continue
         _REGISTERED_AUTO.add(entry.model_type)
+    if failed:
+        raise RuntimeError("cannot register " + "; ".join(failed))
 
 
 #: loading this module means someone is about to use an Auto class
@@ -226,8 +233,8 @@ _AUTO_TRIGGER = "transformers.models.auto.configuration_auto"
 
 
 class _CountingLoader:
-    """Loader wrapper: counts module executions in progress (per thread) and, when the outermost
-    one has finished, lets the hook register (never while a module is half-initialised)."""
+    """Loader wrapper: counts module executions in progress (in every thread) and, when none is
+    left, lets the hook register (never while a module is half-initialised)."""
 
     def __init__(self, loader: Any, hook: _AutoRegistrationHook) -> None:
         self._loader, self._hook = loader, hook
@@ -236,14 +243,11 @@ class _CountingLoader:
         return self._loader.create_module(spec)
 
     def exec_module(self, module: Any) -> None:
-        state = self._hook.state
-        state.depth = getattr(state, "depth", 0) + 1
+        self._hook.enter()
         try:
             self._loader.exec_module(module)
         finally:
-            state.depth -= 1
-        if state.depth == 0:
-            self._hook.maybe_register()
+            self._hook.leave()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._loader, name)
@@ -251,20 +255,25 @@ class _CountingLoader:
 
 class _AutoRegistrationHook:
     """``sys.meta_path`` finder installed by ``import nucleoforge``: once transformers' Auto
-    machinery has been imported and no import is still running, registers every family and
-    removes itself. So ``import nucleoforge`` imports neither torch nor transformers, and the
-    Auto classes know every family whichever is imported first."""
+    machinery has been imported and no module is still being imported (in any thread),
+    registers every family and removes itself. So ``import nucleoforge`` imports neither torch
+    nor transformers, and the Auto classes know every family whichever is imported first.
+
+    A failure while registering never breaks the user's import: it is reported as a warning,
+    and :func:`register_auto_classes` called directly raises it.
+    """
 
     def __init__(self) -> None:
         import threading
 
-        self.state = threading.local()
-        self._busy = False
+        self._lock = threading.Lock()
+        self._in_flight = 0  # module executions in progress, all threads
+        self._done = False
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         import sys
 
-        if self._busy:
+        if self._done:
             return None
         for finder in sys.meta_path:
             if finder is not self and hasattr(finder, "find_spec"):
@@ -277,18 +286,31 @@ class _AutoRegistrationHook:
             spec.loader = _CountingLoader(spec.loader, self)
         return spec
 
-    def maybe_register(self) -> None:
+    def enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
+    def leave(self) -> None:
         import sys
 
-        if self._busy or _AUTO_TRIGGER not in sys.modules:
-            return
-        self._busy = True
-        try:
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-            register_auto_classes()
-        finally:
-            self._busy = False
+        with self._lock:
+            self._in_flight -= 1
+            ready = not self._done and self._in_flight == 0 and _AUTO_TRIGGER in sys.modules
+            if ready:
+                self._done = True  # exactly one thread registers
+                if self in sys.meta_path:
+                    sys.meta_path.remove(self)
+        if ready:
+            try:
+                register_auto_classes()
+            except Exception as exc:  # noqa: BLE001 (the user's import must not fail because of us)
+                import warnings
+
+                warnings.warn(
+                    f"nucleoforge could not register its model families with the transformers Auto classes "
+                    f"({type(exc).__name__}: {exc}); call nucleoforge.registry.register_auto_classes() to see the error",
+                    RuntimeWarning, stacklevel=2,
+                )
 
 
 def install_auto_registration() -> None:

@@ -18,8 +18,11 @@ from nucleoforge.cli import (  # noqa: E402,F401
     lm,
     pipelines,
     spliceai,
+    splice_data,
+    splice_train,
     train,
 )
+from nucleoforge.cli import splice_calibrate  # noqa: E402,F401  (calibrate-splice)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -215,6 +215,11 @@ def variant_effect(
 
     _quiet(quiet)
     _setup_logging()
+    from nucleoforge.io.outputs import check_paths, check_resumable
+
+    check_paths({"-I/--input": input, "-R/--reference": reference}, {"-O/--output": output})  # before the model loads
+    if resume:
+        check_resumable({"-I/--input": input, "-R/--reference": reference})
     pipe = _make_pipeline("nucleoforge.pipelines.variant_effect.VariantEffectPipeline", model, device)
     summary = score_vcf_lm(pipe, Genome(reference), input, output, flank=flank, window=window, combine=combine,
                            batch_size=batch_size, resume=resume, progress=progress and not is_quiet())
@@ -242,9 +247,11 @@ def attention(
     from rich.console import Console
     from rich.table import Table
 
+    from nucleoforge.io.outputs import check_paths
     from nucleoforge.pipelines.attention import plot_attention
     from nucleoforge.pipelines._common import parse_masks
 
+    check_paths({}, {"--output": output, "--plot": plot})  # before the model loads
     pipe = _make_pipeline("nucleoforge.pipelines.attention.AttentionPipeline", model, device)
     res = pipe(sequence.strip(), layer=layer, head=head)
     plain, masked = parse_masks(res["sequence"])

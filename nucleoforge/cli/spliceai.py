@@ -15,14 +15,18 @@ from nucleoforge.cli.app import app
 from nucleoforge.cli.boundary import check_device, is_quiet, set_quiet
 
 _MODEL_HELP = "SpliceAI weights: 'spliceai-10k' (converted from the installed spliceai wheel on first use) or a saved folder"
+_CALIBRATED_HELP = "apply the model's per-class temperatures (fitted by calibrate-splice)"
 
 
-def _load_model(name: str, device: Optional[str]):
+def _load_model(name: str, device: Optional[str], calibrated: bool = False):
     from nucleoforge.models.spliceai import SpliceAIModel
 
     check_device(device)
     # another model type's folder, or missing/unexpected weights: a CheckpointError naming the folder
     model = SpliceAIModel.from_pretrained(name).eval()
+    if calibrated and model.config.calibration_temperatures is None:
+        raise ValueError(f"--calibrated: the model {name} has no calibration temperatures; "
+                         f"fit them first with `nucleoforge calibrate-splice --data DIR --model {name}`")
     if device:
         model.to(device)
     return model
@@ -71,6 +75,7 @@ def splice(
     plot: Optional[Path] = typer.Option(None, "--plot", help="draw acceptor/donor tracks into this PNG (first input only)"),
     annotation: Optional[str] = typer.Option(None, "--annotation", "-A", help="grch37, grch38, a SpliceAI-style table or a GTF: draws exons under --plot"),
     model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
+    calibrated: bool = typer.Option(False, "--calibrated", help=_CALIBRATED_HELP),
     batch_size: int = typer.Option(4, min=1, help="windows per model call"),
     device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
@@ -100,14 +105,14 @@ def splice(
     # Inputs exist and no output is an input, before the model loads and anything is opened.
     check_paths({"--fasta": fasta, "--reference": reference},
                 {"--output": output, "--plot": plot, **{f"--bedgraph ({k})": p for k, p in tracks.items()}})
-    model = _load_model(model_name, device)
+    model = _load_model(model_name, device, calibrated)
     pipe = SpliceSitePipeline(model=model, device=device or next(model.parameters()).device)
     first: SpliceSitePrediction | None = None
     with ExitStack() as stack:  # files are written beside their targets and renamed when all inputs are done
         out = stack.enter_context(atomic_output(output)) if output else sys.stdout
         handles = {kind: stack.enter_context(atomic_output(path)) for kind, path in tracks.items()}
         for n, item in enumerate(_iter_inputs(sequence, fasta, region, reference, strand, model.config.flank)):
-            pred = pipe(item, window_batch_size=batch_size, progress=not quiet)
+            pred = pipe(item, window_batch_size=batch_size, progress=not quiet, calibrated=calibrated)
             write_splice_tsv(pred, out, min_score=min_score, header=n == 0)
             if handles:
                 write_bedgraph(pred, bedgraph, append=n > 0, handles=handles)
@@ -138,6 +143,7 @@ def variants(
     batch_size: int = typer.Option(16, min=1, help="ALT windows per model call"),
     chunk_size: int = typer.Option(256, min=1, help="records read, scored and written together"),
     model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
+    calibrated: bool = typer.Option(False, "--calibrated", help=_CALIBRATED_HELP + "; recorded in the run manifest"),
     device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, errors only"),
 ) -> None:
@@ -158,10 +164,18 @@ def variants(
         raise typer.BadParameter("--resume needs an output file (-O)")
     if input_vcf == "-":
         input_vcf = "/dev/stdin"
+    # Inputs exist, no output is an input, a resumed input is a file: before anything loads.
+    from nucleoforge.io.outputs import check_paths, check_resumable
+
+    check_paths({"-I/--input": input_vcf, "-R/--reference": reference,
+                 "-A/--annotation": annotation if Path(annotation).is_file() else None}, {"-O/--output": output_vcf})
+    if resume:
+        check_resumable({"-I/--input": input_vcf, "-R/--reference": reference})
     genome = Genome(reference)
     genes = GeneTable.load(annotation)
-    model = _load_model(model_name, device)
-    scorer = VariantScorer(model, genome, genes, distance=distance, mask=bool(mask), batch_size=batch_size, device=device)
+    model = _load_model(model_name, device, calibrated)
+    scorer = VariantScorer(model, genome, genes, distance=distance, mask=bool(mask), batch_size=batch_size, device=device,
+                           calibrated=calibrated)
     summary = score_vcf(scorer, input_vcf, output_vcf, resume=resume, chunk_size=chunk_size, progress=not quiet and output_vcf != "-")
     skipped = {k: v for k, v in summary.skipped.items() if k != "no gene"}
     typer.echo(
@@ -179,6 +193,7 @@ def evaluate_splice(
     gene: Optional[list[str]] = typer.Option(None, "--gene", "-g", help="evaluate these genes by name (repeatable)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="also write per-gene results as TSV"),
     model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
+    calibrated: bool = typer.Option(False, "--calibrated", help=_CALIBRATED_HELP),
     batch_size: int = typer.Option(4, min=1, help="windows per model call"),
     device: Optional[str] = typer.Option(None, help="torch device"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
@@ -197,13 +212,19 @@ def evaluate_splice(
     quiet = is_quiet()
     if not region and not gene:
         raise typer.BadParameter("give --region and/or --gene")
+    from nucleoforge.io.outputs import check_paths
+
+    # -o is not the reference or the annotation, before anything loads (the model included)
+    check_paths({"--reference": reference, "--annotation": annotation if Path(annotation).is_file() else None},
+                {"--output": output})
     genome = Genome(reference)
     genes = GeneTable.load(annotation)
     chosen = select_genes(genes, genome, regions=region or [], names=gene or [])
     if not chosen:
         raise typer.BadParameter("no annotated gene lies inside the given region(s) / names")
-    model = _load_model(model_name, device)
-    result = evaluate_genes(model, genome, genes, chosen, batch_size=batch_size, device=device, progress=not quiet)
+    model = _load_model(model_name, device, calibrated)
+    result = evaluate_genes(model, genome, genes, chosen, batch_size=batch_size, device=device, progress=not quiet,
+                            calibrated=calibrated)
     typer.echo(result.table())
     if output:
         result.write_tsv(output)

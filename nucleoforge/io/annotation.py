@@ -1,5 +1,5 @@
 """Gene annotation tables: SpliceAI's TSV format (``grch37``/``grch38`` from the ``spliceai``
-wheel, or a file of the same shape) and, as an alternative source, GTF files.
+wheel, or a file of the same shape) and, as alternative sources, GTF and GFF3 files.
 
 SpliceAI table columns: ``#NAME CHROM STRAND TX_START TX_END EXON_START EXON_END``;
 ``TX_START`` and the exon starts are 0-based, ends are 1-based (so ``[start, end)`` is the
@@ -146,18 +146,25 @@ class GeneTable:
         return ids[(starts >= start) & (ends <= end)].tolist()
 
     @classmethod
-    def load(cls, source: str | os.PathLike) -> "GeneTable":
+    def load(cls, source: str | os.PathLike, transcripts: str = "canonical") -> "GeneTable":
         """``"grch37"``/``"grch38"`` (tables of the installed ``spliceai`` wheel), a SpliceAI-style
-        TSV, or a GTF/GTF.gz file (one entry per transcript tagged ``Ensembl_canonical``, or per
-        gene's longest transcript when no tag is present)."""
+        TSV, or a GTF/GFF3 file, gzipped or not (one entry per transcript tagged ``Ensembl_canonical``,
+        or per gene's longest transcript when no tag is present; ``transcripts="all"``: every
+        transcript, named by its transcript ID). A ``.gff``/``.gff.gz`` file is read as GTF when its
+        attributes look like GTF's (``transcript_id "..."``), else as GFF3. A table has one row per
+        transcript already: ``transcripts`` does not change it."""
+        if transcripts not in ("canonical", "all"):
+            raise ValueError(f"transcripts must be 'canonical' or 'all', got {transcripts!r}")
         if str(source) in ("grch37", "grch38"):
             source = spliceai_annotation_path(str(source))
         path = Path(source)
         if not path.exists():
             raise FileNotFoundError(f"annotation file not found: {path} (use grch37, grch38 or a table path)")
         name = path.name.lower()
-        if name.endswith((".gtf", ".gtf.gz", ".gff", ".gff.gz")):
-            return cls.read_gtf(path)
+        if name.endswith((".gtf", ".gtf.gz")) or (name.endswith((".gff", ".gff.gz")) and _looks_like_gtf(path)):
+            return cls.read_gtf(path, transcripts)
+        if name.endswith((".gff", ".gff.gz", ".gff3", ".gff3.gz")):
+            return cls.read_gff3(path, transcripts)
         from nucleoforge.io.fasta import open_text
 
         with open_text(path) as fh:
@@ -189,9 +196,10 @@ class GeneTable:
         return cls(genes, source)
 
     @classmethod
-    def read_gtf(cls, path: str | os.PathLike) -> "GeneTable":
+    def read_gtf(cls, path: str | os.PathLike, transcripts: str = "canonical") -> "GeneTable":
         """Build a table from a GTF: exons grouped by ``transcript_id``; per gene the transcript
-        tagged ``Ensembl_canonical`` (or ``canonical``) wins, otherwise the longest spliced one."""
+        tagged ``Ensembl_canonical`` (or ``canonical``) wins, otherwise the longest spliced one
+        (``transcripts="all"``: every transcript, named by its ``transcript_id``)."""
         from nucleoforge.io.fasta import open_text
 
         tx: dict[str, dict] = {}
@@ -213,19 +221,94 @@ class GeneTable:
                 entry["exons"].append((int(cols[3]) - 1, int(cols[4])))
                 if 'tag "Ensembl_canonical"' in attrs or 'tag "canonical"' in attrs:
                     entry["canonical"] = True
-        best: dict[str, dict] = {}
+        return cls(_pick_transcripts(tx, transcripts), str(path))
+
+    @classmethod
+    def read_gff3(cls, path: str | os.PathLike, transcripts: str = "canonical") -> "GeneTable":
+        """Build a table from a GFF3: ``exon`` features grouped by their ``Parent`` (a transcript
+        ``ID``; an exon with several parents belongs to each); a transcript's gene is its own
+        ``Parent``, named by the gene's ``Name`` (else its ``ID``). Per gene the transcript tagged
+        ``Ensembl_canonical`` (or ``canonical``) in its ``tag`` attribute wins, otherwise the longest
+        spliced one (``transcripts="all"``: every transcript, named by its ``ID``). Attribute
+        values are percent-decoded; a ``##FASTA`` section ends the features."""
+        from urllib.parse import unquote
+
+        from nucleoforge.io.fasta import open_text
+
+        exons: dict[str, list[tuple[str, str, int, int, int]]] = {}
+        features: dict[str, dict[str, str]] = {}  # ID -> attributes (+ "_type") of non-exon features
+        with open_text(path) as fh:
+            for lineno, line in enumerate(fh, 1):
+                if line.startswith("##FASTA"):
+                    break
+                if line.startswith("#") or not line.strip():
+                    continue
+                cols = line.rstrip("\r\n").split("\t")
+                if len(cols) < 9:
+                    raise ValueError(f"{path}:{lineno}: expected 9 tab-separated GFF3 columns, got {len(cols)}")
+                attrs = {}
+                for item in cols[8].strip().rstrip(";").split(";"):
+                    key, eq, value = item.strip().partition("=")
+                    if eq:
+                        attrs[key] = value
+                if cols[2] == "exon":
+                    parents = attrs.get("Parent")
+                    if not parents:
+                        raise ValueError(f"{path}:{lineno}: exon without a Parent attribute")
+                    try:
+                        span = (int(cols[3]) - 1, int(cols[4]))
+                    except ValueError:
+                        raise ValueError(f"{path}:{lineno}: start/end are not integers: {cols[3]!r}, {cols[4]!r}") from None
+                    for parent in parents.split(","):
+                        exons.setdefault(unquote(parent), []).append((cols[0], cols[6], *span, lineno))
+                elif "ID" in attrs:
+                    features[unquote(attrs["ID"])] = {**attrs, "_type": cols[2]}
+        tx: dict[str, dict] = {}
+        for tid, rows in exons.items():
+            feature = features.get(tid, {})
+            gene_id = unquote(feature.get("Parent", "").split(",")[0]) or tid
+            gene = features.get(gene_id, {}) if gene_id != tid else feature
+            tags = unquote(feature.get("tag", "")).split(",")
+            tx[tid] = {"chrom": rows[0][0], "strand": rows[0][1], "exons": [(s, e) for _, _, s, e, _ in rows],
+                       "canonical": "Ensembl_canonical" in tags or "canonical" in tags,
+                       "gene": gene_id, "gene_name": unquote(gene.get("Name", "")) or gene_id}
+        return cls(_pick_transcripts(tx, transcripts), str(path))
+
+
+def _pick_transcripts(tx: dict[str, dict], transcripts: str) -> list[Gene]:
+    """Genes from ``{transcript_id: {"chrom", "strand", "exons", "canonical", "gene"[, "gene_name"]}}``:
+    per ``gene`` the canonical-tagged transcript, else the longest spliced one (first on a tie),
+    named by ``gene_name`` (default ``gene``); or, for ``transcripts="all"``, every transcript
+    named by its ID."""
+    if transcripts == "all":
+        chosen = [(tid, e) for tid, e in tx.items()]
+    else:
+        best: dict[str, tuple[tuple[bool, int], dict]] = {}
         for entry in tx.values():
-            length = sum(e - s for s, e in entry["exons"])
-            key = (entry["canonical"], length)
+            key = (entry["canonical"], sum(e - s for s, e in entry["exons"]))
             cur = best.get(entry["gene"])
-            if cur is None or key > cur["_key"]:
-                best[entry["gene"]] = {**entry, "_key": key}
-        genes = []
-        for name, e in best.items():
-            exons = sorted(e["exons"])
-            genes.append(Gene(name, e["chrom"], e["strand"], exons[0][0], exons[-1][1],
-                              tuple(s for s, _ in exons), tuple(x for _, x in exons)))
-        return cls(genes, str(path))
+            if cur is None or key > cur[0]:
+                best[entry["gene"]] = (key, entry)
+        chosen = [(e.get("gene_name", gene), e) for gene, (_, e) in best.items()]
+    genes = []
+    for name, e in chosen:
+        exons = sorted(e["exons"])
+        genes.append(Gene(name, e["chrom"], e["strand"], exons[0][0], exons[-1][1],
+                          tuple(s for s, _ in exons), tuple(x for _, x in exons)))
+    return genes
+
+
+def _looks_like_gtf(path: Path) -> bool:
+    """Whether the first feature line of a ``.gff`` file has GTF attributes (``key "value";``)."""
+    from nucleoforge.io.fasta import open_text
+
+    with open_text(path) as fh:
+        for line in fh:
+            if line.startswith("#") or not line.strip():
+                continue
+            cols = line.rstrip("\n").split("\t")
+            return len(cols) >= 9 and "=" not in cols[8].split(";")[0]
+    return False
 
 
 def _gtf_attr(attrs: str, key: str) -> str | None:

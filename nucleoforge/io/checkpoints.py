@@ -220,15 +220,21 @@ def load_safetensors_state_dict(path: str | os.PathLike) -> dict[str, Any]:
 HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
-def load_hf_folder_weights(folder: str | os.PathLike) -> tuple[dict[str, Any], Path]:
-    """The state dict of a Hugging Face-style folder: ``model.safetensors`` where present, else ``pytorch_model.bin``."""
+def hf_weight_file(folder: str | os.PathLike) -> Path:
+    """The weight file of a Hugging Face-style folder (``model.safetensors``, else ``pytorch_model.bin``);
+    a :class:`CheckpointError` naming the folder when it has neither."""
     folder = Path(folder)
     for name in HF_WEIGHT_FILES:
-        path = folder / name
-        if path.is_file():
-            loader = load_safetensors_state_dict if name.endswith(".safetensors") else load_torch_state_dict
-            return loader(path), path
+        if (folder / name).is_file():
+            return folder / name
     raise CheckpointError(f"{folder}: no weight file (looked for {', '.join(HF_WEIGHT_FILES)})")
+
+
+def load_hf_folder_weights(folder: str | os.PathLike) -> tuple[dict[str, Any], Path]:
+    """The state dict of a Hugging Face-style folder: ``model.safetensors`` where present, else ``pytorch_model.bin``."""
+    path = hf_weight_file(folder)
+    loader = load_safetensors_state_dict if path.name.endswith(".safetensors") else load_torch_state_dict
+    return loader(path), path
 
 
 def sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -330,6 +336,8 @@ def load_model_folder(
     kwargs.setdefault("ignore_mismatched_sizes", True)  # reported below, with the other weight problems
     try:
         model, info = load(str(folder) if isinstance(folder, Path) else folder, output_loading_info=True, **kwargs)
+    except OSError as exc:  # transformers: no or unreadable weight file
+        raise CheckpointError(f"{folder} ({found} model): cannot load its weights: {exc}") from None
     finally:
         report.removeFilter(drop_report)
     missing = [k for k in info.get("missing_keys", ()) if not (allow_missing and k.startswith(allow_missing))]

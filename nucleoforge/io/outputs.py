@@ -8,12 +8,19 @@ Every command that writes files goes through this module, so the rules hold ever
 * :func:`atomic_output` / :func:`atomic_path` — a non-resumable output is written to a
   temporary file beside the target (``TARGET.tmpXXXXXXXX``), fsync'ed and renamed over the
   target on success; on an error it is removed and an existing target is left untouched.
+  :func:`atomic_folder` does the same for an output folder (built in ``TARGET.tmpXXXXXXXX``
+  beside it, renamed on success); :func:`check_output_folder` refuses a non-empty folder unless
+  forced, and a folder that is or holds an input.
 * run manifests — a resumable command (``variants``, ``variant-effect``) appends to its output
   as it goes, so an interrupted run can be continued. Next to the output it writes
   ``OUTPUT.manifest.json`` (:func:`run_manifest`, :func:`write_manifest`): the command, the
   identity of every input file (size and sha256), every parameter that changes the results,
   the model identity (sha256 of its weights) and the library versions. :func:`check_resume`
   refuses to continue an output whose manifest differs, naming each field that differs.
+  :func:`open_resumable` is the whole protocol, used by both drivers; :func:`check_resumable`
+  refuses to resume from an input that is not a regular file (a pipe cannot be hashed).
+* an output that exists and is not a regular file (``/dev/stdout``, a FIFO, a device) is
+  written in place: no temporary file, no rename, no manifest.
 
 >>> old = {"command": "variants", "inputs": {}, "parameters": {"distance": 50, "mask": False}, "model": None}
 >>> new = {**old, "parameters": {"distance": 10, "mask": False}}
@@ -28,14 +35,17 @@ import hashlib
 import json
 import logging
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping, Optional, Union
+from typing import IO, Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
 __all__ = [
-    "check_not_input", "check_paths", "atomic_path", "atomic_output", "file_sha256", "file_identity",
+    "check_not_input", "check_paths", "atomic_path", "atomic_output", "check_output_folder", "atomic_folder",
+    "file_sha256", "file_identity",
     "model_identity", "run_manifest", "manifest_path", "write_manifest", "read_manifest",
-    "manifest_differences", "check_resume", "MANIFEST_FORMAT",
+    "manifest_differences", "check_resume", "check_resumable", "open_resumable", "MANIFEST_FORMAT",
 ]  # fmt: skip
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -45,6 +55,19 @@ _log = logging.getLogger("nucleoforge.io.outputs")
 
 def _is_stream(path: Optional[PathLike]) -> bool:
     return path is None or str(path) in ("", "-")
+
+
+# the process's own streams: written in place even when they are a regular file (a redirection)
+_STD_STREAM = re.compile(r"^/(dev/(stdout|stderr|fd/\d+)|proc/(self|\d+)/fd/\d+)$")
+
+
+def _writes_in_place(target: PathLike) -> bool:
+    """An existing output that cannot be replaced by a rename: not a regular file (a FIFO,
+    ``/dev/stdout`` on a pipe or terminal, a device), or one of the process's std streams."""
+    text = str(target)
+    if not os.path.exists(text) or os.path.isdir(text):
+        return False
+    return not os.path.isfile(text) or bool(_STD_STREAM.match(text))
 
 
 # ---------------------------------------------------------------------------- output is not an input
@@ -124,8 +147,12 @@ def atomic_path(target: PathLike) -> Iterator[Path]:
     ``target`` (through a symbolic link: the file it points to), on an error it is removed.
 
     For writers that open their file by name (zip, parquet); see :func:`atomic_output` for a
-    text or binary handle.
+    text or binary handle. A target that exists and is not a regular file (``/dev/stdout``, a
+    FIFO) is yielded itself: written in place, nothing renamed.
     """
+    if _writes_in_place(target):
+        yield Path(str(target))
+        return
     real = os.path.realpath(target)
     folder, name = os.path.split(real)
     try:
@@ -155,11 +182,72 @@ def atomic_output(target: PathLike, mode: str = "w", **open_kwargs: Any) -> Iter
     """
     if not mode.startswith("w"):
         raise ValueError(f"atomic_output writes a new file (mode 'w' or 'wb'), got {mode!r}")
+    if _writes_in_place(target):  # /dev/stdout, a FIFO: no temporary file, no fsync (a pipe has none)
+        with open(target, mode, **open_kwargs) as fh:
+            yield fh
+        return
     with atomic_path(target) as tmp:
         with open(tmp, mode, **open_kwargs) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def check_output_folder(target: PathLike, *, force: bool = False, inputs: tuple[Optional[PathLike], ...] = (),
+                        option: str = "--output") -> None:
+    """Refuse an output folder that is a file, whose parent does not exist, that is or holds one of
+    ``inputs`` (replacing it would delete the input), or that exists and is not empty (unless
+    ``force``)."""
+    text = str(target)
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise NotADirectoryError(f"{option} {target} is a file, not a folder")
+    real = os.path.realpath(text)
+    parent = os.path.dirname(real)
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"{option} {target}: the directory {parent} does not exist")
+    for inp in inputs:
+        if _is_stream(inp) or not os.path.exists(inp):  # type: ignore[arg-type]
+            continue
+        r = os.path.realpath(inp)  # type: ignore[arg-type]
+        if r == real or r.startswith(real + os.sep):
+            raise ValueError(f"{option} {target} holds the input {inp}; writing the folder would delete it: "
+                             "choose another output folder")
+    if os.path.isdir(text) and any(os.scandir(text)) and not force:
+        raise ValueError(f"{option} {target}: folder exists and is not empty (pass --force to replace it)")
+
+
+@contextlib.contextmanager
+def atomic_folder(target: PathLike, *, force: bool = False, inputs: tuple[Optional[PathLike], ...] = (),
+                  option: str = "--output") -> Iterator[Path]:
+    """Yield a new temporary folder beside ``target``; on success it replaces ``target`` (an
+    existing folder is removed only once the new one is in place), on an error it is removed and
+    ``target`` is left as it was. :func:`check_output_folder` runs first."""
+    check_output_folder(target, force=force, inputs=inputs, option=option)
+    real = os.path.realpath(target)
+    parent, name = os.path.split(real)
+    tmp = tempfile.mkdtemp(prefix=name + ".tmp", dir=parent)
+    old: Optional[str] = None
+    try:
+        yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        if os.path.exists(real):
+            old = tempfile.mkdtemp(prefix=name + ".old", dir=parent)
+            os.replace(real, os.path.join(old, name))
+        try:
+            os.replace(tmp, real)
+        except BaseException:
+            if old is not None:
+                os.replace(os.path.join(old, name), real)
+            raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(parent)
 
 
 # ---------------------------------------------------------------------------- identities
@@ -310,3 +398,98 @@ def check_resume(output: PathLike, manifest: Mapping[str, Any]) -> None:
     if changed:
         _log.warning("resuming %s written with other library versions: %s", output,
                      ", ".join(f"{k} {a} -> {b}" for k, (a, b) in sorted(changed.items())))
+
+
+# ---------------------------------------------------------------------------- the resume protocol
+def check_resumable(inputs: Mapping[str, Optional[PathLike]], option: str = "--resume") -> None:
+    """Refuse (``ValueError``, one line naming the option) to resume from an input that is not a
+    regular file: stdin, a pipe or a device cannot be hashed, so nothing could tell that it
+    holds the input of the run being resumed (both manifests would say ``sha256: null``)."""
+    for opt, path in inputs.items():
+        if path is not None and (_is_stream(path) or not os.path.isfile(path)):  # type: ignore[arg-type]
+            shown = "-" if _is_stream(path) else path
+            raise ValueError(f"{option}: {opt} {shown} is not a regular file (stdin, a pipe or a device cannot be "
+                             f"checked against the run being resumed); save it to a file first, or rerun without {option}")
+
+
+def open_resumable(
+    output: PathLike,
+    manifest: Optional[Mapping[str, Any]],
+    *,
+    resume: bool,
+    inputs: Mapping[str, Optional[PathLike]],
+    source: str,
+    input_keys: Iterator[Sequence[str]],
+    read_kept: Callable[[], tuple[Sequence[Sequence[str]], int, Optional[str]]],
+    open_sink: Callable[[bool], Any],
+    header: str,
+    bgzf: bool = False,
+    key_names: Sequence[str] = ("CHROM", "POS", "ID", "REF", "ALT"),
+    row_name: str = "record",
+    row_offset: int = 1,
+    input_name: str = "input record",
+) -> tuple[Any, int]:
+    """Open the output of a resumable run (``variants``, ``variant-effect``); returns
+    ``(sink, kept)``: the open sink (``open_sink(append)``, anything with ``write``, ``flush``
+    and ``close``; the caller closes it) and the number of rows kept from the run being resumed.
+
+    * ``resume`` and a non-empty ``output``: every input (``inputs``: option -> path) must be a
+      regular file (:func:`check_resumable`); ``read_kept()`` gives the keys of the complete
+      rows already in ``output`` (their first ``len(key_names)`` columns), the byte length of
+      the complete part and, for a ``bgzf`` output, its decompressed text. Each kept key must be
+      the next of ``input_keys`` (which is advanced past them; ``source`` names the input in
+      the messages), then the manifest must match (:func:`check_resume`). Only then is the
+      output touched: cut to its complete part (a BGZF output is rewritten beside it and
+      renamed over it) and opened for appending. A refused resume leaves it as it was.
+    * otherwise (a fresh run): a stale manifest is removed first, the output is opened
+      (truncated) and gets ``header``, and only then is the new ``manifest`` written, so a
+      manifest never describes rows this run did not write. ``manifest=None`` (stdout) and an
+      output written in place (``/dev/stdout``, a FIFO) get no manifest and cannot be resumed.
+    """
+    manifest_file = manifest is not None and not _writes_in_place(output)
+    if resume:
+        if not manifest_file:
+            raise ValueError(f"--resume needs an output file, not a stream ({output})")
+        check_resumable(inputs)
+    text = str(output)
+    if resume and os.path.isfile(text) and os.path.getsize(text) > 0:
+        # Every check before the output is touched.
+        kept, end, complete = read_kept()
+        width = len(key_names)
+        for i, row in enumerate(kept):
+            row = tuple(row[:width])
+            label = f"{row_name} {i + row_offset} ({' '.join(row[:3])})"
+            want = next(input_keys, None)
+            if want is None:
+                raise ValueError(f"{output}: {label} has no {input_name} {i + 1} in {source} (the input has {i}); "
+                                 "--resume needs the same input (rerun without --resume to start over)")
+            want = tuple(want)
+            if row != want:
+                diff = ", ".join(f"{n} {a} in the output, {b} in the input"
+                                 for n, a, b in zip(key_names, row + ("",) * width, want) if a != b)
+                raise ValueError(f"{output}: {label} does not match {input_name} {i + 1} of {source}: {diff}; "
+                                 "--resume needs the same input (rerun without --resume to start over)")
+        check_resume(output, manifest)  # type: ignore[arg-type]
+        if bgzf:  # rewrite the complete part beside the output; new BGZF blocks are appended after it
+            import pysam
+
+            with atomic_path(output) as tmp:
+                with pysam.BGZFile(str(tmp), "wb") as fh:
+                    fh.write((complete or "").encode())
+        else:
+            with open(text, "r+b") as fh:
+                fh.truncate(end)
+        return open_sink(True), len(kept)
+    if manifest_file:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(manifest_path(output))
+    sink = open_sink(False)
+    try:
+        sink.write(header)
+        sink.flush()
+        if manifest_file:
+            write_manifest(output, manifest)  # type: ignore[arg-type]
+    except BaseException:
+        sink.close()
+        raise
+    return sink, 0

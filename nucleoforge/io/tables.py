@@ -171,7 +171,8 @@ class ParquetWriter:
     """Write ``name``, ``length`` and ``embedding`` columns in row groups (pyarrow).
 
     ``embedding`` is a ``fixed_size_list<float32>[H]`` for pooled vectors and a
-    ``list<fixed_size_list<float32>[H]>`` (one entry per nucleotide) otherwise.
+    ``list<fixed_size_list<float32>[H]>`` (one entry per nucleotide) otherwise; with no rows at
+    all the file holds an empty table whose ``embedding`` is ``list<float32>``.
     """
 
     def __init__(self, path: str | os.PathLike, rows_per_group: int = 256) -> None:
@@ -215,8 +216,13 @@ class ParquetWriter:
 
     def close(self) -> None:
         self._flush()
-        if self._writer is not None:
-            self._writer.close()
+        if self._writer is None:  # no rows: an empty table (its vector width unknown), not a 0-byte file
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            schema = pa.schema([("name", pa.string()), ("length", pa.int32()), ("embedding", pa.list_(pa.float32()))])
+            self._writer = pq.ParquetWriter(self.path, schema)
+        self._writer.close()
 
     def __enter__(self) -> ParquetWriter:
         return self

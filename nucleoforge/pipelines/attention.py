@@ -116,7 +116,10 @@ def plot_attention(result: dict[str, Any], path: str | os.PathLike, title: str |
     fig.colorbar(image, ax=bottom, orientation="horizontal", fraction=0.04, pad=0.08)
     fig.suptitle(title or f"attention of {result['name']} ({n} nt)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from nucleoforge.io.outputs import atomic_output
+
+    with atomic_output(path, "wb") as fh:  # an existing PNG is replaced only by a complete one
+        fig.savefig(fh, dpi=120, format=os.path.splitext(str(path))[1][1:].lower() or None)
     plt.close(fig)
 
 

@@ -41,11 +41,13 @@ def _model_device_dtype(model: torch.nn.Module) -> tuple[torch.device, torch.dty
     return param.device, param.dtype
 
 
-def predict_flanked(model, onehot: np.ndarray | torch.Tensor) -> np.ndarray:
+def predict_flanked(model, onehot: np.ndarray | torch.Tensor, *, calibrated: bool = False) -> np.ndarray:
     """Probabilities ``(B, L, 3)`` float32 for one-hot windows ``(B, L + context, 4)`` that already hold their flanks.
 
     A thin batched call without gradients; the model runs in eval mode (its previous mode is
-    restored afterwards).
+    restored afterwards). ``calibrated=True`` applies the model's fitted per-class temperatures
+    (``SpliceAIModel.forward(..., calibrated=True)``); every prediction path (``splice``,
+    ``variants``, ``evaluate-splice``) passes its ``--calibrated`` through here.
     """
     device, dtype = _model_device_dtype(model)
     x = torch.as_tensor(np.ascontiguousarray(onehot) if isinstance(onehot, np.ndarray) else onehot)
@@ -55,7 +57,8 @@ def predict_flanked(model, onehot: np.ndarray | torch.Tensor) -> np.ndarray:
     model.eval()
     try:
         with torch.inference_mode():
-            probs = model(x.to(device=device, dtype=dtype)).probabilities
+            x = x.to(device=device, dtype=dtype)
+            probs = (model(x, calibrated=True) if calibrated else model(x)).probabilities
     finally:
         model.train(was_training)
     return probs.float().cpu().numpy()
@@ -89,13 +92,14 @@ def iter_predict(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: bool = False,
     device: str | torch.device | None = None,
+    calibrated: bool = False,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Stream predictions for ``sequence`` as ``(start, probs)`` with ``probs`` ``(n, 3)`` float32.
 
     Chunks come in increasing ``start`` order and tile ``[0, len(sequence))``; row ``i`` of a
     chunk is sequence position ``start + i`` (for both strands). At most ``batch_size`` chunks
     of ``chunk_size`` predicted positions (plus the model's context) are held at a time.
-    ``device`` moves the model there first.
+    ``device`` moves the model there first; ``calibrated`` see :func:`predict_flanked`.
     """
     if strand not in ("+", "-"):
         raise ValueError(f"strand must be '+' or '-', got {strand!r}")
@@ -115,7 +119,7 @@ def iter_predict(
         for batch in _batches(starts, length, chunk_size, batch_size):
             ends = [min(s + chunk_size, length) for s in batch]
             x = np.stack([_chunk_input(sequence, s, e, flank, strand) for s, e in zip(batch, ends)])
-            probs = predict_flanked(model, x)
+            probs = predict_flanked(model, x, calibrated=calibrated)
             if strand == "-":
                 probs = probs[:, ::-1]
             for s, e, p in zip(batch, ends, probs):
@@ -136,17 +140,20 @@ def predict_sequence(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: bool = False,
     device: str | torch.device | None = None,
+    calibrated: bool = False,
 ) -> np.ndarray:
     """Probabilities ``(len(sequence), 3)`` float32 (neither, acceptor, donor) for every position.
 
     The ends are padded with N like SpliceAI does; ``strand="-"`` predicts the reverse
     complement and flips the output back (row ``i`` = sequence position ``i``). Letters other
     than A, C, G, T/U (N and IUPAC ambiguity codes) are encoded as unknown (all zeros);
-    anything else raises :class:`ValueError` naming its position.
+    anything else raises :class:`ValueError` naming its position. ``calibrated=True`` applies
+    the model's fitted temperatures (see :func:`predict_flanked`).
     """
     out = np.empty((len(sequence), model.config.num_labels), dtype=np.float32)
     for start, probs in iter_predict(
-        model, sequence, strand=strand, batch_size=batch_size, chunk_size=chunk_size, progress=progress, device=device
+        model, sequence, strand=strand, batch_size=batch_size, chunk_size=chunk_size, progress=progress, device=device,
+        calibrated=calibrated,
     ):
         out[start : start + len(probs)] = probs
     return out

@@ -68,12 +68,13 @@ class SpliceSitePipeline(Pipeline):
 
     Call parameters: ``strand`` (``"+"``/``"-"``, default plus; minus = reverse complement
     in, flipped out), ``min_score`` (fill ``sites``), ``window_batch_size`` (chunks per model
-    call), ``chunk_size`` (predicted positions per chunk), ``progress`` (tqdm bar).
+    call), ``chunk_size`` (predicted positions per chunk), ``progress`` (tqdm bar),
+    ``calibrated`` (apply the model's fitted temperatures, see ``calibrate-splice``).
     """
 
     def _sanitize_parameters(self, strand: str | None = None, min_score: float | None = None,
                              window_batch_size: int | None = None, chunk_size: int | None = None,
-                             progress: bool | None = None, **kwargs: Any):
+                             progress: bool | None = None, calibrated: bool | None = None, **kwargs: Any):
         pre: dict[str, Any] = {}
         fwd: dict[str, Any] = {}
         post: dict[str, Any] = {}
@@ -87,6 +88,8 @@ class SpliceSitePipeline(Pipeline):
             fwd["chunk_size"] = chunk_size
         if progress is not None:
             fwd["progress"] = progress
+        if calibrated is not None:
+            fwd["calibrated"] = calibrated
         if min_score is not None:
             post["min_score"] = min_score
         return pre, fwd, post
@@ -110,11 +113,11 @@ class SpliceSitePipeline(Pipeline):
         return item
 
     def _forward(self, item: dict[str, Any], batch_size: int = 1, chunk_size: int | None = None,
-                 progress: bool = False) -> dict[str, Any]:
+                 progress: bool = False, calibrated: bool = False) -> dict[str, Any]:
         from nucleoforge.pipelines.splice_predict import DEFAULT_CHUNK_SIZE, predict_sequence
 
         probs = predict_sequence(self.model, item["sequence"], strand=item["strand"], batch_size=batch_size,
-                                 chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, progress=progress)
+                                 chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, progress=progress, calibrated=calibrated)
         return {**item, "probs": probs}
 
     def postprocess(self, out: dict[str, Any], min_score: float | None = None) -> SpliceSitePrediction:

@@ -123,10 +123,11 @@ class SpliceEvaluation:
         return "\n".join(rows)
 
     def write_tsv(self, path: str | os.PathLike) -> None:
-        """Per-gene rows as a TSV."""
+        """Per-gene rows as a TSV, written beside ``path`` and renamed over it when complete."""
+        from nucleoforge.io.outputs import atomic_output
         from nucleoforge.io.tables import write_dict_tsv
 
-        with open(path, "w") as fh:
+        with atomic_output(path) as fh:
             write_dict_tsv(self.genes, fh)
 
 
@@ -139,8 +140,10 @@ def evaluate_genes(
     batch_size: int = 4,
     device: str | None = None,
     progress: bool = False,
+    calibrated: bool = False,
 ) -> SpliceEvaluation:
-    """Predict every transcript in ``indices`` (flanks outside it as N) and score the predictions."""
+    """Predict every transcript in ``indices`` (flanks outside it as N) and score the predictions
+    (``calibrated``: with the model's fitted temperatures, see ``calibrate-splice``)."""
     from nucleoforge.pipelines.splice_predict import predict_sequence
 
     result = SpliceEvaluation()
@@ -148,7 +151,8 @@ def evaluate_genes(
     for i in indices:
         g = genes[i]
         seq = genome.fetch_padded(g.chrom, g.tx_start, g.tx_end).upper()
-        probs = predict_sequence(model, seq, strand=g.strand, batch_size=batch_size, device=device, progress=progress)
+        probs = predict_sequence(model, seq, strand=g.strand, batch_size=batch_size, device=device, progress=progress,
+                                 calibrated=calibrated)
         y = gene_labels(genes, i)
         all_y.append(y)
         all_p.append(probs[:, 1:3].astype(np.float32))

@@ -142,7 +142,7 @@ def score_vcf_lm(
     ``genome``; ``flank``/``combine`` are the pipeline's parameters; ``batch_size`` windows go
     through the model per call (3 per variant). See the module docstring for the output rules.
     """
-    from nucleoforge.io.outputs import check_paths, check_resume, write_manifest
+    from nucleoforge.io.outputs import check_paths, open_resumable
     from nucleoforge.io.tables import read_variant_effect_table, variant_effect_header, variant_effect_row
     from nucleoforge.io.vcf import iter_vcf_records, open_vcf
     from nucleoforge.pipelines._common import check_combine
@@ -160,32 +160,23 @@ def score_vcf_lm(
     try:
         manifest = variant_effect_manifest(pipe, genome, input_path, flank=flank, window=size, combine=combine)
         items = _items(iter_vcf_records(vcf, input_path), genome, size, stats, state)
-        existing = resume and os.path.exists(output_path) and os.path.getsize(output_path) > 0
-        if existing:
-            # Every check before the output is touched: a refused resume leaves it as it was.
+
+        def keys() -> Iterator[list[str]]:
+            for item in items:
+                yield _key(item)
+            if state["error"] is not None:  # a bad line among the kept rows
+                raise state["error"]
+
+        def read_kept() -> tuple[list[list[str]], int, None]:
             rows, end = read_variant_effect_table(output_path)
-            for i, row in enumerate(rows):
-                item = next(items, None)
-                if state["error"] is not None:
-                    raise state["error"]
-                if item is None:
-                    raise ValueError(f"{output_path}: row {i + 2} ({' '.join(row[:5])}) has no variant {i + 1} to match "
-                                     f"in {input_path} (it has {i}); rerun without --resume to start over")
-                if row[:5] != _key(item):
-                    diff = ", ".join(f"{n} {a} in the output, {b} in the input"
-                                     for n, a, b in zip(("CHROM", "POS", "ID", "REF", "ALT"), row[:5] + [""] * 5, _key(item)) if a != b)
-                    raise ValueError(f"{output_path}: row {i + 2} does not match variant {i + 1} of {input_path}: {diff}; "
-                                     "rerun without --resume to start over")
-            check_resume(output_path, manifest)
-            with open(output_path, "r+b") as fh:
-                fh.truncate(end)
-            summary.resumed = len(rows)
-        else:
-            write_manifest(output_path, manifest)
-        with open(output_path, "a" if existing else "w") as fh:
-            if not existing:
-                fh.write(variant_effect_header())
-                fh.flush()
+            return rows, end, None
+
+        fh, summary.resumed = open_resumable(
+            output_path, manifest, resume=resume, inputs={"-I/--input": input_path, "-R/--reference": str(genome.path)},
+            source=input_path, input_keys=keys(), read_kept=read_kept,
+            open_sink=lambda append: open(output_path, "a" if append else "w"), header=variant_effect_header(),
+            row_name="row", row_offset=2, input_name="variant")
+        with fh:
             for res in pipe.iter_results(items, flank=flank, combine=combine, batch_size=batch_size, progress=progress):
                 fh.write(variant_effect_row(res["chrom"], res["pos"], res["id"], res["vcf_ref"], res["vcf_alt"], res))
                 summary.scored += 1

@@ -7,7 +7,7 @@ from typing import Any
 
 from nucleoforge.pipelines.splice_site import SpliceSitePrediction
 
-__all__ = ["plot_tracks"]
+__all__ = ["plot_reliability", "plot_tracks"]
 
 
 def plot_tracks(pred: SpliceSitePrediction, path: str | os.PathLike, *, genes: Any = None,
@@ -50,5 +50,58 @@ def plot_tracks(pred: SpliceSitePrediction, path: str | os.PathLike, *, genes: A
     axes[-1].set_xlim(x[0], x[-1])
     fig.suptitle(title or f"SpliceAI {pred.name} ({pred.strand})")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from nucleoforge.io.outputs import atomic_output
+
+    with atomic_output(path, "wb") as fh:  # an existing PNG is replaced only by a complete one
+        fig.savefig(fh, dpi=120, format=os.path.splitext(str(path))[1][1:].lower() or None)
+    plt.close(fig)
+
+
+def plot_reliability(before: Any, after: Any, path: str | os.PathLike, *, title: str | None = None,
+                     format: str | None = None) -> None:
+    """Reliability diagram of a calibration: one column per class (acceptor, donor), the
+    reliability curve (mean confidence vs observed frequency per bin, diagonal = calibrated)
+    before and after on top, the positions per bin (weighted, log scale) below.
+
+    ``before`` / ``after`` map a class name to its bins as
+    :func:`nucleoforge.splicing.calibration.reliability_bins` returns them (``edges``,
+    ``confidence``, ``accuracy``, ``weight``, ``ece``). ``format`` overrides the file type
+    (for a temporary file name without the extension)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    kinds = [k for k in before if k in after]
+    fig, axes = plt.subplots(2, len(kinds), figsize=(5.2 * len(kinds), 6.6), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1.4]})
+    styles = {"before": ("tab:orange", "s", "uncalibrated"), "after": ("tab:blue", "o", "calibrated")}
+    for col, kind in enumerate(kinds):
+        top, bottom = axes[0, col], axes[1, col]
+        top.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
+        edges = np.asarray(before[kind]["edges"])
+        centres, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+        for shift, (when, bins) in zip((-0.2, 0.2), (("before", before[kind]), ("after", after[kind]))):
+            color, marker, label = styles[when]
+            conf, acc, weight = (np.asarray(bins[k], dtype=float) for k in ("confidence", "accuracy", "weight"))
+            filled = weight > 0
+            top.plot(conf[filled], acc[filled], marker=marker, color=color, lw=1.5, ms=5,
+                     label=f"{label} (ECE {bins['ece']:.2e})")
+            bottom.bar(centres + shift * width, np.where(filled, weight, np.nan), width=0.4 * width, color=color,
+                       label=label)
+        top.set_xlim(0, 1)
+        top.set_ylim(0, 1)
+        top.set_aspect("equal")
+        top.set_title(kind)
+        top.set_xlabel(f"predicted {kind} probability (bin mean)")
+        top.set_ylabel(f"observed {kind} frequency")
+        top.legend(loc="upper left", fontsize=8)
+        bottom.set_yscale("log")
+        bottom.set_xlim(0, 1)
+        bottom.set_xlabel(f"predicted {kind} probability ({len(centres)} bins)")
+        bottom.set_ylabel("positions")
+    fig.suptitle(title or "SpliceAI reliability diagram")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format=format)
     plt.close(fig)

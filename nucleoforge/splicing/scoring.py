@@ -390,10 +390,9 @@ def score_vcf(
     continues after the last complete record, so the result is byte-identical to an
     uninterrupted run.
     """
-    import pysam
     from tqdm.auto import tqdm
 
-    from nucleoforge.io.outputs import check_paths, check_resume, write_manifest
+    from nucleoforge.io.outputs import check_paths, open_resumable
     from nucleoforge.io.vcf import SPLICEAI_INFO_LINE, VcfFormatError, VcfSink, iter_vcf_records, open_vcf, salvage_vcf_output
 
     input_path, output_path = str(input_path), str(output_path)
@@ -412,44 +411,20 @@ def score_vcf(
             header.add_line(SPLICEAI_INFO_LINE)
         manifest = None if to_stdout else variants_manifest(scorer, input_path)
         summary = VcfRunSummary()
-        gz = output_path.endswith((".gz", ".bgz"))
         records = iter_vcf_records(vcf, input_path)
-        existing = resume and os.path.exists(output_path) and os.path.getsize(output_path) > 0
-        if existing:
-            # Every check before the output is touched: a refused resume leaves it as it was.
+
+        def read_kept() -> tuple[list[list[str]], int, str]:
             old_header, done_lines, end = salvage_vcf_output(output_path)
             if not old_header or not old_header[-1].startswith("#CHROM"):
                 raise ValueError(f"{output_path}: cannot resume, the file has no complete VCF header")
-            names = ("CHROM", "POS", "ID", "REF", "ALT")
-            for i, line in enumerate(done_lines):
-                rec = next(records, None)
-                kept = tuple(line.split("\t", 5)[:5])
-                if rec is None:
-                    raise ValueError(f"{output_path}: record {i + 1} ({' '.join(kept[:3])}) has no input record "
-                                     f"{i + 1} in {input_path} (the input has {i}); --resume needs the same input "
-                                     "(rerun without --resume to start over)")
-                want = _record_key(rec)
-                if kept != want:
-                    diff = ", ".join(f"{n} {a} in the output, {b} in the input"
-                                     for n, a, b in zip(names, kept + ("",) * 5, want) if a != b)
-                    raise ValueError(f"{output_path}: record {i + 1} ({' '.join(kept[:3])}) does not match input record "
-                                     f"{i + 1} of {input_path}: {diff}; --resume needs the same input "
-                                     "(rerun without --resume to start over)")
-            check_resume(output_path, manifest)  # type: ignore[arg-type]
-            if gz:  # rewrite the complete part; new BGZF blocks are appended after it
-                with pysam.BGZFile(output_path, "wb") as fh:
-                    fh.write("".join(old_header + done_lines).encode())
-            else:
-                with open(output_path, "r+b") as fh:
-                    fh.truncate(end)
-            summary.resumed = len(done_lines)
-        elif manifest is not None:
-            write_manifest(output_path, manifest)
-        out = VcfSink(output_path, append=existing)
+            return [line.split("\t", 5) for line in done_lines], end, "".join(old_header + done_lines)
+
+        out, summary.resumed = open_resumable(
+            output_path, manifest, resume=resume, inputs={"-I/--input": input_path}, source=input_path,
+            input_keys=map(_record_key, records), read_kept=read_kept,
+            open_sink=lambda append: VcfSink(output_path, append=append), header=str(header),
+            bgzf=output_path.endswith((".gz", ".bgz")))
         write = out.write
-        if not existing:
-            write(str(header))
-            out.flush()
         bar = tqdm(desc="variants", unit=" rec", disable=not progress, initial=summary.resumed, dynamic_ncols=True)
         summary.records = summary.resumed
         while pending is None:

@@ -101,6 +101,14 @@ def _model_config(model: str | os.PathLike | None, model_type: str | None, overr
     if model is not None:
         from transformers import AutoConfig
 
+        from nucleoforge.io.checkpoints import folder_model_type, hf_weight_file
+
+        found = folder_model_type(model)  # first: a missing, foreign or weightless folder is one clear error
+        hf_weight_file(model)
+        try:
+            bert_family(found)
+        except ValueError as exc:
+            raise ValueError(f"{model}: {exc}") from None
         registry.register_auto_classes()
         return AutoConfig.from_pretrained(model, **overrides)
     if model_type is None:

@@ -160,6 +160,8 @@ class GeneBertPretrainingCollator:
 
     @mask_rate.setter
     def mask_rate(self, value: float) -> None:
+        if isinstance(self.masker, MaskingSchedule):
+            raise ValueError("the mask rate follows the collator's MaskingSchedule; change its stages instead")
         self.masker.mlm_probability = value
 
     def _split(self, example: dict[str, Any]) -> tuple[list[str], np.ndarray]:
@@ -247,10 +249,13 @@ class GeneBertTrainer(StepMasking, Trainer):
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
         # transformers 5 saves the Swin region encoder under its legacy key names and converts
         # them back only in ``from_pretrained``; the Trainer's own loader skips that step and
-        # silently leaves the region encoder (and more) untrained. Load through from_pretrained, strictly.
-        model = self.model if model is None else model
-        loaded = type(model).from_pretrained(resume_from_checkpoint)
-        model.load_state_dict(loaded.state_dict(), strict=True)
+        # silently leaves the region encoder (and more) untrained. Load through from_pretrained, and
+        # refuse a checkpoint with missing or unknown weights (from_pretrained would initialise them).
+        from nucleoforge.io.checkpoints import load_model_folder
+
+        loaded = load_model_folder(type(self.model).from_pretrained, resume_from_checkpoint, model_types=["genebert"],
+                                   what="a GeneBERT pretraining checkpoint")  # fmt: skip
+        self.model.load_state_dict(loaded.state_dict(), strict=True)
 
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
         if self._terms and "loss" in logs:
@@ -353,6 +358,8 @@ def pretrain_genebert(
     checkpoint = None
     if resume:
         checkpoint = resume if isinstance(resume, str) else get_last_checkpoint(str(output_dir))
+        if checkpoint is None:
+            raise FileNotFoundError(f"{output_dir}: no checkpoint-* folder to resume from (run without --resume to start)")
     result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))

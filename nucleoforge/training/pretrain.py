@@ -113,13 +113,15 @@ def load_model(path: str | os.PathLike, head: str = "ForMaskedLM", **kwargs: Any
     """
     from transformers import AutoConfig, AutoTokenizer
 
-    registry.register_auto_classes()
-    config = AutoConfig.from_pretrained(path, **kwargs)
+    from nucleoforge.io.checkpoints import folder_model_type, load_model_folder
+
+    found = folder_model_type(path)  # first: a missing or foreign folder is one clear error
     try:
-        entry = bert_family(config.model_type)
+        entry = bert_family(found)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
-    from nucleoforge.io.checkpoints import load_model_folder
+    registry.register_auto_classes()
+    config = AutoConfig.from_pretrained(path, **kwargs)
 
     # Only a head the folder does not have may start new (initialised); every encoder weight must load.
     model = load_model_folder(entry.model_class(head).from_pretrained, path, model_types=[entry.model_type],

@@ -220,3 +220,122 @@ def test_vcf_parse_error_in_a_gzip_file(tmp_path):
     pysam.tabix_compress(str(plain), str(gz))
     with pytest.raises(VcfFormatError, match=rf"^{gz}:6: expected at least 8"):
         list(iter_vcf_records(open_vcf(gz), gz))
+
+
+# ------------------------------------------------------------------------------ targets that are not regular files
+def _read_fifo_in_background(fifo: Path):
+    """Start a reader of ``fifo``; returns ``(thread, chunks)``: the bytes it read, once joined."""
+    import threading
+
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as fh:
+            chunks.append(fh.read())
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread, chunks
+
+
+def test_atomic_output_and_atomic_path_write_a_fifo_directly(tmp_path):
+    """A FIFO (like /dev/stdout on a pipe) cannot be replaced: it is written in place, no temporary file."""
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    thread, chunks = _read_fifo_in_background(fifo)
+    with atomic_output(fifo) as fh:
+        fh.write("through the pipe\n")
+    thread.join(10)
+    assert chunks == [b"through the pipe\n"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out.fifo"]
+    with atomic_path(fifo) as target:
+        assert Path(target) == fifo  # the target itself, not a temporary file beside it
+    assert [p.name for p in tmp_path.iterdir()] == ["out.fifo"]
+
+
+def test_atomic_output_writes_std_streams_directly(tmp_path, capfd):
+    """/dev/stdout is written in place even when it is a regular file (a shell redirection)."""
+    capfd.readouterr()
+    with atomic_output("/dev/stdout") as fh:
+        fh.write("to stdout\n")
+    assert capfd.readouterr().out == "to stdout\n"
+
+
+# ------------------------------------------------------------------------------ the resume protocol
+def test_check_resumable_refuses_inputs_that_are_not_regular_files(tmp_path):
+    from nucleoforge.io.outputs import check_resumable
+
+    src = tmp_path / "in.vcf"
+    src.write_text("x\n")
+    check_resumable({"-I/--input": src, "-R/--reference": None})
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    for stream in ("-", "/dev/stdin", fifo):
+        with pytest.raises(ValueError, match=r"^--resume: -I/--input .* is not a regular file") as err:
+            check_resumable({"-R/--reference": src, "-I/--input": stream})
+        assert "\n" not in str(err.value) and "without --resume" in str(err.value)
+
+
+class _Sink:
+    def __init__(self, path: Path, append: bool) -> None:
+        self.fh = open(path, "a" if append else "w")
+        self.write, self.flush, self.close = self.fh.write, self.fh.flush, self.fh.close
+
+
+def _resumable(out: Path, manifest, *, resume: bool, keys, open_sink=None):
+    from nucleoforge.io.outputs import open_resumable
+
+    def read_kept():
+        data = out.read_bytes()
+        end = data.rfind(b"\n") + 1
+        lines = data[:end].decode().splitlines()[1:]
+        return [ln.split("\t") for ln in lines], end, None
+
+    return open_resumable(out, manifest, resume=resume, inputs={"-I/--input": None}, source="in.vcf",
+                          input_keys=iter(keys), read_kept=read_kept, key_names=("key", "value"),
+                          open_sink=open_sink or (lambda append: _Sink(out, append)), header="#key\tvalue\n")
+
+
+def test_open_resumable_fresh_run_removes_a_stale_manifest_before_opening_the_output(tmp_path):
+    out = tmp_path / "out.tsv"
+    out.write_text("#key\tvalue\na\t1\n")
+    write_manifest(out, _manifest(tmp_path))  # the old run's settings
+
+    def unopenable(append: bool):
+        raise PermissionError(13, "Permission denied", str(out))
+
+    with pytest.raises(PermissionError):
+        _resumable(out, _manifest(tmp_path, distance=10), resume=False, keys=[], open_sink=unopenable)
+    assert not manifest_path(out).exists()  # the old rows are described by no manifest
+    assert out.read_text() == "#key\tvalue\na\t1\n"
+    with pytest.raises(ValueError, match="no run manifest"):
+        _resumable(out, _manifest(tmp_path, distance=10), resume=True, keys=[["a", "1"]])
+
+    # a fresh run that works: header first, then the manifest
+    sink, kept = _resumable(out, _manifest(tmp_path, distance=10), resume=False, keys=[])
+    sink.write("b\t2\n")
+    sink.close()
+    assert kept == 0 and out.read_text() == "#key\tvalue\nb\t2\n"
+    assert read_manifest(out)["parameters"]["distance"] == 10
+
+
+def test_open_resumable_checks_kept_rows_then_manifest_then_truncates(tmp_path):
+    out = tmp_path / "out.tsv"
+    m = _manifest(tmp_path)
+    sink, _ = _resumable(out, m, resume=False, keys=[])
+    sink.write("a\t1\nb\t2\nc\t")  # interrupted in the 3rd row
+    sink.close()
+    before = out.read_bytes()
+    with pytest.raises(ValueError, match=r"record 2 \(b 2\) does not match input record 2 of in\.vcf: key b in the output, x"):
+        _resumable(out, m, resume=True, keys=[["a", "1"], ["x", "2"], ["c", "3"]])
+    with pytest.raises(ValueError, match=r"record 2 \(b 2\) has no input record 2 in in\.vcf \(the input has 1\)"):
+        _resumable(out, m, resume=True, keys=[["a", "1"]])
+    with pytest.raises(ValueError, match="distance: 50 in the run being resumed, 10 now"):
+        _resumable(out, _manifest(tmp_path, distance=10), resume=True, keys=[["a", "1"], ["b", "2"]])
+    assert out.read_bytes() == before  # a refused resume leaves the output as it was
+    keys = iter([["a", "1"], ["b", "2"], ["c", "3"]])
+    sink, kept = _resumable(out, m, resume=True, keys=keys)
+    assert kept == 2 and next(keys) == ["c", "3"]  # the input is advanced past the kept rows
+    sink.write("c\t3\n")
+    sink.close()
+    assert out.read_text() == "#key\tvalue\na\t1\nb\t2\nc\t3\n"

@@ -96,3 +96,28 @@ def test_import_registers_auto_classes_lazily_without_torch():
             " == 'SpliceBertForMaskedLM'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_broken_family_never_breaks_the_users_import():
+    """Registering on the first Auto use must not make ``from transformers import AutoConfig`` fail:
+    the broken family is reported as a warning, the others are registered."""
+    import subprocess
+    import sys
+
+    code = ("import warnings, nucleoforge; from nucleoforge import registry;"
+            "registry.register_family(registry.ModelFamily(model_type='broken', name='Broken', module='no.such.module',"
+            " config_class='X', prefix='Broken'));"
+            "warnings.simplefilter('always');"
+            "from transformers import AutoConfig;"
+            "print(AutoConfig.for_model('splicebert').model_type)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "splicebert"
+    assert "RuntimeWarning: nucleoforge could not register" in done.stderr and "broken (no.such.module)" in done.stderr
+    with pytest.raises(RuntimeError, match=r"cannot register broken \(no\.such\.module\): ModuleNotFoundError"):
+        registry.register_family(ModelFamily(model_type="broken", name="Broken", module="no.such.module", config_class="X",
+                                             prefix="Broken"))
+        try:
+            registry.register_auto_classes(["broken"])
+        finally:
+            registry.unregister_family("broken")

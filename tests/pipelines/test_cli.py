@@ -143,3 +143,34 @@ def test_attention_plot(model_dir, trnas, tmp_path):
     rows = tsv.read_text().splitlines()[1:]
     assert len(rows) == len(seq) and "".join(r.split("\t")[1] for r in rows) == seq
     assert "layer 1, head 2" in out and f"{len(seq)}x{len(seq)} map" in out
+
+
+def test_embed_no_sequences_to_parquet_is_a_readable_empty_table(model_dir, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    empty = tmp_path / "empty.fa"
+    empty.write_text("")
+    out = tmp_path / "none.parquet"
+    text = _run("embed", "--model", model_dir("splicebert"), "--input", empty, "--output", out, "--device", "cpu",
+                "--no-progress")
+    assert "wrote 0 embeddings" in text
+    table = pq.read_table(out)
+    assert table.num_rows == 0
+    assert table.schema.names == ["name", "length", "embedding"]
+    assert table.schema.field("name").type == pa.string() and table.schema.field("length").type == pa.int32()
+    assert table.schema.field("embedding").type == pa.list_(pa.float32())
+
+
+def test_attention_checks_its_outputs_before_loading_the_model(tmp_path):
+    def _fails(*args) -> str:
+        result = runner.invoke(app, [str(a) for a in args])
+        assert result.exit_code != 0, result.output
+        return result.output + f"\n{result.exception}"
+
+    missing_model = tmp_path / "no_model"
+    for option in ("--output", "--plot"):
+        text = _fails("attention", "ACGTACGT", "--model", missing_model, option, tmp_path / "nodir" / "x")
+        assert f"{option} " in text and "does not exist" in text and "no_model" not in text
+    text = _fails("attention", "ACGTACGT", "--model", missing_model, "--output", tmp_path, "--plot", tmp_path / "a.png")
+    assert "is a directory" in text

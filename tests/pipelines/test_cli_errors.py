@@ -69,3 +69,12 @@ def test_quiet_lm_commands_print_nothing_on_stderr(capsys, tmp_path, chr22_block
     result = run_main(capsys, *args, "--model", splicebert_folder, "--device", "cpu", "-q")
     assert result.code == 0, result.err
     assert result.err == ""
+
+
+def test_lm_folder_without_weights_is_one_error(capsys, tmp_path, splicebert_folder):
+    """A folder with config and vocabulary but no weight file used to be an "unexpected failure" (exit 1)."""
+    folder = tmp_path / "no-weights"
+    shutil.copytree(splicebert_folder, folder)
+    for weights in ("model.safetensors", "pytorch_model.bin"):
+        (folder / weights).unlink(missing_ok=True)
+    assert_user_error(run_main(capsys, "fill-mask", "ACG<mask>TACGT", "--model", folder, "--quiet"), folder, "splicebert")

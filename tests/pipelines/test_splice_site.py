@@ -194,3 +194,45 @@ def test_cli_variants_and_evaluate(saved_model, tmp_path, model):
                                    "--region", "1:1-400", "--model", str(saved_model), "-q"])
     assert res.exit_code == 0, res.output
     assert '"genes": 1' in res.stdout.splitlines()[-1] and "acceptor_pr_auc" in res.stdout
+
+
+def _plot(which: str, path) -> None:
+    from nucleoforge.pipelines.attention import plot_attention
+    from nucleoforge.pipelines.splice_site import SpliceSitePrediction
+
+    if which == "attention":
+        plot_attention({"cls_attention": np.full(6, 1 / 6), "attention_map": np.eye(6), "head": None, "layer": 0,
+                        "name": "s"}, path)
+    else:
+        plot_tracks(SpliceSitePrediction("s", np.linspace(0, 1, 20), np.linspace(1, 0, 20)), path)
+
+
+@pytest.mark.parametrize("which", ["attention", "tracks"])
+def test_plots_are_saved_through_a_temporary_file(which, tmp_path, monkeypatch):
+    """A figure that fails while it is saved leaves an existing target untouched; the file type
+    still follows the target's extension."""
+    from matplotlib.figure import Figure
+
+    target = tmp_path / "plot.png"
+    target.write_bytes(b"precious\n")
+    real = Figure.savefig
+
+    def fails_half_way(self, fname, *args, **kwargs):
+        if hasattr(fname, "write"):
+            fname.write(b"\x89PNG half")
+        else:
+            with open(fname, "wb") as fh:
+                fh.write(b"\x89PNG half")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", fails_half_way)
+    with pytest.raises(RuntimeError, match="disk full"):
+        _plot(which, target)
+    monkeypatch.setattr(Figure, "savefig", real)
+    assert target.read_bytes() == b"precious\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.png"]
+    _plot(which, target)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    _plot(which, tmp_path / "plot.pdf")
+    assert (tmp_path / "plot.pdf").read_bytes()[:5] == b"%PDF-"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.pdf", "plot.png"]

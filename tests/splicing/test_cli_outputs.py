@@ -352,3 +352,168 @@ def test_score_vcf_lm_is_the_library_behind_variant_effect(tmp_path, model_dir, 
     assert (summary.scored, summary.resumed, summary.rows) == (12, 0, 12)
     assert lib_out.read_bytes() == cli_out.read_bytes()
     assert Path(str(lib_out) + ".manifest.json").is_file()
+
+
+# ------------------------------------------------------------------------------ review fixes: resume protocol
+def test_variant_effect_fresh_run_that_cannot_open_its_output_leaves_no_manifest(ve_run, model_dir, monkeypatch):
+    """The new manifest is written only once the output is open and has its header: otherwise a
+    later --resume with the new settings would accept the old run's rows."""
+    import builtins
+
+    src, ref, out, _, partial = ve_run
+    real_open = builtins.open
+
+    def read_only_output(file, mode="r", *args, **kwargs):  # a read-only file (root ignores chmod)
+        if str(file) == str(out) and mode[0] in "wa":
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", read_only_output)
+    _fails(*_ve_args(model_dir("splicebert"), src, ref, out, flank="10"))
+    monkeypatch.undo()
+    assert out.read_bytes() == partial
+    assert not Path(f"{out}.manifest.json").exists()
+    text = _fails(*_ve_args(model_dir("splicebert"), src, ref, out, flank="10"), "--resume")
+    assert "no run manifest" in text
+    assert out.read_bytes() == partial
+
+
+class _Feeding:
+    """Write ``data`` into the FIFO ``path`` from a thread (an input piped in)."""
+
+    def __init__(self, path: Path, data: bytes) -> None:
+        import threading
+
+        self.path = path
+        if not path.exists():
+            os.mkfifo(path)
+
+        def feed() -> None:
+            try:
+                with open(path, "wb") as fh:
+                    fh.write(data)
+            except BrokenPipeError:
+                pass
+
+        self.thread = threading.Thread(target=feed, daemon=True)
+
+    def __enter__(self) -> Path:
+        self.thread.start()
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        if self.thread.is_alive():  # nobody read it: let the writer's open return, then fail
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+            self.thread.join(0.5)
+            os.close(fd)
+        self.thread.join(10)
+
+
+def test_variants_resume_refuses_an_input_that_is_not_a_regular_file(capsys, tmp_path, tiny_spliceai, tiny_genome):
+    """A pipe cannot be hashed: resuming from one would accept any input with the same first records."""
+    from tests.cli.runner import assert_user_error, run_main
+
+    src = tmp_path / "in.vcf"
+    src.write_text(VCF_HEADER + "".join(synthetic_vcf_lines(tiny_genome[2])))
+    out = tmp_path / "out.vcf"
+    with _Feeding(tmp_path / "in.fifo", src.read_bytes()) as fifo:
+        assert run_main(capsys, *_variants_args(fifo, out, tiny_genome, tiny_spliceai(0))).code == 0
+    lines = out.read_text().splitlines(True)
+    partial = "".join(lines[: sum(ln.startswith("#") for ln in lines) + 3])
+    out.write_text(partial)
+    _edit_record(src, 10, 2, "rsRenamed")  # another input: only a checksum could tell
+    with _Feeding(tmp_path / "in.fifo", src.read_bytes()) as fifo:
+        line = assert_user_error(run_main(capsys, *_variants_args(fifo, out, tiny_genome, tiny_spliceai(0)), "--resume"),
+                                 "--resume", "-I/--input", "not a regular file")
+    assert out.read_text() == partial
+
+
+def test_variant_effect_resume_refuses_an_input_that_is_not_a_regular_file(capsys, ve_run, model_dir):
+    from tests.cli.runner import assert_user_error, run_main
+
+    src, ref, out, _, partial = ve_run
+    with _Feeding(src.with_suffix(".fifo"), src.read_bytes()) as fifo:
+        assert_user_error(run_main(capsys, *_ve_args(model_dir("splicebert"), fifo, ref, out), "--resume"),
+                          "--resume", "-I/--input", "not a regular file")
+    assert out.read_bytes() == partial
+
+
+# ------------------------------------------------------------------------------ review fixes: outputs that are not files
+def test_splice_writes_to_dev_stdout(tmp_path, tiny_spliceai, tiny_genome):
+    """``-o /dev/stdout`` (a pipe here) is written in place, byte-identical to a file output."""
+    from tests.cli.runner import run_exe
+
+    src = tmp_path / "a.fa"
+    src.write_text(f">a\n{tiny_genome[2][:300]}\n")
+    out = tmp_path / "a.tsv"
+    _ok("splice", "--fasta", src, "-o", out, "--model", tiny_spliceai(0), "--device", "cpu", "-q")
+    res = run_exe("splice", "--fasta", src, "-o", "/dev/stdout", "--model", tiny_spliceai(0), "--device", "cpu", "-q")
+    assert res.code == 0, res.err
+    assert res.out == out.read_text() and res.out.count("\n") == 301
+    assert _listing(tmp_path) == ["a.fa", "a.tsv"]
+
+
+def test_splice_writes_to_a_fifo(tmp_path, tiny_spliceai, tiny_genome):
+    import threading
+
+    src = tmp_path / "a.fa"
+    src.write_text(f">a\n{tiny_genome[2][:200]}\n")
+    out = tmp_path / "a.tsv"
+    _ok("splice", "--fasta", src, "-o", out, "--model", tiny_spliceai(0), "--device", "cpu", "-q")
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    try:
+        _ok("splice", "--fasta", src, "-o", fifo, "--model", tiny_spliceai(0), "--device", "cpu", "-q")
+    finally:
+        if reader.is_alive():  # the command failed before opening it: release the reader
+            with open(fifo, "wb"):
+                pass
+        reader.join(10)
+    assert got == [out.read_bytes()]
+    assert _listing(tmp_path) == ["a.fa", "a.tsv", "out.fifo"]
+
+
+# ------------------------------------------------------------------------------ review fixes: paths checked before the model loads
+@pytest.mark.parametrize("command", ["variants", "variant-effect", "evaluate-splice"])
+def test_output_that_is_an_input_is_refused_before_the_model_loads(command, tmp_path, tiny_genome, dbsnp_vcf):
+    fa = tmp_path / "g.fa"
+    shutil.copy(tiny_genome[0], fa)
+    src = tmp_path / "in.vcf"
+    src.write_text(VCF_HEADER + "".join(synthetic_vcf_lines(tiny_genome[2])))
+    missing_model = tmp_path / "no_model"
+    if command == "variants":
+        args = _variants_args(src, src, (fa, tiny_genome[1], None), missing_model)
+        victim = src
+    elif command == "variant-effect":
+        args = _ve_args(missing_model, src, fa, fa)
+        victim = fa
+    else:
+        args = ["evaluate-splice", "-R", fa, "-A", tiny_genome[1], "-g", "PLUS", "-o", fa, "--model", missing_model, "-q"]
+        victim = fa
+    before = victim.read_bytes()
+    text = _fails(*args)
+    assert "same file as the input" in text and "no_model" not in text
+    assert victim.read_bytes() == before
+
+
+def test_evaluate_splice_output_is_written_atomically(tmp_path, tiny_spliceai, tiny_genome):
+    from nucleoforge.splicing.evaluation import SpliceEvaluation
+
+    fa, table, _ = tiny_genome
+    out = tmp_path / "genes.tsv"
+    out.write_text("precious\n")
+
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        SpliceEvaluation(genes=[{"gene": "A", "n": 1}, {"gene": "B", "n": Unprintable()}]).write_tsv(out)
+    assert out.read_text() == "precious\n" and _listing(tmp_path) == ["genes.tsv"]
+    _ok("evaluate-splice", "-R", fa, "-A", table, "-g", "PLUS", "-o", out, "--model", tiny_spliceai(0), "--device", "cpu", "-q")
+    rows = out.read_text().splitlines()
+    assert rows[0].split("\t")[0] == "gene" and rows[1].startswith("PLUS\t")
+    assert _listing(tmp_path) == ["genes.tsv"]

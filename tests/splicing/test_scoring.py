@@ -376,3 +376,82 @@ def test_distance_validation(tiny):
     model, genome, genes, _ = tiny
     with pytest.raises(ValueError, match="distance must be in"):
         VariantScorer(model, genome, genes, distance=5000)
+
+
+def test_a_fresh_run_that_cannot_open_its_output_leaves_no_manifest_behind(tiny, tmp_path, monkeypatch):
+    """The old rows of an output that a fresh run could not open are described by no manifest,
+    so a later --resume with the new settings cannot take them for its own."""
+    import builtins
+
+    model, genome, genes, seq = tiny
+    src = tmp_path / "in.vcf"
+    _write_vcf(src, seq, 1)
+    out = tmp_path / "out.vcf"
+    score_vcf(VariantScorer(model, genome, genes, distance=D), str(src), str(out), progress=False)
+    old = out.read_bytes()
+    real_open = builtins.open
+
+    def read_only_output(file, mode="r", *args, **kwargs):  # a read-only file (root ignores chmod)
+        if str(file) == str(out) and mode[0] in "wa":
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", read_only_output)
+    with pytest.raises(PermissionError):
+        score_vcf(VariantScorer(model, genome, genes, distance=D + 1), str(src), str(out), progress=False)
+    monkeypatch.undo()
+    assert out.read_bytes() == old
+    assert not Path(f"{out}.manifest.json").exists()
+    with pytest.raises(ValueError, match="no run manifest"):
+        score_vcf(VariantScorer(model, genome, genes, distance=D + 1), str(src), str(out), resume=True, progress=False)
+    assert out.read_bytes() == old
+
+
+def test_resuming_a_bgzf_output_rewrites_it_beside_the_target(tiny, tmp_path, monkeypatch):
+    """An interruption while the complete part of a .gz output is rewritten loses nothing."""
+    import pysam
+
+    model, genome, genes, seq = tiny
+    src = tmp_path / "in.vcf"
+    _write_vcf(src, seq)
+    out = tmp_path / "out.vcf.gz"
+    score_vcf(VariantScorer(model, genome, genes, distance=D), str(src), str(out), chunk_size=4, progress=False)
+    full = gzip.open(out, "rt").read()
+    lines = full.splitlines(True)
+    n_header = sum(ln.startswith("#") for ln in lines)
+    partial = gzip.compress("".join(lines[: n_header + 10]).encode() + lines[n_header + 10][:20].encode())
+    out.write_bytes(partial)
+    real = pysam.BGZFile
+
+    class Interrupted(Exception):
+        pass
+
+    class WriteFails:
+        def __init__(self, path, mode):
+            self.fh = real(path, mode)
+
+        def write(self, data):
+            self.fh.write(data[: len(data) // 2])
+            raise Interrupted
+
+        def close(self):
+            self.fh.close()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.close()
+
+    monkeypatch.setattr(pysam, "BGZFile", WriteFails)
+    with pytest.raises(Interrupted):
+        score_vcf(VariantScorer(model, genome, genes, distance=D), str(src), str(out), resume=True, progress=False)
+    monkeypatch.undo()
+    assert out.read_bytes() == partial  # every kept record is still there
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.vcf", "out.vcf.gz", "out.vcf.gz.manifest.json"]
+    mode = out.stat().st_mode & 0o777
+    s = score_vcf(VariantScorer(model, genome, genes, distance=D), str(src), str(out), resume=True, chunk_size=4,
+                  progress=False)
+    assert s.resumed == 10 and gzip.open(out, "rt").read() == full
+    assert out.stat().st_mode & 0o777 == mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.vcf", "out.vcf.gz", "out.vcf.gz.manifest.json"]

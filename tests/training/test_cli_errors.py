@@ -39,3 +39,42 @@ def test_training_load_may_initialise_a_new_head_only(tmp_path, splicebert_folde
     save_file(state, partial / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(CheckpointError, match=r"partial \(splicebert model\).*missing \(bert\.layers\.1\."):
         load_model(partial, "ForSequencePrediction", num_labels=2)
+
+
+@pytest.mark.parametrize("command", ["pretrain", "finetune"])
+def test_training_from_a_missing_or_weightless_folder_is_one_error(capsys, tmp_path, splicebert_folder, command):
+    """``--model MISSING`` (and a folder with a config but no weights) used to exit 1 with a transformers OSError."""
+    train = tmp_path / "train.csv"
+    train.write_text("sequence,label\nACGTACGTAC,1\nGGGGCCCCAA,0\n")
+    corpus = tmp_path / "c.fa"
+    corpus.write_text(">a\n" + "ACGT" * 40 + "\n")
+    data = corpus if command == "pretrain" else train
+    missing = tmp_path / "nope"
+    assert_user_error(run_main(capsys, command, "--model", missing, "--train", data, "--output", tmp_path / "o1", "--quiet"),
+                      missing, "not found")
+    weightless = tmp_path / "weightless"
+    weightless.mkdir()
+    shutil.copy(splicebert_folder / "config.json", weightless / "config.json")
+    assert_user_error(run_main(capsys, command, "--model", weightless, "--train", data, "--output", tmp_path / "o2", "--quiet"),
+                      weightless, "weight")
+
+
+def test_genebert_resume_without_a_checkpoint_is_refused(tmp_path):
+    from nucleoforge.training.genebert import pretrain_genebert
+    from tests.models.test_genebert import tiny_config
+
+    with pytest.raises(FileNotFoundError, match="no checkpoint-\\* folder to resume from"):
+        (tmp_path / "run").mkdir()
+        pretrain_genebert(_tiny_regions(tmp_path), tmp_path / "run", tiny_config(), max_steps=2, batch_size=2, region_crop=30,
+                          resume=True)
+
+
+def _tiny_regions(tmp_path):
+    from nucleoforge.regions.datasets import build_region_dataset, regions_from_fasta
+    from nucleoforge.regions.motifs import load_jaspar
+    from tests.conftest import DATA
+
+    out = tmp_path / "regions"
+    motifs = [m for m in load_jaspar() if m.matrix_id in ("MA0142.1", "MA0139.1")]
+    build_region_dataset(regions_from_fasta(DATA / "oct4_peaks_test.fa", "oct4"), motifs, out, group_size=2, shard_size=50)
+    return out

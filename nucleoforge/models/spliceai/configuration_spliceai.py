@@ -57,6 +57,21 @@ def _normalise_stages(stages: Iterable[Sequence[int]]) -> list[tuple[int, int, i
     return result
 
 
+def _check_temperatures(values, num_labels: int) -> list[float]:
+    """``values`` as a list of ``num_labels`` positive finite floats (``calibration_temperatures``)."""
+    import math
+
+    try:
+        temps = [float(v) for v in values if not isinstance(v, (bool, str))]
+        ok = len(temps) == len(values) == num_labels and all(math.isfinite(t) and t > 0 for t in temps)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"SpliceAIConfig.calibration_temperatures must be {num_labels} positive finite numbers "
+                         f"(one per class), got {values!r}")
+    return temps
+
+
 class SpliceAIConfig(PretrainedConfig):
     r"""Configuration of a SpliceAI model or ensemble.
 
@@ -69,6 +84,11 @@ class SpliceAIConfig(PretrainedConfig):
         batch_norm_eps: BatchNorm epsilon; Keras' default 1e-3 (PyTorch's 1e-5 changes outputs).
         input_channels: one-hot width (A, C, G, T).
         num_labels: output classes, ``neither``, ``acceptor``, ``donor``.
+        calibration_temperatures: one positive temperature per class, fitted by
+            ``nucleoforge calibrate-splice`` (:mod:`nucleoforge.splicing.calibration`); the model
+            applies them only when asked (``forward(..., calibrated=True)``). ``None``: uncalibrated.
+        calibration: what the temperatures were fitted on (data identity, ECE before/after,
+            positions), written with them; informational.
     """
 
     model_type = "spliceai"
@@ -78,6 +98,8 @@ class SpliceAIConfig(PretrainedConfig):
     num_members: int = 1
     batch_norm_eps: float = 1e-3
     input_channels: int = 4
+    calibration_temperatures: list | None = None
+    calibration: dict | None = None
 
     def __post_init__(self, **kwargs):
         if kwargs.get("num_labels") is None and self.id2label is None:
@@ -93,6 +115,10 @@ class SpliceAIConfig(PretrainedConfig):
             raise ValueError(f"SpliceAIConfig.batch_norm_eps must be positive, got {self.batch_norm_eps!r}")
         if self.num_labels < 1:
             raise ValueError(f"SpliceAIConfig.num_labels must be positive, got {self.num_labels}")
+        if self.calibration_temperatures is not None:
+            self.calibration_temperatures = _check_temperatures(self.calibration_temperatures, self.num_labels)
+        if self.calibration is not None and not isinstance(self.calibration, dict):
+            raise ValueError(f"SpliceAIConfig.calibration must be a dict (or None), got {type(self.calibration).__name__}")
 
     @property
     def context(self) -> int:

@@ -19,6 +19,7 @@ module so that BatchNorm uses (and updates) its batch statistics.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,8 @@ class SpliceAIOutput(ModelOutput):
 
     Attributes:
         loss: negative log-likelihood of ``labels`` under ``probabilities`` (when labels are given).
-        probabilities: ``(B, L, num_labels)`` mean of the members' softmax outputs.
+        probabilities: ``(B, L, num_labels)`` mean of the members' softmax outputs (with
+            ``calibrated=True``: that mean, temperature-scaled, see :func:`apply_temperatures`).
         member_logits: ``(B, num_members, L, num_labels)`` pre-softmax outputs of every member
             (only with ``output_members=True``).
         member_probabilities: ``(B, num_members, L, num_labels)`` softmax of ``member_logits``
@@ -57,6 +59,29 @@ def _crop_to(x: torch.Tensor, length: int) -> torch.Tensor:
     """Crop the last axis of ``x`` symmetrically to ``length`` positions."""
     excess = x.shape[-1] - length
     return x if excess == 0 else x[..., excess // 2 : x.shape[-1] - (excess - excess // 2)]
+
+
+def ensemble_log_probabilities(member_logits: torch.Tensor) -> torch.Tensor:
+    """``log(mean_m softmax(member_logits[:, m]))``: ``(B, M, L, C)`` -> ``(B, L, C)`` float32.
+
+    The log of the published output (the members' mean softmax), computed without underflow
+    (``logsumexp`` of the members' log-softmax), so it stays finite where a probability rounds to 0.
+    For one member it is that member's ``log_softmax``.
+    """
+    log_p = torch.log_softmax(member_logits.float(), dim=-1)
+    return torch.logsumexp(log_p, dim=1) - math.log(member_logits.shape[1])
+
+
+def apply_temperatures(log_probabilities: torch.Tensor, temperatures) -> torch.Tensor:
+    """Per-class temperature scaling: ``softmax(z / T)`` over the last axis with ``z`` the log-probabilities.
+
+    ``z`` is the log of the (ensemble's) probabilities, so a single member and an ensemble are
+    handled alike; one temperature per class (``T_c > 1`` flattens class ``c``'s scores, ``< 1``
+    sharpens them). Unlike one shared temperature, per-class temperatures are not invariant to
+    shifting the logits, which is why ``z`` is fixed as the normalised log-probabilities.
+    """
+    t = torch.as_tensor(temperatures, dtype=log_probabilities.dtype, device=log_probabilities.device)
+    return torch.softmax(log_probabilities / t, dim=-1)
 
 
 class SpliceAIResidualUnit(nn.Module):
@@ -292,6 +317,7 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
         output_members: bool = False,
         use_fused: bool | None = None,
         return_dict: bool | None = None,
+        calibrated: bool = False,
         **kwargs,
     ) -> SpliceAIOutput | tuple:
         """Per-position splice-site probabilities.
@@ -301,7 +327,16 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
             labels: optional ``(B, L)`` class indices (-100 = ignore) for the NLL loss.
             output_members: also return every member's logits and probabilities.
             use_fused: run members as one grouped network (default: in eval mode).
+            calibrated: apply ``config.calibration_temperatures`` (``softmax(log(p) / T)``, see
+                :func:`apply_temperatures`); a model without them raises ``ValueError``. The
+                default leaves the probabilities exactly the members' mean softmax.
         """
+        temperatures = self.config.calibration_temperatures if calibrated else None
+        if calibrated and temperatures is None:
+            raise ValueError(
+                f"this SpliceAI model ({self.name_or_path or 'unsaved'}) is not calibrated: its config has no "
+                "calibration_temperatures; fit them with `nucleoforge calibrate-splice --data DIR --model MODEL_DIR`"
+            )
         self._check_input(input)
         x = input.to(dtype=self.members[0].input_conv.weight.dtype).transpose(1, 2)
         if use_fused is None:
@@ -312,6 +347,9 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
         member_logits = logits.transpose(2, 3)  # (B, M, L, labels)
         member_probs = torch.softmax(member_logits, dim=-1)
         probabilities = member_probs.mean(dim=1)
+        if temperatures is not None:
+            calibrated_probs = apply_temperatures(ensemble_log_probabilities(member_logits), temperatures)
+            probabilities = calibrated_probs.to(probabilities.dtype)
         loss = None
         if labels is not None:
             log_probs = torch.log(probabilities.clamp_min(1e-12))
@@ -331,6 +369,8 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
 SpliceAI = SpliceAIModel
 
 __all__ = [
+    "apply_temperatures",
+    "ensemble_log_probabilities",
     "SpliceAI",
     "SpliceAIMember",
     "SpliceAIModel",

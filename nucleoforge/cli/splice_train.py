@@ -1,0 +1,75 @@
+"""``nucleoforge train-splice``: train SpliceAI-80/400/2k/10k on a ``splice-data`` folder (run it under ``torchrun`` for DDP)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nucleoforge.cli.app import app
+from nucleoforge.cli.boundary import is_quiet, set_quiet
+
+
+@app.command("train-splice")
+def train_splice(
+    data: Path = typer.Option(..., "--data", help="dataset folder written by `nucleoforge splice-data` (dataset.json, train.h5, validation.h5)"),
+    output: Path = typer.Option(..., "--output", "-o", help="output model folder (SpliceAIModel: config.json, model.safetensors, training.json, metrics.json; member-i/ runs)"),
+    context: Optional[int] = typer.Option(None, "--context", help="80, 400, 2000 or 10000 (SpliceAI-80/400/2k/10k); default 10000, or the --init model's"),
+    config: list[str] = typer.Option([], "--config", help="architecture override: stages / channels as key=value, a JSON object or file (fresh models only)"),
+    init: Optional[str] = typer.Option(None, "--init", help="start from 'spliceai-10k' (the published weights, CC BY-NC 4.0), 'spliceai-10k-N' or a saved SpliceAI folder"),
+    init_member: Optional[int] = typer.Option(None, "--init-member", min=0, help="start every member from this member (0-based) of --init; default member i from member i"),
+    freeze_stages: int = typer.Option(0, "--freeze-stages", min=0, help="with --init: freeze the input convolutions and the first N stages (weights and BatchNorm statistics)"),
+    members: Optional[int] = typer.Option(None, "--members", min=1, help="ensemble size: N networks with seeds SEED..SEED+N-1 (default 1, or the --init model's)"),
+    epochs: float = typer.Option(4.0, "--epochs", help="passes over the training blocks (per member; the card: 4)"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="optimizer steps per member (overrides --epochs)"),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="blocks per step and device (one block = one row of the dataset)"),
+    eval_batch_size: Optional[int] = typer.Option(None, "--eval-batch-size", min=1, help="validation blocks per step (default --batch-size)"),
+    learning_rate: float = typer.Option(1e-3, "--lr", help="Adam learning rate at step 0"),
+    lr_floor: float = typer.Option(1e-5, "--lr-floor", help="lowest learning rate: lr_t = max(floor, lr * decay^t)"),
+    lr_decay: Optional[float] = typer.Option(None, "--lr-decay", help="decay factor per step (default: reach --lr-floor exactly at the last step)"),
+    seed: int = typer.Option(42, "--seed"),
+    save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, help="checkpoint every N steps (default: every epoch)"),
+    logging_steps: int = typer.Option(50, "--logging-steps", min=1),
+    bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bf16 autocast (default: on for GPUs that support it)"),
+    num_workers: int = typer.Option(0, "--num-workers", min=0, help="dataloader workers"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --output: finished members are kept, the unfinished one continues from its last checkpoint"),
+    trace_batches: bool = typer.Option(False, "--trace-batches", help="write the trained block indices per step and rank to OUTPUT/member-i/trace/"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+) -> None:
+    """Train SpliceAI (from scratch or by transfer) into one model folder; prints the validation metrics as JSON.
+
+    Class-weighted cross-entropy (positives = negatives, acceptors = donors, from the training
+    split's counts), Adam with exponential decay from --lr to --lr-floor, top-k accuracy and PR-AUC
+    on the validation split after every epoch (OUTPUT/metrics.json). --members N trains N seeds one
+    after another and assembles them into one ensemble; the folder works with `splice`, `variants`
+    and `evaluate-splice --model OUTPUT`.
+    """
+    if quiet:
+        set_quiet()
+    quiet = is_quiet()
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    from nucleoforge.splicing.training import reuse_freed_cpu_memory
+    from nucleoforge.splicing.training import train_splice as run
+
+    if not torch.cuda.is_available():
+        reuse_freed_cpu_memory()  # large activations are reused, not page-faulted again every step
+    from nucleoforge.training.pretrain import exit_distributed, parse_config_overrides
+
+    metrics = run(
+        data, output, context=context, config_overrides=parse_config_overrides(config), init=init,
+        init_member=init_member, freeze_stages=freeze_stages, members=members, epochs=epochs, max_steps=max_steps,
+        batch_size=batch_size, eval_batch_size=eval_batch_size, learning_rate=learning_rate, lr_floor=lr_floor,
+        lr_decay=lr_decay, seed=seed, save_steps=save_steps, logging_steps=logging_steps, bf16=bf16,
+        num_workers=num_workers, resume=resume, trace_batches=trace_batches, disable_tqdm=quiet,
+    )  # fmt: skip
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        typer.echo(json.dumps({"output": str(output), "validation": metrics["ensemble"]}))
+    exit_distributed()

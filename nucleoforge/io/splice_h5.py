@@ -1,0 +1,269 @@
+"""Reading and writing the splice-site training datasets of ``nucleoforge splice-data``.
+
+A dataset is a folder (format ``nucleoforge-splice-data/1``; the full description, with the
+recipe that fills it, is in :mod:`nucleoforge.splicing.dataset`)::
+
+    DIR/dataset.json                      context C, block B, reference, annotation, split, seed, summary
+    DIR/train.h5, validation.h5, test.h5  one per split that has a transcript
+        X   uint8 (N, B + C)  codes 0 = N/unknown, 1 A, 2 C, 3 G, 4 T on the transcript's strand;
+                              X[:, C//2 + i] is labelled position i of the block
+        Y   int8  (N, B)      0 neither, 1 acceptor, 2 donor, -1 past the transcript's end
+        W   uint8 (N, B)      1 counts in loss/metrics, 0 excluded
+        tx  int32 (N,)        row of the block's transcript in the group "transcripts"
+        transcripts/{name, chrom, strand, tx_start, tx_end, first_block}
+
+X, Y and W are chunked by one row and gzip-compressed (level 4), so a shuffled reader reads
+only the rows it needs. Each file's attributes repeat ``format``, ``context``, ``block`` and
+``split``.
+
+>>> import numpy as np
+>>> x = np.arange(14).reshape(1, 14)          # block 4, context C = 10: 5 nt each side
+>>> crop_context(x, 10, 2).tolist()           # context c = 2 keeps 1 nt each side
+[[4, 5, 6, 7, 8, 9]]
+>>> one_hot_codes(np.array([0, 1, 4], dtype=np.uint8)).astype(int).tolist()
+[[0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+__all__ = [
+    "DATASET_FORMAT", "METADATA", "SPLITS", "SpliceH5Writer", "SpliceDataset", "read_splice_dataset",
+    "iter_splice_batches", "crop_context", "one_hot_codes", "write_metadata", "read_metadata",
+]  # fmt: skip
+
+DATASET_FORMAT = "nucleoforge-splice-data/1"
+METADATA = "dataset.json"
+SPLITS = ("train", "validation", "test")
+_TRANSCRIPT_FIELDS = ("name", "chrom", "strand", "tx_start", "tx_end", "first_block")
+
+
+def crop_context(x: np.ndarray, context: int, c: int) -> np.ndarray:
+    """The columns of ``x`` (rows of ``block + context`` codes) that a model with context ``c``
+    sees: ``x[..., (context - c)//2 : (context - c)//2 + block + c]`` (a view)."""
+    if c == context:
+        return x
+    if not 0 <= c <= context or (context - c) % 2:
+        raise ValueError(f"cannot crop a context of {context} nt to {c}: need 0 <= c <= {context} and an even difference")
+    lo = (context - c) // 2
+    return x[..., lo : x.shape[-1] - lo]
+
+
+_ONE_HOT = np.eye(5, dtype=np.float32)[:, 1:]
+
+
+def one_hot_codes(x: np.ndarray, dtype: Any = np.float32) -> np.ndarray:
+    """``(..., 4)`` one-hot (A, C, G, T) of an array of codes; code 0 (N) is all zeros."""
+    return _ONE_HOT.astype(dtype, copy=False)[np.asarray(x, dtype=np.intp)]
+
+
+# ---------------------------------------------------------------------------- metadata
+def write_metadata(folder: str | os.PathLike, meta: dict[str, Any]) -> Path:
+    """Write ``folder/dataset.json`` (``meta`` must carry ``format`` = :data:`DATASET_FORMAT`)."""
+    if meta.get("format") != DATASET_FORMAT:
+        raise ValueError(f"dataset metadata must have format {DATASET_FORMAT!r}")
+    path = Path(folder) / METADATA
+    with open(path, "w") as fh:
+        json.dump(meta, fh, indent=2)
+        fh.write("\n")
+    return path
+
+
+def read_metadata(folder: str | os.PathLike) -> dict[str, Any]:
+    """``folder/dataset.json``; ``FileNotFoundError``/``ValueError`` when it is not a splice dataset."""
+    folder = Path(folder)
+    path = folder / METADATA
+    if not folder.is_dir():
+        raise FileNotFoundError(f"splice dataset folder not found: {folder}")
+    if not path.exists():
+        raise FileNotFoundError(f"{folder} is not a splice dataset: it has no {METADATA} (write one with nucleoforge splice-data)")
+    try:
+        meta = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a JSON file ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != DATASET_FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"{path}: format {found!r}, expected {DATASET_FORMAT!r}")
+    return meta
+
+
+# ---------------------------------------------------------------------------- writer
+class SpliceH5Writer:
+    """Append transcripts' blocks to one split file, buffering ``rows_per_write`` rows at a time
+    (memory stays bounded by the buffer and one transcript)."""
+
+    def __init__(self, path: str | os.PathLike, *, context: int, block: int, split: str, rows_per_write: int = 256) -> None:
+        import h5py
+
+        self.path, self.context, self.block, self.rows_per_write = Path(path), context, block, rows_per_write
+        self._f = h5py.File(self.path, "w")
+        self._f.attrs.update({"format": DATASET_FORMAT, "context": context, "block": block, "split": split})
+        width = block + context
+        gz = {"compression": "gzip", "compression_opts": 4}
+        self._x = self._f.create_dataset("X", (0, width), np.uint8, maxshape=(None, width), chunks=(1, width), **gz)
+        self._y = self._f.create_dataset("Y", (0, block), np.int8, maxshape=(None, block), chunks=(1, block), **gz)
+        self._w = self._f.create_dataset("W", (0, block), np.uint8, maxshape=(None, block), chunks=(1, block), **gz)
+        self._tx = self._f.create_dataset("tx", (0,), np.int32, maxshape=(None,), chunks=(4096,), **gz)
+        group = self._f.create_group("transcripts")
+        text = h5py.string_dtype()
+        self._t = {name: group.create_dataset(name, (0,), text if name in ("name", "chrom", "strand") else np.int64,
+                                              maxshape=(None,), chunks=(1024,), **gz) for name in _TRANSCRIPT_FIELDS}
+        self.rows = 0  # blocks written or buffered
+        self.transcripts = 0
+        self._buf: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._tbuf: list[tuple[str, str, str, int, int, int]] = []
+        self._buffered = 0
+
+    def add(self, name: str, chrom: str, strand: str, tx_start: int, tx_end: int,
+            x: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
+        """Append one transcript: its ``(n, block + context)`` codes and ``(n, block)`` labels and weights."""
+        n = len(x)
+        if x.shape != (n, self.block + self.context) or y.shape != (n, self.block) or w.shape != (n, self.block):
+            raise ValueError(f"{name}: block arrays of shapes {x.shape}, {y.shape}, {w.shape} do not match "
+                             f"block {self.block} + context {self.context}")
+        self._tbuf.append((name, chrom, strand, int(tx_start), int(tx_end), self.rows))
+        self._buf.append((x, y, w, np.full(n, self.transcripts, dtype=np.int32)))
+        self.rows += n
+        self.transcripts += 1
+        self._buffered += n
+        if self._buffered >= self.rows_per_write:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf:
+            lo = self._x.shape[0]
+            for ds, k in ((self._x, 0), (self._y, 1), (self._w, 2), (self._tx, 3)):
+                arr = np.concatenate([b[k] for b in self._buf])
+                ds.resize(lo + len(arr), axis=0)
+                ds[lo:] = arr
+        if self._tbuf:
+            lo = self._t["name"].shape[0]
+            for j, name in enumerate(_TRANSCRIPT_FIELDS):
+                ds = self._t[name]
+                ds.resize(lo + len(self._tbuf), axis=0)
+                ds[lo:] = [row[j] for row in self._tbuf]
+        self._buf, self._tbuf, self._buffered = [], [], 0
+
+    def close(self) -> None:
+        if self._f.id.valid:
+            try:
+                self.flush()
+            finally:
+                self._f.close()
+
+    def __enter__(self) -> "SpliceH5Writer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------- reader
+@dataclass
+class SpliceDataset:
+    """A dataset folder written by ``nucleoforge splice-data`` (see :func:`read_splice_dataset`)."""
+
+    path: Path
+    meta: dict[str, Any] = field(repr=False)
+
+    @property
+    def context(self) -> int:
+        """C: the flank stored around each block (C/2 each side)."""
+        return int(self.meta["context"])
+
+    @property
+    def block(self) -> int:
+        return int(self.meta["block"])
+
+    @property
+    def summary(self) -> dict[str, dict[str, int]]:
+        return self.meta.get("summary", {})
+
+    @property
+    def splits(self) -> list[str]:
+        """The splits that have a file (a split without a transcript has none)."""
+        return [s for s in SPLITS if (self.path / f"{s}.h5").exists()]
+
+    def file(self, split: str) -> Path:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
+        path = self.path / f"{split}.h5"
+        if not path.exists():
+            raise FileNotFoundError(f"{self.path} has no {split} split (its summary: "
+                                    f"{self.summary.get(split, {}).get('transcripts', 0)} transcripts)")
+        return path
+
+    def open(self, split: str):
+        """The split's h5 file, read-only (``h5py.File``; use it as a context manager)."""
+        import h5py
+
+        return h5py.File(self.file(split), "r")
+
+    def num_blocks(self, split: str) -> int:
+        with self.open(split) as f:
+            return int(f["X"].shape[0])
+
+    def transcripts(self, split: str) -> dict[str, np.ndarray]:
+        """The split's transcript table: ``name``, ``chrom``, ``strand`` (str arrays), ``tx_start``,
+        ``tx_end``, ``first_block`` (int64)."""
+        with self.open(split) as f:
+            g = f["transcripts"]
+            return {k: (g[k].asstr()[:] if g[k].dtype.kind == "O" else g[k][:]) for k in _TRANSCRIPT_FIELDS}
+
+    def _check_context(self, context: Optional[int]) -> int:
+        c = self.context if context is None else int(context)
+        crop_context(np.zeros((0, self.block + self.context), np.uint8), self.context, c)  # validates c
+        return c
+
+    def arrays(self, split: str, context: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All of a split's ``(x, y, w)`` in memory (small splits: validation, calibration)."""
+        c = self._check_context(context)
+        lo = (self.context - c) // 2
+        with self.open(split) as f:
+            return f["X"][:, lo : lo + self.block + c], f["Y"][:], f["W"][:]
+
+    def iter_batches(self, split: str, batch_size: int = 32, *, context: Optional[int] = None, shuffle: bool = False,
+                     seed: int = 0, rows: Optional[np.ndarray] = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Batches ``(x, y, w)`` of a split: x uint8 ``(b, block + c)`` codes cropped to context ``c``
+        (default: the stored C), y int8 and w uint8 ``(b, block)``. ``shuffle``: the rows in a
+        random order drawn from ``seed``; ``rows``: only these row indices (in this order).
+        Only one batch is in memory at a time."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        c = self._check_context(context)
+        lo = (self.context - c) // 2
+        with self.open(split) as f:
+            X, Y, W = f["X"], f["Y"], f["W"]
+            n = X.shape[0]
+            order = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+            if shuffle:
+                order = order[np.random.default_rng(seed).permutation(len(order))]
+            contiguous = rows is None and not shuffle
+            for i in range(0, len(order), batch_size):
+                idx = order[i : i + batch_size]
+                if contiguous:
+                    a, b = int(idx[0]), int(idx[-1]) + 1
+                    yield X[a:b, lo : lo + self.block + c], Y[a:b], W[a:b]
+                    continue
+                # one row at a time: ~20x faster than h5py's fancy indexing with chunks of one row
+                yield (np.stack([X[r, lo : lo + self.block + c] for r in idx]), np.stack([Y[r] for r in idx]),
+                       np.stack([W[r] for r in idx]))
+
+
+def read_splice_dataset(path: str | os.PathLike) -> SpliceDataset:
+    """Open a dataset folder (``dataset.json`` checked; the h5 files are opened on use)."""
+    return SpliceDataset(Path(path), read_metadata(path))
+
+
+def iter_splice_batches(path: str | os.PathLike | SpliceDataset, split: str, batch_size: int = 32,
+                        **kwargs: Any) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``read_splice_dataset(path).iter_batches(split, batch_size, **kwargs)``."""
+    ds = path if isinstance(path, SpliceDataset) else read_splice_dataset(path)
+    return ds.iter_batches(split, batch_size, **kwargs)
