@@ -15,7 +15,8 @@ follows the same output rules (:mod:`nucleoforge.io.outputs`):
   ``flank``, ``window``, ``combine`` for k-mer models, the tokenizer and the model weights);
   ``resume=True`` continues an interrupted output only when the manifest matches and every
   kept row is the variant at that place, so the result is byte-identical to an uninterrupted
-  run. Without ``resume`` an existing output is replaced.
+  run (an input that is not a regular file cannot be resumed). Without ``resume`` an existing
+  output is replaced. Both drivers follow :func:`nucleoforge.io.outputs.open_resumable`.
 
 Records are skipped (counted in :attr:`LmVariantSummary.skipped`) when an ALT is symbolic
 (``symbolic``), not a single-nucleotide change (``not_snv``), on a chromosome missing from the

@@ -388,7 +388,8 @@ def score_vcf(
     ``ValueError`` names what differs) and every complete record in it is the input record at
     that place (CHROM, POS, ID, REF, ALT); its incomplete last line is dropped and scoring
     continues after the last complete record, so the result is byte-identical to an
-    uninterrupted run.
+    uninterrupted run. The protocol is :func:`nucleoforge.io.outputs.open_resumable` (a resume
+    from an input that is not a regular file, e.g. stdin, is refused).
     """
     from tqdm.auto import tqdm
 

@@ -423,8 +423,8 @@ def test_variants_resume_refuses_an_input_that_is_not_a_regular_file(capsys, tmp
     out.write_text(partial)
     _edit_record(src, 10, 2, "rsRenamed")  # another input: only a checksum could tell
     with _Feeding(tmp_path / "in.fifo", src.read_bytes()) as fifo:
-        line = assert_user_error(run_main(capsys, *_variants_args(fifo, out, tiny_genome, tiny_spliceai(0)), "--resume"),
-                                 "--resume", "-I/--input", "not a regular file")
+        assert_user_error(run_main(capsys, *_variants_args(fifo, out, tiny_genome, tiny_spliceai(0)), "--resume"),
+                          "--resume", "-I/--input", "not a regular file")
     assert out.read_text() == partial
 
 
