@@ -79,3 +79,29 @@ def real_sequences(chr22_block: str) -> list[str]:
     seqs = [chr22_block[s : s + n] for s, n in zip(starts, lengths)]
     assert all("N" not in s for s in seqs)
     return seqs
+
+
+def run_torchrun(command: str, *args: str, timeout: float = 170, **env: str) -> str:
+    """``torchrun --standalone --nproc_per_node=2 nucleoforge COMMAND ARGS`` (gloo on CPU); returns stdout.
+
+    The workers run in their own process group, so a timeout ends them too, not only the agent.
+    """
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    script = shutil.which("nucleoforge", path=str(Path(sys.executable).parent)) or shutil.which("nucleoforge")
+    assert script, "the nucleoforge console script is not installed"
+    environ = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", **env)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", script, command, *args]
+    proc = subprocess.Popen(cmd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        raise AssertionError(f"torchrun timed out; output tail:\n{stdout[-2000:]}\n{stderr[-3000:]}") from None
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    return stdout

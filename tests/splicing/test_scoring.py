@@ -141,22 +141,12 @@ D = 4
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tiny_genome):
     torch.manual_seed(0)
     model = SpliceAIModel(SpliceAIConfig(stages=[(1, 5, 2), (1, 3, 3)], channels=8, num_members=2)).eval()
     for p in model.parameters():  # larger weights -> spiky, position-dependent outputs
         p.data.mul_(1.5)
-    rng = np.random.default_rng(1)
-    seq = "".join(rng.choice(list("ACGT"), 600))
-    d = tmp_path_factory.mktemp("tiny")
-    fa = d / "g.fa"
-    fa.write_text(">chr1\n" + seq + "\n")
-    table = d / "genes.txt"
-    table.write_text(
-        "#NAME\tCHROM\tSTRAND\tTX_START\tTX_END\tEXON_START\tEXON_END\n"
-        "PLUS\t1\t+\t40\t400\t40,150,300,\t100,200,400,\n"
-        "MINUS\t1\t-\t250\t590\t250,420,\t330,590,\n"
-    )
+    fa, table, seq = tiny_genome  # tests/splicing/conftest.py
     return model, Genome(fa), GeneTable.load(table), seq
 
 

@@ -334,26 +334,11 @@ def test_trained_folder_loads_in_splice_variants_and_evaluate_splice(data, tmp_p
 def test_torchrun_two_cpu_processes(data, tmp_path) -> None:
     """``torchrun --nproc_per_node 2 nucleoforge train-splice`` on CPU (gloo): each rank trains on its
     own rows, both members are trained and assembled once, validation is gathered (not doubled)."""
-    import os
-    import signal
-    import subprocess
-    import sys
+    from tests.conftest import run_torchrun
 
     out = tmp_path / "ddp"
-    script = shutil.which("nucleoforge", path=str(Path(sys.executable).parent)) or shutil.which("nucleoforge")
-    assert script, "the nucleoforge console script is not installed"
-    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", script, "train-splice",
-           "--data", str(data), "--output", str(out), "--config", TINY_ARG, "--members", "2", "--max-steps", "3",
-           "--batch-size", "4", "--logging-steps", "1", "--trace-batches", "-q"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=170)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        raise AssertionError(f"torchrun timed out; output tail:\n{stdout[-2000:]}\n{stderr[-3000:]}") from None
-    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    stdout = run_torchrun("train-splice", "--data", str(data), "--output", str(out), "--config", TINY_ARG, "--members", "2",
+                          "--max-steps", "3", "--batch-size", "4", "--logging-steps", "1", "--trace-batches", "-q")  # fmt: skip
     assert json.loads(stdout.strip().splitlines()[-1])["validation"]["positions"] == 790  # printed once, by rank 0
     for member in ("member-0", "member-1"):
         ranks = [[line.split() for line in (out / member / "trace" / f"rank{r}.txt").read_text().splitlines()] for r in (0, 1)]
