@@ -16,9 +16,17 @@ from nucleoforge.cli.boundary import is_quiet, set_quiet
 def train_splice(
     data: Path = typer.Option(..., "--data", help="dataset folder written by `nucleoforge splice-data` (dataset.json, train.h5, validation.h5)"),
     output: Path = typer.Option(..., "--output", "-o", help="output model folder (SpliceAIModel: config.json, model.safetensors, training.json, metrics.json; member-i/ runs)"),
-    context: Optional[int] = typer.Option(None, "--context", help="80, 400, 2000 or 10000 (SpliceAI-80/400/2k/10k); default 10000, or the --init model's"),
-    config: list[str] = typer.Option([], "--config", help="architecture override: stages / channels as key=value, a JSON object or file (fresh models only)"),
-    init: Optional[str] = typer.Option(None, "--init", help="start from 'spliceai-10k' (the published weights, CC BY-NC 4.0), 'spliceai-10k-N' or a saved SpliceAI folder"),
+    context: Optional[int] = typer.Option(None, "--context", help="80, 400, 2000 or 10000 (SpliceAI-80/400/2k/10k); default 10000, "
+                                          "or the --init model's; token heads: nt seen around the labelled positions (default 400)"),
+    config: list[str] = typer.Option([], "--config", help="architecture override as key=value, a JSON object or file (fresh models "
+                                     "only): SpliceAI stages / channels, or a BERT config (hidden_size, num_hidden_layers, ...)"),
+    model_type: Optional[str] = typer.Option(None, "--model-type", help="spliceai (default) or a BERT-family type "
+                                             "(splicebert, utrbert, rnaernie, genebert-sequence, ...): a token head on "
+                                             "windows of the blocks; --config sets a fresh encoder's size"),
+    width: Optional[int] = typer.Option(None, "--width", min=1, help="token heads: labelled positions per window "
+                                        "(default: the model's longest input minus --context)"),
+    init: Optional[str] = typer.Option(None, "--init", help="start from 'spliceai-10k' (the published weights, CC BY-NC 4.0), "
+                                       "'spliceai-10k-N', a saved SpliceAI folder or a BERT-family folder (token head)"),
     init_member: Optional[int] = typer.Option(None, "--init-member", min=0, help="start every member from this member (0-based) of --init; default member i from member i"),
     freeze_stages: int = typer.Option(0, "--freeze-stages", min=0, help="with --init: freeze the input convolutions and the first N stages (weights and BatchNorm statistics)"),
     members: Optional[int] = typer.Option(None, "--members", min=1, help="ensemble size: N networks with seeds SEED..SEED+N-1 (default 1, or the --init model's)"),
@@ -45,7 +53,9 @@ def train_splice(
     split's counts), Adam with exponential decay from --lr to --lr-floor, top-k accuracy and PR-AUC
     on the validation split after every epoch (OUTPUT/metrics.json). --members N trains N seeds one
     after another and assembles them into one ensemble; the folder works with `splice`, `variants`
-    and `evaluate-splice --model OUTPUT`.
+    and `evaluate-splice --model OUTPUT`. With --model-type (or --init) of a BERT-family model, a
+    3-class token head is trained on windows of the blocks (same loss, schedule and metrics) and
+    OUTPUT is that model's folder, scored with `evaluate-splice --data DIR --model OUTPUT`.
     """
     if quiet:
         set_quiet()
@@ -62,7 +72,7 @@ def train_splice(
     from nucleoforge.training.pretrain import exit_distributed, parse_config_overrides
 
     metrics = run(
-        data, output, context=context, config_overrides=parse_config_overrides(config), init=init,
+        data, output, context=context, config_overrides=parse_config_overrides(config), model_type=model_type, width=width, init=init,
         init_member=init_member, freeze_stages=freeze_stages, members=members, epochs=epochs, max_steps=max_steps,
         batch_size=batch_size, eval_batch_size=eval_batch_size, learning_rate=learning_rate, lr_floor=lr_floor,
         lr_decay=lr_decay, seed=seed, save_steps=save_steps, logging_steps=logging_steps, bf16=bf16,

@@ -187,12 +187,16 @@ def variants(
 
 @app.command("evaluate-splice")
 def evaluate_splice(
-    reference: Path = typer.Option(..., "--reference", "-R", help="reference FASTA whose coordinates match the annotation"),
+    reference: Optional[Path] = typer.Option(None, "--reference", "-R", help="reference FASTA whose coordinates match the annotation"),
     annotation: str = typer.Option("grch37", "--annotation", "-A", help="grch37, grch38, a table path or a GTF"),
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="instead of --reference/--region: score a split of a "
+                                        "`nucleoforge splice-data` folder (its counted positions)"),
+    split: str = typer.Option("test", "--split", help="with --data: train, validation or test"),
     region: Optional[list[str]] = typer.Option(None, "--region", "-r", help="chrom:start-end; genes whose transcript lies inside are evaluated (repeatable)"),
     gene: Optional[list[str]] = typer.Option(None, "--gene", "-g", help="evaluate these genes by name (repeatable)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="also write per-gene results as TSV"),
-    model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
+    model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP + "; with --data also a token head "
+                                   "trained by train-splice --model-type"),
     calibrated: bool = typer.Option(False, "--calibrated", help=_CALIBRATED_HELP),
     batch_size: int = typer.Option(4, min=1, help="windows per model call"),
     device: Optional[str] = typer.Option(None, help="torch device"),
@@ -201,8 +205,9 @@ def evaluate_splice(
     """SpliceAI's metrics on annotated genes: top-k accuracy and PR-AUC for acceptors and donors.
 
     Each gene is predicted over its transcript (flanks outside it as N, as in SpliceAI's
-    training data); labels are the gene table's exon boundaries. Prints a table and a final
-    JSON line.
+    training data); labels are the gene table's exon boundaries. With --data, the counted
+    positions of a splice-data split instead (the code train-splice validates with; any model
+    train-splice writes, token heads included). Prints a table and a final JSON line.
     """
     from nucleoforge.io.annotation import GeneTable
     from nucleoforge.io.genome import Genome
@@ -210,6 +215,24 @@ def evaluate_splice(
 
     _setup_logging(quiet)
     quiet = is_quiet()
+    if data is not None:
+        if reference is not None or region or gene or output is not None:
+            raise typer.BadParameter("--data scores a dataset split; it cannot be combined with --reference, --region, --gene or --output")
+        from nucleoforge.splicing.split_evaluation import evaluate_split, load_splice_model
+        from nucleoforge.splicing.training import open_dataset
+
+        open_dataset(data).file(split)  # the data first: one error naming the folder before any model loads
+        check_device(device)
+        model, tokenizer = load_splice_model(model_name)
+        if calibrated and tokenizer is None and model.config.calibration_temperatures is None:
+            _load_model(model_name, None, calibrated)  # the one message for a model without temperatures
+        result = evaluate_split(model, data, split, tokenizer=tokenizer, batch_size=batch_size, device=device,
+                                calibrated=calibrated, progress=not quiet, name=model_name)  # fmt: skip
+        typer.echo(result.table())
+        typer.echo(json.dumps(result.summary()))
+        return
+    if reference is None:
+        raise typer.BadParameter("give --reference (with --region and/or --gene), or --data")
     if not region and not gene:
         raise typer.BadParameter("give --region and/or --gene")
     from nucleoforge.io.outputs import check_paths

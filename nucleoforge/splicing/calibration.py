@@ -201,38 +201,15 @@ def open_split(data_dir: str | os.PathLike, split: str, model_context: int | Non
     ``split`` file (``X``, ``Y``, ``W`` of the documented shapes and dtypes) and, given
     ``model_context``, that the data's context covers the model's. Every problem is a one-line
     ``ValueError``/``FileNotFoundError`` naming the file."""
-    from nucleoforge.io.splice_h5 import METADATA, read_splice_dataset
+    from nucleoforge.splicing.training import check_model_context, open_dataset, open_split_file
 
-    ds = read_splice_dataset(data_dir)  # dataset.json and its format
-    meta_path = ds.path / METADATA
-    context, block = ds.meta.get("context"), ds.meta.get("block")
-    for key, value in (("context", context), ("block", block)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "block" else 0):
-            raise ValueError(f"{meta_path}: {key} must be a {'positive' if key == 'block' else 'non-negative'} integer, got {value!r}")
+    ds = open_dataset(data_dir)  # dataset.json, its format, context and block
     if not (ds.path / f"{split}.h5").is_file():
         raise FileNotFoundError(f"{ds.path / f'{split}.h5'}: no such file ({ds.path} has no {split} split)")
-    path = ds.file(split)
-    try:
-        fh = ds.open(split)
-    except OSError as exc:
-        raise ValueError(f"{path}: not an HDF5 file ({exc})") from exc
-    with fh:
-        shapes = {}
-        for name, dtype, width in (("X", np.uint8, block + context), ("Y", np.int8, block), ("W", np.uint8, block)):
-            if name not in fh:
-                raise ValueError(f"{path}: no dataset {name!r} (expected X, Y and W)")
-            ds_ = fh[name]
-            if ds_.dtype != dtype or ds_.ndim != 2 or ds_.shape[1] != width:
-                raise ValueError(f"{path}: {name} is {ds_.dtype} {ds_.shape}, expected {np.dtype(dtype)} (N, {width}) "
-                                 f"for block {block} and context {context} of {meta_path.name}")
-            shapes[name] = ds_.shape[0]
-        if len(set(shapes.values())) != 1:
-            raise ValueError(f"{path}: X, Y and W have different numbers of rows {shapes}")
-    if model_context is not None and (model_context > context or (context - model_context) % 2):
-        raise ValueError(f"{ds.path}: the data holds {context} nt of context, the model needs {model_context}"
-                         + ("; rebuild the data with a larger --context" if model_context > context
-                            else " (the difference must be even to crop both sides alike)"))
-    return SpliceSplit(ds, split, path, context, block, shapes["X"])
+    path, rows = open_split_file(ds, split)  # X, Y and W: names, dtypes, shapes, rows
+    if model_context is not None:
+        check_model_context(ds, model_context)
+    return SpliceSplit(ds, split, path, ds.context, ds.block, rows)
 
 
 def _select_positions(split: SpliceSplit, *, max_negatives: int, seed: int, max_rows: int | None,

@@ -55,6 +55,14 @@ for acceptors and donors over the validation split's counted positions (the same
 :func:`~nucleoforge.splicing.evaluation.average_precision` as ``evaluate-splice``), logged as
 ``eval_acceptor_topk`` … and written to ``OUT/metrics.json`` as they come.
 
+**Token heads.** ``model_type`` (a BERT-family type, with ``config_overrides`` sizing a fresh
+encoder) or an ``init`` folder of a BERT-family model trains a 3-class per-nucleotide head
+instead (one model, no members): each block is cut into pieces of ``width`` labelled positions
+read with ``context / 2`` nt each side (:class:`SpliceWindowDataset`; default context
+:data:`LM_CONTEXT`, width = the model's longest input minus the context), with the same loss,
+schedule, validation, resume and DDP. ``OUT`` is that model's folder; its config keeps
+``splice_windows`` for :func:`nucleoforge.splicing.split_evaluation.evaluate_split`.
+
 **DDP.** Under ``torchrun --nproc_per_node K`` (gloo on CPU, NCCL on GPUs) the Trainer shards the
 rows: each rank trains on its own ``batch_size`` rows per step (global batch ``K × batch_size``);
 BatchNorm statistics are per rank (no SyncBatchNorm); validation is sharded and gathered; only
@@ -88,11 +96,18 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "CONTEXTS",
+    "LM_CONTEXT",
     "SpliceBlockDataset",
     "SpliceMetrics",
+    "SpliceTokenTrainer",
     "SpliceTrainer",
+    "SpliceWindowDataset",
+    "collate_windows",
     "ExponentialDecay",
     "assemble_members",
+    "check_model_context",
+    "check_split",
+    "open_split_file",
     "class_counts",
     "class_weights",
     "decay_rate",
@@ -132,7 +147,7 @@ def _split_path(ds: SpliceDataset, split: str) -> Path:
     return path
 
 
-def _check_split(path: Path, h5: Any, context: int, block: int) -> int:
+def check_split(path: Path, h5: Any, context: int, block: int) -> int:
     """Number of rows of one split file after checking X, Y and W (names, dtypes, shapes)."""
     want = {"X": (np.uint8, block + context), "Y": (np.int8, block), "W": (np.uint8, block)}
     rows = None
@@ -152,6 +167,28 @@ def _check_split(path: Path, h5: Any, context: int, block: int) -> int:
     return int(rows)
 
 
+def check_model_context(dataset: SpliceDataset, model_context: int) -> None:
+    """The stored context C covers a model of context ``c`` (``c <= C``, ``C - c`` even, so both
+    sides are cropped alike); else one error naming the folder."""
+    context = dataset.context
+    if model_context > context or (context - model_context) % 2:
+        raise ValueError(f"{dataset.path}: the data holds {context} nt of context, the model needs {model_context}"
+                         + ("; rebuild the data with a larger --context (or train a smaller --context)"
+                            if model_context > context else " (the difference must be even to crop both sides alike)"))
+
+
+def open_split_file(dataset: SpliceDataset, split: str) -> tuple[Path, int]:
+    """``(path, rows)`` of one split after :func:`check_split`; a missing file, or one that is not
+    HDF5, is one error naming it."""
+    path = dataset.file(split)
+    try:
+        h5 = dataset.open(split)
+    except OSError as exc:
+        raise ValueError(f"{path}: not an HDF5 file ({exc})") from None
+    with h5:
+        return path, check_split(path, h5, dataset.context, dataset.block)
+
+
 class SpliceBlockDataset(torch.utils.data.Dataset):
     """The block rows of one split as training examples for a model of context ``model_context``.
 
@@ -162,15 +199,11 @@ class SpliceBlockDataset(torch.utils.data.Dataset):
 
     def __init__(self, dataset: SpliceDataset, split: str, model_context: int) -> None:
         self.dataset, self.split = dataset, split
-        self.path = _split_path(dataset, split)
+        _split_path(dataset, split)  # train-splice's message for a missing split
         self.block, self.context, data_context = dataset.block, model_context, dataset.context
-        if model_context > data_context:
-            raise ValueError(f"the model's context is {model_context} nt but the dataset {dataset.path} holds "
-                             f"{data_context} nt (dataset.json context); use a smaller --context or rebuild the data")
-        crop_context(np.zeros((0, self.block + data_context), np.uint8), data_context, model_context)  # checks parity
+        check_model_context(dataset, model_context)
         self.offset = (data_context - model_context) // 2
-        with dataset.open(split) as h5:
-            self.rows = _check_split(self.path, h5, data_context, self.block)
+        self.path, self.rows = open_split_file(dataset, split)
         self._h5: Any = None
         self._pid: int | None = None
 
@@ -202,6 +235,75 @@ class SpliceBlockDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         return self.__getitems__([index])[0]
+
+
+class SpliceWindowDataset(SpliceBlockDataset):
+    """The block rows of one split cut into language-model windows (a token head, GeneBERT Table 4).
+
+    A model that reads at most ``max_nucleotides`` cannot see a whole block plus its context, so
+    each block of ``B`` labelled positions is cut into ``ceil(B / width)`` pieces; piece ``p``
+    labels block positions ``[p·width, (p+1)·width)`` and its window adds ``context / 2`` nt each
+    side (the same bases SpliceAI-``context`` sees around them; N past the stored sequence).
+    Pieces without a counted position are left out. Item ``i``: ``{"input_ids": (T,) int64 with
+    [CLS]/[SEP], "attention_mask", "labels": (width + context,) int64 per nucleotide (-100 on the
+    flanks, where W = 0 and past the block), "block_index": row · pieces + p}``.
+    """
+
+    def __init__(self, dataset: SpliceDataset, split: str, context: int, width: int, tokenizer: Any) -> None:
+        super().__init__(dataset, split, context)
+        if not 1 <= width:
+            raise ValueError(f"--width must be >= 1, got {width}")
+        self.width, self.tokenizer = min(width, self.block), tokenizer
+        self.pieces = -(-self.block // self.width)
+        counted = np.zeros((self.rows, self.pieces), dtype=bool)
+        with dataset.open(split) as h5:
+            for start in range(0, self.rows, 1024):
+                y, w = h5["Y"][start : start + 1024], h5["W"][start : start + 1024]
+                keep = np.pad((w > 0) & (y >= 0), ((0, 0), (0, self.pieces * self.width - self.block)))
+                counted[start : start + len(y)] = keep.reshape(len(y), self.pieces, self.width).any(-1)
+        self.items = np.flatnonzero(counted.reshape(-1))
+        if not len(self.items):
+            raise ValueError(f"{self.path}: no counted position (W = 1) in the split")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def windows(self, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(codes (n, width + context) uint8, labels (n, width + context) int64)`` of items ``indices``."""
+        flat = self.items[np.asarray(indices, dtype=np.int64)]
+        rows, piece = np.divmod(flat, self.pieces)
+        x, y, w = self.read(rows)  # x: (n, block + context), the model's context around each block
+        span = self.pieces * self.width
+        x = np.pad(x, ((0, 0), (0, span - self.block)))  # N past the stored sequence
+        labels = np.pad(np.where((w > 0) & (y >= 0), y, IGNORE_INDEX).astype(np.int64),
+                        ((0, 0), (self.context // 2, span - self.block + self.context // 2)), constant_values=IGNORE_INDEX)
+        cols = (piece * self.width)[:, None] + np.arange(self.width + self.context)[None, :]
+        codes = np.take_along_axis(x, cols, axis=1)
+        labels = np.take_along_axis(labels, cols, axis=1)
+        flank = np.r_[np.ones(self.context // 2, bool), np.zeros(self.width, bool), np.ones(self.context // 2, bool)]
+        labels[:, flank] = IGNORE_INDEX
+        return codes, labels
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        codes, labels = self.windows(indices)
+        letters = _CODE_LETTERS[codes]
+        ids = self.tokenizer.encode_sequences([row.tobytes().decode("ascii") for row in letters], add_special_tokens=True)
+        return [{"input_ids": ids[j], "labels": labels[j], "block_index": int(i)} for j, i in enumerate(indices)]
+
+
+#: splice-data codes -> letters (0 = N, 1-4 = A, C, G, T)
+_CODE_LETTERS = np.frombuffer(b"NACGT", dtype=np.uint8)
+
+
+def collate_windows(examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """Stack :class:`SpliceWindowDataset` items (all of one length) into ``input_ids``, ``attention_mask``, ``labels``."""
+    ids = torch.from_numpy(np.stack([e["input_ids"] for e in examples]))
+    return {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "labels": torch.from_numpy(np.stack([e["labels"] for e in examples])),
+        "block_index": torch.tensor([e["block_index"] for e in examples], dtype=torch.long),
+    }
 
 
 def collate_blocks(examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -357,6 +459,58 @@ def splice_config(context: int | None = None, overrides: dict[str, Any] | None =
     return config
 
 
+#: default total context (both sides) of a language-model token head: the SpliceAI-400 setting
+LM_CONTEXT = 400
+#: the token head's classes, as in the labels Y
+SPLICE_LABELS = {0: "neither", 1: "acceptor", 2: "donor"}
+
+
+def _language_model_type(model_type: str | None, init: str | os.PathLike | None) -> str | None:
+    """The BERT-family model type to train a token head for, or None for SpliceAI.
+
+    ``model_type`` names it for a fresh model; otherwise an ``init`` folder's ``config.json`` decides.
+    """
+    from nucleoforge import registry
+    from nucleoforge.io.checkpoints import folder_model_type
+
+    if model_type is not None:
+        entry = registry.family(model_type)  # an unknown type: one error naming the known ones
+        if entry.kind == "spliceai":
+            return None
+        if entry.kind != "bert":
+            raise ValueError(f"--model-type {model_type}: train-splice trains SpliceAI or a BERT-family token head; expected "
+                             f"spliceai or one of {', '.join(f.model_type for f in registry.families(kind='bert'))}")  # fmt: skip
+        if init is not None:
+            found = folder_model_type(init)
+            if registry.family(found).model_type != entry.model_type:
+                raise ValueError(f"--init {init} is a {found} model, not {entry.model_type} (--model-type)")
+        return entry.model_type
+    if init is None or not Path(str(init)).exists():
+        return None  # SpliceAI: a fresh model or named weights (spliceai-10k)
+    found = folder_model_type(init)
+    entry = registry.family(found)
+    return entry.model_type if entry.kind == "bert" else None
+
+
+def _token_head_model(model_type: str, init: str | os.PathLike | None, overrides: dict[str, Any]) -> tuple[Any, Any]:
+    """``(model, tokenizer)``: a 3-class token head on a fresh ``model_type`` encoder (config
+    ``overrides``) or on the encoder of the ``init`` folder."""
+    from nucleoforge.training.pretrain import load_model, new_model
+
+    head = {"num_labels": 3, "problem_type": "multiclass", "id2label": dict(SPLICE_LABELS),
+            "label2id": {v: k for k, v in SPLICE_LABELS.items()}}  # fmt: skip
+    if init is not None:
+        return load_model(init, "ForTokenPrediction", **head)
+    return new_model(model_type, {**overrides, **head}, head="ForTokenPrediction")
+
+
+def _architecture(config: Any) -> dict[str, Any]:
+    """The encoder settings a resume must match (a BERT-family config, without bookkeeping keys)."""
+    keep = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+            "max_position_embeddings", "k", "position_embedding_type", "hidden_act")  # fmt: skip
+    return {k: getattr(config, k) for k in keep if hasattr(config, k)}
+
+
 def freeze_first_stages(model: SpliceAIModel, n: int) -> list[torch.nn.Module]:
     """Freeze the input convolutions and the first ``n`` stages of every member (``n = 0``: nothing).
 
@@ -470,15 +624,29 @@ class SpliceTrainer(Trainer):
                 norm.eval()
             if self.trace_dir is not None and index is not None:
                 self._trace(index)
+        logits, probabilities = self.forward_splice(model, inputs)
+        loss = weighted_splice_loss(logits, inputs["labels"], self.class_weights)
+        return (loss, {"probabilities": probabilities}) if return_outputs else loss
+
+    def forward_splice(self, model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits for the loss, class probabilities)`` of one batch: SpliceAI's per-member logits
+        ``(B, M, L, 3)`` and the ensemble's probabilities ``(B, L, 3)``."""
         out = model(input=inputs["input"], output_members=True)
-        loss = weighted_splice_loss(out.member_logits, inputs["labels"], self.class_weights)
-        return (loss, {"probabilities": out.probabilities}) if return_outputs else loss
+        return out.member_logits, out.probabilities
 
     def _trace(self, index: torch.Tensor) -> None:
         self.trace_dir.mkdir(parents=True, exist_ok=True)
         rows = ",".join(str(int(i)) for i in index.detach().cpu())
         with open(self.trace_dir / f"rank{self.args.process_index}.txt", "a", encoding="utf-8") as fh:
             fh.write(f"{self.state.global_step} {rows}\n")
+
+
+class SpliceTokenTrainer(SpliceTrainer):
+    """:class:`SpliceTrainer` for a BERT-family token head on :class:`SpliceWindowDataset` windows."""
+
+    def forward_splice(self, model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits  # (B, nt, 3)
+        return logits, logits.float().softmax(-1)
 
 
 class _MetricsFileCallback(TrainerCallback):
@@ -563,6 +731,8 @@ def train_splice(
     *,
     context: int | None = None,
     config_overrides: dict[str, Any] | None = None,
+    model_type: str | None = None,
+    width: int | None = None,
     init: str | os.PathLike | None = None,
     init_member: int | None = None,
     freeze_stages: int = 0,
@@ -610,7 +780,31 @@ def train_splice(
 
     # -- the architecture and the starting weights
     source = None
-    if init is not None:
+    lm = _language_model_type(model_type, init)
+    if lm is not None:
+        for flag, value in (("--members", members not in (None, 1)), ("--init-member", init_member is not None),
+                            ("--freeze-stages", bool(freeze_stages))):
+            if value:
+                raise ValueError(f"{flag} applies to SpliceAI models, not to the {lm} token head")
+        if config_overrides and init is not None:
+            raise ValueError("--config cannot be combined with --init: the init model fixes the architecture")
+        net, tokenizer = _token_head_model(lm, init, config_overrides or {})
+        max_nt = int(net.config.max_nucleotides)
+        model_context = LM_CONTEXT if context is None else context
+        if model_context < 0 or model_context % 2:
+            raise ValueError(f"--context {model_context}: expected an even number >= 0 (context / 2 nt each side)")
+        if width is None:
+            width = min(dataset.block, max_nt - model_context)
+        if width < 1 or width + model_context > max_nt:
+            raise ValueError(f"the {lm} model reads at most {max_nt} nt: --context {model_context} leaves "
+                             + (f"no labelled position" if max_nt <= model_context else
+                                f"at most --width {max_nt - model_context}, got {width}"))  # fmt: skip
+        members = 1
+        config = net.config
+        config.splice_windows = {"context": model_context, "width": width}  # saved: evaluate-splice --data cuts the same windows
+    elif width is not None:
+        raise ValueError("--width applies to language-model token heads (--model-type / --init of a BERT-family model)")
+    elif init is not None:
         if config_overrides:
             raise ValueError("--config cannot be combined with --init: the init model fixes the architecture")
         source = SpliceAIModel.from_pretrained(str(init))
@@ -633,11 +827,17 @@ def train_splice(
     members = 1 if members is None else members
     if members < 1:
         raise ValueError(f"--members must be >= 1, got {members}")
-    if not 0 <= freeze_stages <= len(config.stages):
-        raise ValueError(f"--freeze-stages {freeze_stages}: the model has {len(config.stages)} stage(s)")
-    model_context = config.context
-    train_set = SpliceBlockDataset(dataset, "train", model_context)
-    val_set = SpliceBlockDataset(dataset, "validation", model_context)
+    if lm is None:
+        if not 0 <= freeze_stages <= len(config.stages):
+            raise ValueError(f"--freeze-stages {freeze_stages}: the model has {len(config.stages)} stage(s)")
+        model_context = config.context
+        train_set = SpliceBlockDataset(dataset, "train", model_context)
+        val_set = SpliceBlockDataset(dataset, "validation", model_context)
+        collate, trainer_class = collate_blocks, SpliceTrainer
+    else:
+        train_set = SpliceWindowDataset(dataset, "train", model_context, width, tokenizer)
+        val_set = SpliceWindowDataset(dataset, "validation", model_context, width, tokenizer)
+        collate, trainer_class = collate_windows, SpliceTokenTrainer
     counts = class_counts(dataset, "train")
     weights = class_weights(counts)
 
@@ -645,15 +845,18 @@ def train_splice(
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:  # start the process group now (the Trainer's settings), so the checks below are in step
         _ = training_arguments(output_dir, **({"bf16": bf16} if bf16 is not None else {})).device
+    architecture = ({"stages": [list(s) for s in config.stages], "channels": config.channels} if lm is None else
+                    {"model_type": lm, "config": _architecture(config), "width": width})  # fmt: skip
     settings = {
-        "context": model_context, "stages": [list(s) for s in config.stages], "channels": config.channels,
+        "context": model_context, **architecture,
         "init": str(init) if init is not None else None, "init_member": init_member, "freeze_stages": freeze_stages,
         "members": members, "epochs": epochs if max_steps is None else None, "max_steps": max_steps,
         "batch_size": batch_size, "world_size": world, "learning_rate": learning_rate, "lr_floor": lr_floor,
         "lr_decay": lr_decay, "seed": seed, "bf16": bf16,
     }  # fmt: skip
     inputs = {"dataset.json": data_dir / "dataset.json", "train.h5": train_path, "validation.h5": val_path}
-    manifest = run_manifest(_MANIFEST_COMMAND, inputs=inputs, parameters=settings, model=source)
+    manifest = run_manifest(_MANIFEST_COMMAND, inputs=inputs, parameters=settings, model=source if lm is None else
+                            (net if init is not None else None))
     anchor = output_dir / "training"  # -> OUT/training.manifest.json
     manifest_file = output_dir / "training.manifest.json"
     existing = sorted(p.name for p in output_dir.glob("member-*")) if output_dir.is_dir() else []
@@ -699,8 +902,13 @@ def train_splice(
         member_seed = seed + i
         set_seed(member_seed)  # the fresh member's initial weights depend on its seed
         k = init_member if init_member is not None else i
-        model = _single_member(config, source, k) if source is not None else _single_member(config)
-        frozen = freeze_first_stages(model, freeze_stages)
+        if lm is not None:
+            # a fresh encoder is drawn after set_seed(member_seed), so its weights depend on --seed only
+            model, frozen = (net if init is not None else _token_head_model(lm, None, config_overrides or {})[0]), []
+            model.config.splice_windows = dict(config.splice_windows)
+        else:
+            model = _single_member(config, source, k) if source is not None else _single_member(config)
+            frozen = freeze_first_stages(model, freeze_stages)
         overrides: dict[str, Any] = dict(
             per_device_train_batch_size=batch_size,
             per_device_eval_batch_size=eval_batch_size or batch_size,
@@ -729,8 +937,8 @@ def train_splice(
         args = training_arguments(member_dir, **overrides)
         live = {"member": i, "seed": member_seed, "init": str(init) if init is not None else None,
                 "init_member": k if source is not None else None}  # fmt: skip
-        trainer = SpliceTrainer(
-            model=model, args=args, train_dataset=train_set, eval_dataset=val_set, data_collator=collate_blocks,
+        trainer = trainer_class(
+            model=model, args=args, train_dataset=train_set, eval_dataset=val_set, data_collator=collate,
             compute_metrics=SpliceMetrics(), preprocess_logits_for_metrics=_acceptor_donor,
             callbacks=[JsonLogCallback(member_dir / "log.jsonl"), _MetricsFileCallback(write_metrics, i, disable_tqdm)],
             class_weights=weights, lr_floor=lr_floor, lr_decay=lr_decay, frozen_norms=frozen,
@@ -748,9 +956,12 @@ def train_splice(
             trainer.evaluate()  # the end of a run that stopped inside an epoch
             evaluations = _evaluations(trainer.state.log_history)
         trainer.save_model(str(member_dir))
+        if lm is not None and main:
+            tokenizer.save_pretrained(str(member_dir))
         train_metrics = dict(result.metrics)
         if "train_samples_per_second" in train_metrics:
-            train_metrics["train_positions_per_second"] = round(train_metrics["train_samples_per_second"] * meta["block"] * world, 1)
+            per_example = meta["block"] if lm is None else width
+            train_metrics["train_positions_per_second"] = round(train_metrics["train_samples_per_second"] * per_example * world, 1)
         entry = {**live, "steps": trainer.state.global_step, "lr_decay": getattr(trainer, "decay", lr_decay),
                  "evaluations": evaluations, "final": evaluations[-1], "train": train_metrics}  # fmt: skip
         if main:
@@ -760,7 +971,11 @@ def train_splice(
         finish_distributed()
 
     # -- one ensemble folder
-    if main:
+    if main and lm is not None:
+        for name in os.listdir(member_dirs[0]):  # the one trained model: config, weights, tokenizer files
+            if (member_dirs[0] / name).is_file() and name.endswith((".json", ".safetensors", ".txt")) and name != "member.json":
+                shutil.copyfile(member_dirs[0] / name, output_dir / name)
+    elif main:
         ensemble = assemble_members(member_dirs, output_dir)
         if source is not None:
             licence = Path(str(getattr(source, "name_or_path", "") or "")) / "LICENSE"

@@ -10,7 +10,6 @@ import math
 import shutil
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 import torch
@@ -27,39 +26,13 @@ from nucleoforge.splicing.training import (
     train_splice,
 )
 from tests.cli.runner import assert_user_error, run_main
+from tests.splicing.conftest import write_dataset, write_split
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "spliceai_variants"
 #: a one-stage SpliceAI (context 4) with 4 channels: a few CPU steps take milliseconds
 TINY = {"stages": [[1, 3, 1]], "channels": 4}
 TINY_ARG = json.dumps(TINY)
 RUN = dict(config_overrides=TINY, batch_size=4, logging_steps=1, disable_tqdm=True)
-
-
-def write_split(path: Path, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
-    with h5py.File(path, "w") as h5:
-        h5["X"], h5["Y"], h5["W"] = x.astype(np.uint8), y.astype(np.int8), w.astype(np.uint8)
-
-
-def write_dataset(folder: Path, rows=(16, 8, 4), block: int = 100, context: int = 20, seed: int = 0) -> Path:
-    """A random dataset whose labels follow the sequence (acceptor after AG, donor before GT) so
-    that training can learn something; the last row of each split ends in padding (Y = -1, W = 0)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    summary = {}
-    for split, n in zip(("train", "validation", "test"), rows):
-        x = rng.integers(0, 5, (n, block + context), dtype=np.uint8)
-        core = x[:, context // 2 : context // 2 + block]
-        y = np.zeros((n, block), np.int8)
-        y[:, 1:][(core[:, :-1] == 1) & (core[:, 1:] == 3)] = 1
-        y[:, :-1][(core[:, :-1] == 3) & (core[:, 1:] == 4) & (y[:, :-1] == 0)] = 2
-        w = np.ones((n, block), np.uint8)
-        y[-1, -7:], w[-1, -7:] = -1, 0
-        w[0, :3] = 0  # near a transcript end: excluded
-        write_split(folder / f"{split}.h5", x, y, w)
-        summary[split] = {"blocks": n, "positions": int(w.sum())}
-    meta = {"format": "nucleoforge-splice-data/1", "context": context, "block": block, "summary": summary}
-    (folder / "dataset.json").write_text(json.dumps(meta))
-    return folder
 
 
 @pytest.fixture(scope="module")
