@@ -144,6 +144,12 @@ def variants(
     chunk_size: int = typer.Option(256, min=1, help="records read, scored and written together"),
     model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
     calibrated: bool = typer.Option(False, "--calibrated", help=_CALIBRATED_HELP + "; recorded in the run manifest"),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite score cache (created if missing; may be shared by "
+                                         "concurrent runs): stored variants are not run through the model again; keyed by "
+                                         "variant, annotation, reference, -D, -M and model weights"),
+    precomputed: Optional[list[Path]] = typer.Option(None, "--precomputed", help="tabix-indexed VCF with a SpliceAI INFO "
+                                                     "field (Illumina's score files, an earlier output); repeatable, asked "
+                                                     "in order before --cache; its -D/-M/annotation are yours to match"),
     device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, errors only"),
 ) -> None:
@@ -168,7 +174,12 @@ def variants(
     from nucleoforge.io.outputs import check_paths, check_resumable
 
     check_paths({"-I/--input": input_vcf, "-R/--reference": reference,
-                 "-A/--annotation": annotation if Path(annotation).is_file() else None}, {"-O/--output": output_vcf})
+                 "-A/--annotation": annotation if Path(annotation).is_file() else None},
+                {"-O/--output": output_vcf, **({"--cache": cache} if cache is not None else {})})
+    for path in precomputed or []:  # each exists, and -O is none of them
+        check_paths({"--precomputed": path}, {"-O/--output": output_vcf})
+    if cache is not None and output_vcf != "-" and Path(output_vcf).resolve() == cache.resolve():
+        raise typer.BadParameter(f"--cache {cache} is the output file -O; give the cache its own file")
     if resume:
         check_resumable({"-I/--input": input_vcf, "-R/--reference": reference})
     genome = Genome(reference)
@@ -176,11 +187,29 @@ def variants(
     model = _load_model(model_name, device, calibrated)
     scorer = VariantScorer(model, genome, genes, distance=distance, mask=bool(mask), batch_size=batch_size, device=device,
                            calibrated=calibrated)
-    summary = score_vcf(scorer, input_vcf, output_vcf, resume=resume, chunk_size=chunk_size, progress=not quiet and output_vcf != "-")
+    try:
+        if precomputed:
+            from nucleoforge.io.precomputed import PrecomputedScores
+
+            scorer.precomputed = [PrecomputedScores(p) for p in precomputed]
+        if cache is not None:
+            from nucleoforge.io.score_cache import ScoreCache
+            from nucleoforge.splicing.scoring import cache_setting
+
+            scorer.cache = ScoreCache(cache, cache_setting(scorer))
+        summary = score_vcf(scorer, input_vcf, output_vcf, resume=resume, chunk_size=chunk_size,
+                            progress=not quiet and output_vcf != "-")
+    finally:
+        for source in [*scorer.precomputed, *([scorer.cache] if scorer.cache is not None else [])]:
+            source.close()
     skipped = {k: v for k, v in summary.skipped.items() if k != "no gene"}
+    cached = (f"; cache {cache}: {scorer.cache.hits} of {scorer.cache.lookups} alleles found, {scorer.cache.stored} added"
+              if scorer.cache is not None else "")
+    if precomputed or cache is not None:
+        cached += f"; alleles by source: {json.dumps(summary.sources)}"
     typer.echo(
         f"{summary.records} records written ({summary.resumed} kept from a previous run), {summary.scored} scored, "
-        f"{summary.skipped.get('no gene', 0)} outside annotated genes, skipped: {json.dumps(skipped)}",
+        f"{summary.skipped.get('no gene', 0)} outside annotated genes, skipped: {json.dumps(skipped)}{cached}",
         err=True,
     )
 

@@ -40,7 +40,8 @@ from nucleoforge.io.genome import Genome
 
 logger = logging.getLogger("nucleoforge.spliceai")
 
-__all__ = ["VariantScorer", "VariantInput", "SkipReason", "format_scores", "score_vcf", "variants_manifest", "VcfRunSummary"]
+__all__ = ["VariantScorer", "VariantInput", "SkipReason", "cache_setting", "format_scores", "score_vcf", "variants_manifest",
+           "VcfRunSummary"]
 
 _BAD_ALT_CHARS = set(".-*<>")
 
@@ -113,6 +114,8 @@ class VariantScorer:
         device: str | None = None,
         predict: Callable[[np.ndarray], np.ndarray] | None = None,
         calibrated: bool = False,
+        cache: Any = None,
+        precomputed: Sequence[Any] = (),
     ) -> None:
         if not 0 <= distance < 5000:
             raise ValueError(f"distance must be in [0, 5000), got {distance}")
@@ -129,6 +132,9 @@ class VariantScorer:
         self._predict = predict or self._default_predict(device)
         self.counts: dict[str, int] = {}
         self.model_positions = 0  # input positions run through the model (a cost measure)
+        self.cache = cache  # a nucleoforge.io.score_cache.ScoreCache opened with cache_setting(self), or None
+        self.precomputed = list(precomputed)  # nucleoforge.io.precomputed.PrecomputedScores, asked in this order
+        self.provenance: dict[str, int] = {}  # ALT alleles with entries, per source ("precomputed FILE", "cache", "model")
 
     # -- model ---------------------------------------------------------------------------------
     def _default_predict(self, device: str | None) -> Callable[[np.ndarray], np.ndarray]:
@@ -183,7 +189,60 @@ class VariantScorer:
             yield from self.score_chunk(chunk)
 
     def score_chunk(self, chunk: Sequence[VariantInput]) -> list[list[str] | None]:
-        """Score a list of variants together (shared reference tracks, batched ALT windows)."""
+        """Score a list of variants together (shared reference tracks, batched ALT windows).
+
+        With :attr:`precomputed` files and/or a :attr:`cache`, each ALT is looked up in them in
+        that order (the first that has it wins); records whose every ALT is found take the found
+        entries, the others are scored and their entries (per ALT) stored in the cache. Only
+        scored records are stored (a record left unscored is cheap to find again), so with a
+        cache alone the output is the same either way. :attr:`provenance` counts the ALTs with
+        entries per source.
+        """
+        if self.cache is None and not self.precomputed:
+            return self._score_chunk(chunk)
+        keys: list[list[tuple[str, int, str, str]] | None] = []
+        for v in chunk:
+            ok = (v.ref is not None and v.alts and v.pos is not None and v.chrom in self.genome
+                  and len(set(v.alts)) == len(v.alts))  # fmt: skip
+            keys.append([(self.genome.resolve(v.chrom), int(v.pos), v.ref, a) for a in v.alts] if ok else None)
+        found: dict[tuple[str, int, str, str], list[str]] = {}
+        source: dict[tuple[str, int, str, str], str] = {}
+        sources = [(f"precomputed {p.path}", p) for p in self.precomputed]
+        if self.cache is not None:
+            sources.append(("cache", self.cache))
+        for name, src in sources:  # first source that has a key wins
+            wanted = [k for ks in keys if ks for k in ks if k not in found]
+            if not wanted:
+                break
+            for k, entries in src.lookup(wanted).items():
+                found[k], source[k] = entries, name
+        results: list[list[str] | None] = [None] * len(chunk)
+        todo = []
+        for r, ks in enumerate(keys):
+            if ks and all(k in found for k in ks):
+                results[r] = [e for k in ks for e in found[k]] or None
+                for k in ks:
+                    if found[k]:
+                        self.provenance[source[k]] = self.provenance.get(source[k], 0) + 1
+            else:
+                todo.append(r)
+        scored = self._score_chunk([chunk[r] for r in todo]) if todo else []
+        new = []
+        for r, entries in zip(todo, scored):
+            results[r] = entries
+            if entries:
+                alts = {e.split("|", 1)[0] for e in entries}
+                self.provenance["model"] = self.provenance.get("model", 0) + len(alts)
+                if keys[r]:
+                    by_alt: dict[str, list[str]] = {}
+                    for e in entries:
+                        by_alt.setdefault(e.split("|", 1)[0], []).append(e)
+                    new.extend((k, by_alt.get(k[3], [])) for k in keys[r])
+        if self.cache is not None:
+            self.cache.store(new)
+        return results
+
+    def _score_chunk(self, chunk: Sequence[VariantInput]) -> list[list[str] | None]:
         half, d = self.wid // 2, self.distance
         results: list[list[str | None] | None] = [None] * len(chunk)
         tasks: list[_Task] = []
@@ -333,6 +392,7 @@ class VcfRunSummary:
     resumed: int = 0  # records kept from an interrupted run
     scored: int = 0  # records that got a SpliceAI entry in this run
     skipped: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)  # ALT alleles with entries per source (precomputed, cache, model)
 
 
 def _record_key(rec: Any) -> tuple[str, str, str, str, str]:
@@ -350,6 +410,41 @@ def _genes_identity(genes: GeneTable) -> dict[str, Any]:
     return {"path": genes.source, "size": len(genes), "sha256": h.hexdigest()}
 
 
+def cache_setting(scorer: VariantScorer) -> dict[str, Any]:
+    """What a cached entry depends on besides the variant: the gene table (sha256 of its genes),
+    the reference (its sequence names and lengths — the bases are not hashed, a FASTA may be
+    gigabytes), ``-D``, ``-M``, the calibration temperatures and the model's weights (sha256)."""
+    import hashlib
+
+    from nucleoforge.io.outputs import model_identity
+
+    genes = _genes_identity(scorer.genes)
+    lengths = sorted(scorer.genome.lengths.items())
+    reference = hashlib.sha256(repr(lengths).encode()).hexdigest()
+    temps = scorer.model.config.calibration_temperatures if scorer.calibrated else None
+    return {"format": "spliceai-info/1", "annotation": {"sha256": genes["sha256"], "genes": genes["size"]},
+            "reference_lengths_sha256": reference, "distance": scorer.distance, "mask": scorer.mask,
+            "calibration_temperatures": list(temps) if temps is not None else None,
+            "model_sha256": model_identity(scorer.model)["sha256"], "context": scorer.context}  # fmt: skip
+
+
+def provenance_header(scorer: VariantScorer) -> str | None:
+    """The ``##nucleoforge_provenance=`` header line of a run that reads precomputed files or a
+    cache (None otherwise): the model, annotation and reference identities, ``-D``, ``-M`` and the
+    sources in the order they are asked. The per-source counts are known only at the end and go to
+    ``OUT.provenance.json`` and the summary line."""
+    if scorer.cache is None and not scorer.precomputed:
+        return None
+    setting = cache_setting(scorer)
+    sources = [f"precomputed:{p.path}" for p in scorer.precomputed]
+    sources += [f"cache:{scorer.cache.path}"] if scorer.cache is not None else []
+    name = getattr(scorer.model, "name_or_path", "") or "model"
+    fields = [f"model={name}", f"model_sha256={setting['model_sha256']}", f"annotation={scorer.genes.source}",
+              f"annotation_sha256={setting['annotation']['sha256']}", f"distance={scorer.distance}",
+              f"mask={int(scorer.mask)}", f"calibrated={int(scorer.calibrated)}", "sources=" + ",".join([*sources, "model"])]
+    return "##nucleoforge_provenance=" + ";".join(f.replace(" ", "_") for f in fields)
+
+
 def variants_manifest(scorer: VariantScorer, input_path: str) -> dict[str, Any]:
     """The run manifest of ``nucleoforge variants``: the input VCF, reference and gene table,
     ``-D``/``-M`` and the model's weights (see :mod:`nucleoforge.io.outputs`)."""
@@ -361,7 +456,12 @@ def variants_manifest(scorer: VariantScorer, input_path: str) -> dict[str, Any]:
         parameters={"distance": scorer.distance, "mask": scorer.mask,
                     # only when set, so manifests of uncalibrated runs stay as they were
                     **({"calibration_temperatures": list(scorer.model.config.calibration_temperatures)}
-                       if scorer.calibrated else {})},
+                       if scorer.calibrated else {}),
+                    # score files change entries, so a resume must read the same ones (by path, size and
+                    # modification time: Illumina's files are tens of GB, too large to hash per run)
+                    **({"precomputed": [{"path": str(p.path.resolve()), "size": p.path.stat().st_size,
+                                         "mtime_ns": p.path.stat().st_mtime_ns} for p in scorer.precomputed]}
+                       if scorer.precomputed else {})},
         model=scorer.model,
     )
 
@@ -410,6 +510,9 @@ def score_vcf(
         header = vcf.header
         if "SpliceAI" not in header.info:
             header.add_line(SPLICEAI_INFO_LINE)
+        provenance = provenance_header(scorer)
+        if provenance is not None:
+            header.add_line(provenance)
         manifest = None if to_stdout else variants_manifest(scorer, input_path)
         summary = VcfRunSummary()
         records = iter_vcf_records(vcf, input_path)
@@ -459,4 +562,13 @@ def score_vcf(
     if pending is not None:
         raise pending
     summary.skipped = {k: v for k, v in scorer.counts.items()}
+    summary.sources = dict(scorer.provenance)
+    if provenance is not None and not to_stdout:
+        import json
+
+        from nucleoforge.io.outputs import atomic_output
+
+        with atomic_output(output_path + ".provenance.json") as fh:
+            fh.write(json.dumps({"header": provenance, "records": summary.records, "resumed": summary.resumed,
+                                 "alleles_by_source": summary.sources}, indent=2) + "\n")  # fmt: skip
     return summary
