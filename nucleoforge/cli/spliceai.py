@@ -147,6 +147,9 @@ def variants(
     cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite score cache (created if missing; may be shared by "
                                          "concurrent runs): stored variants are not run through the model again; keyed by "
                                          "variant, annotation, reference, -D, -M and model weights"),
+    transcripts: Optional[str] = typer.Option(None, "--transcripts", help="canonical or all: also score per transcript "
+                                              "into INFO/SpliceAI_TX=ALLELE|SYMBOL|TRANSCRIPT_ID|DS_AG|...|DP_DL (needs a "
+                                              "GTF/GFF3 -A; canonical = Ensembl_canonical/MANE_Select tag, else longest)"),
     precomputed: Optional[list[Path]] = typer.Option(None, "--precomputed", help="tabix-indexed VCF with a SpliceAI INFO "
                                                      "field (Illumina's score files, an earlier output); repeatable, asked "
                                                      "in order before --cache; its -D/-M/annotation are yours to match"),
@@ -182,11 +185,21 @@ def variants(
         raise typer.BadParameter(f"--cache {cache} is the output file -O; give the cache its own file")
     if resume:
         check_resumable({"-I/--input": input_vcf, "-R/--reference": reference})
+    if transcripts is not None and transcripts not in ("canonical", "all"):
+        raise typer.BadParameter(f"--transcripts {transcripts!r}: expected canonical or all")
     genome = Genome(reference)
     genes = GeneTable.load(annotation)
+    tx_genes = GeneTable.load(annotation, transcripts=transcripts) if transcripts else None
+    if tx_genes is not None and not all(g.transcript_id for g in tx_genes):
+        raise typer.BadParameter(f"--transcripts needs a GTF or GFF3 annotation with transcript IDs; -A {annotation} has none")
     model = _load_model(model_name, device, calibrated)
     scorer = VariantScorer(model, genome, genes, distance=distance, mask=bool(mask), batch_size=batch_size, device=device,
                            calibrated=calibrated)
+    tx_scorer = None
+    if tx_genes is not None:
+        tx_scorer = VariantScorer(model, genome, tx_genes, distance=distance, mask=bool(mask), batch_size=batch_size,
+                                  device=device, calibrated=calibrated, transcript_entries=True)
+        tx_scorer.log_skips = False  # the same records, already reported by the gene-level pass
     try:
         if precomputed:
             from nucleoforge.io.precomputed import PrecomputedScores
@@ -198,7 +211,7 @@ def variants(
 
             scorer.cache = ScoreCache(cache, cache_setting(scorer))
         summary = score_vcf(scorer, input_vcf, output_vcf, resume=resume, chunk_size=chunk_size,
-                            progress=not quiet and output_vcf != "-")
+                            progress=not quiet and output_vcf != "-", transcripts=tx_scorer)
     finally:
         for source in [*scorer.precomputed, *([scorer.cache] if scorer.cache is not None else [])]:
             source.close()

@@ -24,7 +24,7 @@ import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Optional
 
 import numpy as np
 
@@ -71,6 +71,8 @@ class Gene:
     tx_end: int
     exon_starts: tuple[int, ...]
     exon_ends: tuple[int, ...]
+    transcript_id: Optional[str] = None  # from a GTF/GFF3 (a SpliceAI table has none)
+    symbol: Optional[str] = None  # the gene's name (``name`` is the transcript ID with transcripts="all")
 
     @property
     def introns(self) -> list[tuple[int, int]]:
@@ -198,7 +200,7 @@ class GeneTable:
     @classmethod
     def read_gtf(cls, path: str | os.PathLike, transcripts: str = "canonical") -> "GeneTable":
         """Build a table from a GTF: exons grouped by ``transcript_id``; per gene the transcript
-        tagged ``Ensembl_canonical`` (or ``canonical``) wins, otherwise the longest spliced one
+        tagged ``Ensembl_canonical``, ``MANE_Select`` (or ``canonical``) wins, otherwise the longest spliced one
         (``transcripts="all"``: every transcript, named by its ``transcript_id``)."""
         from nucleoforge.io.fasta import open_text
 
@@ -219,7 +221,7 @@ class GeneTable:
                 entry = tx.setdefault(tid, {"chrom": cols[0], "strand": cols[6], "exons": [], "canonical": False,
                                             "gene": _gtf_attr(attrs, "gene_name") or _gtf_attr(attrs, "gene_id") or tid})
                 entry["exons"].append((int(cols[3]) - 1, int(cols[4])))
-                if 'tag "Ensembl_canonical"' in attrs or 'tag "canonical"' in attrs:
+                if any(f'tag "{t}"' in attrs for t in _CANONICAL_TAGS):
                     entry["canonical"] = True
         return cls(_pick_transcripts(tx, transcripts), str(path))
 
@@ -228,7 +230,7 @@ class GeneTable:
         """Build a table from a GFF3: ``exon`` features grouped by their ``Parent`` (a transcript
         ``ID``; an exon with several parents belongs to each); a transcript's gene is its own
         ``Parent``, named by the gene's ``Name`` (else its ``ID``). Per gene the transcript tagged
-        ``Ensembl_canonical`` (or ``canonical``) in its ``tag`` attribute wins, otherwise the longest
+        ``Ensembl_canonical``, ``MANE_Select`` (or ``canonical``) in its ``tag`` attribute wins, otherwise the longest
         spliced one (``transcripts="all"``: every transcript, named by its ``ID``). Attribute
         values are percent-decoded; a ``##FASTA`` section ends the features."""
         from urllib.parse import unquote
@@ -270,9 +272,13 @@ class GeneTable:
             gene = features.get(gene_id, {}) if gene_id != tid else feature
             tags = unquote(feature.get("tag", "")).split(",")
             tx[tid] = {"chrom": rows[0][0], "strand": rows[0][1], "exons": [(s, e) for _, _, s, e, _ in rows],
-                       "canonical": "Ensembl_canonical" in tags or "canonical" in tags,
+                       "canonical": any(t in tags for t in _CANONICAL_TAGS),
                        "gene": gene_id, "gene_name": unquote(gene.get("Name", "")) or gene_id}
         return cls(_pick_transcripts(tx, transcripts), str(path))
+
+
+#: tags that make a transcript its gene's canonical one (GTF ``tag "…"``, GFF3 ``tag=…``)
+_CANONICAL_TAGS = ("Ensembl_canonical", "MANE_Select", "canonical")
 
 
 def _pick_transcripts(tx: dict[str, dict], transcripts: str) -> list[Gene]:
@@ -281,20 +287,21 @@ def _pick_transcripts(tx: dict[str, dict], transcripts: str) -> list[Gene]:
     named by ``gene_name`` (default ``gene``); or, for ``transcripts="all"``, every transcript
     named by its ID."""
     if transcripts == "all":
-        chosen = [(tid, e) for tid, e in tx.items()]
+        chosen = [(tid, tid, e) for tid, e in tx.items()]
     else:
-        best: dict[str, tuple[tuple[bool, int], dict]] = {}
-        for entry in tx.values():
+        best: dict[str, tuple[tuple[bool, int], str, dict]] = {}
+        for tid, entry in tx.items():
             key = (entry["canonical"], sum(e - s for s, e in entry["exons"]))
             cur = best.get(entry["gene"])
             if cur is None or key > cur[0]:
-                best[entry["gene"]] = (key, entry)
-        chosen = [(e.get("gene_name", gene), e) for gene, (_, e) in best.items()]
+                best[entry["gene"]] = (key, tid, entry)
+        chosen = [(e.get("gene_name", gene), tid, e) for gene, (_, tid, e) in best.items()]
     genes = []
-    for name, e in chosen:
+    for name, tid, e in chosen:
         exons = sorted(e["exons"])
         genes.append(Gene(name, e["chrom"], e["strand"], exons[0][0], exons[-1][1],
-                          tuple(s for s, _ in exons), tuple(x for _, x in exons)))
+                          tuple(s for s, _ in exons), tuple(x for _, x in exons),
+                          transcript_id=tid, symbol=e.get("gene_name", e["gene"])))
     return genes
 
 

@@ -20,7 +20,7 @@ import re
 from typing import IO, Any, Iterable, Iterator, Mapping, NamedTuple
 
 __all__ = [
-    "Variant", "SPLICEAI_INFO_LINE", "read_hisat2_snps", "write_vcf", "open_vcf", "iter_vcf_records", "VcfFormatError",
+    "Variant", "SPLICEAI_INFO_LINE", "SPLICEAI_TX_INFO_LINE", "read_hisat2_snps", "write_vcf", "open_vcf", "iter_vcf_records", "VcfFormatError",
     "VcfSink", "salvage_vcf_output",
 ]  # fmt: skip
 
@@ -34,6 +34,12 @@ SPLICEAI_INFO_LINE = (
 )
 
 _REGION = re.compile(r"^([^:]+):(\d+)-(\d+)$")
+
+
+SPLICEAI_TX_INFO_LINE = (
+    '##INFO=<ID=SpliceAI_TX,Number=.,Type=String,Description="SpliceAI variant annotation per transcript (nucleoforge). '
+    'Format: ALLELE|SYMBOL|TRANSCRIPT_ID|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL">'
+)
 
 
 class Variant(NamedTuple):

@@ -116,6 +116,7 @@ class VariantScorer:
         calibrated: bool = False,
         cache: Any = None,
         precomputed: Sequence[Any] = (),
+        transcript_entries: bool = False,
     ) -> None:
         if not 0 <= distance < 5000:
             raise ValueError(f"distance must be in [0, 5000), got {distance}")
@@ -135,6 +136,13 @@ class VariantScorer:
         self.cache = cache  # a nucleoforge.io.score_cache.ScoreCache opened with cache_setting(self), or None
         self.precomputed = list(precomputed)  # nucleoforge.io.precomputed.PrecomputedScores, asked in this order
         self.provenance: dict[str, int] = {}  # ALT alleles with entries, per source ("precomputed FILE", "cache", "model")
+        # SYMBOL|TRANSCRIPT_ID in each entry (the SpliceAI_TX field) instead of the gene name
+        self.transcript_entries = bool(transcript_entries)
+        if self.transcript_entries:
+            missing = next((g for g in genes if not g.transcript_id), None)
+            if missing is not None:
+                raise ValueError(f"{genes.source}: {missing.name} has no transcript ID; per-transcript scores need a GTF or GFF3")
+        self.log_skips = True  # False: count skipped records without a warning (a second pass over the same records)
 
     # -- model ---------------------------------------------------------------------------------
     def _default_predict(self, device: str | None) -> Callable[[np.ndarray], np.ndarray]:
@@ -160,9 +168,15 @@ class VariantScorer:
         return out
 
     # -- helpers ----------------------------------------------------------------------------------
+    def label(self, gene_idx: int) -> str:
+        """The gene field of an entry: ``SYMBOL``, or ``SYMBOL|TRANSCRIPT_ID`` for transcript entries."""
+        g = self.genes[gene_idx]
+        return f"{g.symbol or g.name}|{g.transcript_id}" if self.transcript_entries else g.name
+
     def _skip(self, reason: str, label: str, detail: str = "") -> None:
         self.counts[reason] = self.counts.get(reason, 0) + 1
-        logger.warning("skipping %s: %s%s", label, reason, f" ({detail})" if detail else "")
+        if self.log_skips:
+            logger.warning("skipping %s: %s%s", label, reason, f" ({detail})" if detail else "")
 
     def _gene_window(self, chrom: str, gene_idx: int, start: int, end: int) -> str:
         """Reference bases ``[start, end)`` (0-based) with everything outside the transcript as N."""
@@ -278,7 +292,7 @@ class VariantScorer:
                 for gi in gene_ids:
                     gene = self.genes[gi]
                     if len(v.ref) > 1 and len(alt) > 1:
-                        entries.append(f"{alt}|{gene.name}|.|.|.|.|.|.|.|.")
+                        entries.append(f"{alt}|{self.label(gi)}|.|.|.|.|.|.|.|.")
                         continue
                     bounds = [s + 1 for s in gene.exon_starts] + list(gene.exon_ends)
                     # Nearest boundary; on a tie the upstream one (the original takes the smaller).
@@ -363,7 +377,7 @@ class VariantScorer:
                     y_ref = y_ref.astype(np.float64)
                 elif ref_len == 1 and alt_len > 1:
                     y_alt = np.concatenate([y_alt[:c], y_alt[c : c + alt_len].max(axis=0, keepdims=True), y_alt[c + alt_len :]])
-                results[t.record][t.slot] = self._entry(t.alt, self.genes[t.gene].name, y_ref, y_alt, t.dist_boundary)
+                results[t.record][t.slot] = self._entry(t.alt, self.label(t.gene), y_ref, y_alt, t.dist_boundary)
 
     def _entry(self, alt: str, gene: str, y_ref: np.ndarray, y_alt: np.ndarray, dist_b: int) -> str:
         c = self.cov // 2
@@ -410,6 +424,12 @@ def _genes_identity(genes: GeneTable) -> dict[str, Any]:
     return {"path": genes.source, "size": len(genes), "sha256": h.hexdigest()}
 
 
+def _transcript_ids_sha256(genes: GeneTable) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(f"{g.symbol}|{g.transcript_id}" for g in genes).encode()).hexdigest()
+
+
 def cache_setting(scorer: VariantScorer) -> dict[str, Any]:
     """What a cached entry depends on besides the variant: the gene table (sha256 of its genes),
     the reference (its sequence names and lengths — the bases are not hashed, a FASTA may be
@@ -445,7 +465,7 @@ def provenance_header(scorer: VariantScorer) -> str | None:
     return "##nucleoforge_provenance=" + ";".join(f.replace(" ", "_") for f in fields)
 
 
-def variants_manifest(scorer: VariantScorer, input_path: str) -> dict[str, Any]:
+def variants_manifest(scorer: VariantScorer, input_path: str, transcripts: VariantScorer | None = None) -> dict[str, Any]:
     """The run manifest of ``nucleoforge variants``: the input VCF, reference and gene table,
     ``-D``/``-M`` and the model's weights (see :mod:`nucleoforge.io.outputs`)."""
     from nucleoforge.io.outputs import run_manifest
@@ -461,7 +481,9 @@ def variants_manifest(scorer: VariantScorer, input_path: str) -> dict[str, Any]:
                     # modification time: Illumina's files are tens of GB, too large to hash per run)
                     **({"precomputed": [{"path": str(p.path.resolve()), "size": p.path.stat().st_size,
                                          "mtime_ns": p.path.stat().st_mtime_ns} for p in scorer.precomputed]}
-                       if scorer.precomputed else {})},
+                       if scorer.precomputed else {}),
+                    **({"transcripts": _genes_identity(transcripts.genes) | {"ids": _transcript_ids_sha256(transcripts.genes)}}
+                       if transcripts is not None else {})},
         model=scorer.model,
     )
 
@@ -474,6 +496,7 @@ def score_vcf(
     resume: bool = False,
     chunk_size: int = 256,
     progress: bool = True,
+    transcripts: VariantScorer | None = None,
 ) -> VcfRunSummary:
     """Annotate ``input_path`` into ``output_path`` (``-`` = stdout; ``.gz`` = BGZF), streaming.
 
@@ -490,11 +513,23 @@ def score_vcf(
     continues after the last complete record, so the result is byte-identical to an
     uninterrupted run. The protocol is :func:`nucleoforge.io.outputs.open_resumable` (a resume
     from an input that is not a regular file, e.g. stdin, is refused).
+
+    ``transcripts``: a second scorer over a per-transcript table (``transcript_entries=True``);
+    its entries go to ``INFO/SpliceAI_TX`` (``ALLELE|SYMBOL|TRANSCRIPT_ID|DS_AG|…|DP_DL``), the
+    ``SpliceAI`` field stays as it is without it.
     """
     from tqdm.auto import tqdm
 
     from nucleoforge.io.outputs import check_paths, open_resumable
-    from nucleoforge.io.vcf import SPLICEAI_INFO_LINE, VcfFormatError, VcfSink, iter_vcf_records, open_vcf, salvage_vcf_output
+    from nucleoforge.io.vcf import (
+        SPLICEAI_INFO_LINE,
+        SPLICEAI_TX_INFO_LINE,
+        VcfFormatError,
+        VcfSink,
+        iter_vcf_records,
+        open_vcf,
+        salvage_vcf_output,
+    )
 
     input_path, output_path = str(input_path), str(output_path)
     to_stdout = output_path == "-"
@@ -510,10 +545,12 @@ def score_vcf(
         header = vcf.header
         if "SpliceAI" not in header.info:
             header.add_line(SPLICEAI_INFO_LINE)
+        if transcripts is not None and "SpliceAI_TX" not in header.info:
+            header.add_line(SPLICEAI_TX_INFO_LINE)
         provenance = provenance_header(scorer)
         if provenance is not None:
             header.add_line(provenance)
-        manifest = None if to_stdout else variants_manifest(scorer, input_path)
+        manifest = None if to_stdout else variants_manifest(scorer, input_path, transcripts)
         summary = VcfRunSummary()
         records = iter_vcf_records(vcf, input_path)
 
@@ -544,11 +581,14 @@ def score_vcf(
                 break
             inputs = [VariantInput(r.chrom, r.pos, r.ref, r.alts, f"{r.chrom}:{r.pos} {r.id or '.'} {r.ref}>{','.join(r.alts or ['.'])}") for r in batch]
             scores = scorer.score_chunk(inputs)
+            per_tx = transcripts.score_chunk(inputs) if transcripts is not None else [None] * len(batch)
             lines = []
-            for rec, s in zip(batch, scores):
+            for rec, s, tx in zip(batch, scores, per_tx):
                 if s:
                     rec.info["SpliceAI"] = s
                     summary.scored += 1
+                if tx:
+                    rec.info["SpliceAI_TX"] = tx
                 lines.append(str(rec))
             write("".join(lines))
             out.flush()
