@@ -153,6 +153,10 @@ def variants(
     precomputed: Optional[list[Path]] = typer.Option(None, "--precomputed", help="tabix-indexed VCF with a SpliceAI INFO "
                                                      "field (Illumina's score files, an earlier output); repeatable, asked "
                                                      "in order before --cache; its -D/-M/annotation are yours to match"),
+    workers: int = typer.Option(1, "--workers", min=1, help="local processes scoring shards of consecutive records "
+                                "(merged in input order into -O; one torch thread each)"),
+    shard_size: int = typer.Option(2000, "--shard-size", min=1, help="with --workers: records per shard (at least; "
+                                   "cut only between records far apart)"),
     device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, errors only"),
 ) -> None:
@@ -163,9 +167,7 @@ def variants(
     output gets OUTPUT.manifest.json (input checksums, settings, model identity), which
     --resume checks.
     """
-    from nucleoforge.io.annotation import GeneTable
-    from nucleoforge.io.genome import Genome
-    from nucleoforge.splicing.scoring import VariantScorer, score_vcf
+    from nucleoforge.splicing.scoring import score_vcf
 
     _setup_logging(quiet)
     quiet = is_quiet()
@@ -187,34 +189,29 @@ def variants(
         check_resumable({"-I/--input": input_vcf, "-R/--reference": reference})
     if transcripts is not None and transcripts not in ("canonical", "all"):
         raise typer.BadParameter(f"--transcripts {transcripts!r}: expected canonical or all")
-    genome = Genome(reference)
-    genes = GeneTable.load(annotation)
-    tx_genes = GeneTable.load(annotation, transcripts=transcripts) if transcripts else None
-    if tx_genes is not None and not all(g.transcript_id for g in tx_genes):
-        raise typer.BadParameter(f"--transcripts needs a GTF or GFF3 annotation with transcript IDs; -A {annotation} has none")
-    model = _load_model(model_name, device, calibrated)
-    scorer = VariantScorer(model, genome, genes, distance=distance, mask=bool(mask), batch_size=batch_size, device=device,
-                           calibrated=calibrated)
-    tx_scorer = None
-    if tx_genes is not None:
-        tx_scorer = VariantScorer(model, genome, tx_genes, distance=distance, mask=bool(mask), batch_size=batch_size,
-                                  device=device, calibrated=calibrated, transcript_entries=True)
-        tx_scorer.log_skips = False  # the same records, already reported by the gene-level pass
+    from nucleoforge.splicing.sharding import ScoringSettings, build_scorers, close_scorers, score_vcf_sharded
+
+    settings = ScoringSettings(reference=str(reference), annotation=annotation, model=model_name, distance=distance,
+                               mask=bool(mask), batch_size=batch_size, chunk_size=chunk_size, calibrated=calibrated,
+                               device=device, cache=str(cache) if cache is not None else None,
+                               precomputed=[str(p) for p in precomputed or []], transcripts=transcripts)  # fmt: skip
+    model = _load_model(model_name, device, calibrated)  # a wrong folder or missing temperatures: one error, now
+    scorer, tx_scorer = build_scorers(settings, model=model)
+    if workers > 1:
+        close_scorers(scorer)
+        del model, scorer, tx_scorer
+        total = score_vcf_sharded(settings, input_vcf, output_vcf, workers=workers, shard_size=shard_size, resume=resume,
+                                  progress=not quiet)  # fmt: skip
+        typer.echo(f"{total['records']} records written, {total['scored']} scored in {total['shards']} shards by {workers} "
+                   f"workers ({total['retried']} pool restart(s)), {total['skipped'].get('no gene', 0)} outside annotated "
+                   f"genes, skipped: {json.dumps({k: v for k, v in total['skipped'].items() if k != 'no gene'})}"
+                   + (f"; alleles by source: {json.dumps(total['sources'])}" if precomputed or cache else ""), err=True)  # fmt: skip
+        return
     try:
-        if precomputed:
-            from nucleoforge.io.precomputed import PrecomputedScores
-
-            scorer.precomputed = [PrecomputedScores(p) for p in precomputed]
-        if cache is not None:
-            from nucleoforge.io.score_cache import ScoreCache
-            from nucleoforge.splicing.scoring import cache_setting
-
-            scorer.cache = ScoreCache(cache, cache_setting(scorer))
         summary = score_vcf(scorer, input_vcf, output_vcf, resume=resume, chunk_size=chunk_size,
                             progress=not quiet and output_vcf != "-", transcripts=tx_scorer)
     finally:
-        for source in [*scorer.precomputed, *([scorer.cache] if scorer.cache is not None else [])]:
-            source.close()
+        close_scorers(scorer)
     skipped = {k: v for k, v in summary.skipped.items() if k != "no gene"}
     cached = (f"; cache {cache}: {scorer.cache.hits} of {scorer.cache.lookups} alleles found, {scorer.cache.stored} added"
               if scorer.cache is not None else "")

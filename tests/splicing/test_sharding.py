@@ -1,0 +1,102 @@
+"""``variants --workers N``: shards cut between distant records, merged output byte-identical to one
+process, a killed worker retried, an interrupted run resumed (and a different plan refused)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from nucleoforge.splicing.sharding import ScoringSettings, score_vcf_sharded, write_shards
+from tests.cli.runner import assert_user_error, run_main
+from tests.conftest import CHR22, DATA
+
+
+@pytest.fixture(scope="module")
+def spread(tmp_path_factory, chr22_block, tiny_spliceai):
+    """chr22 at real coordinates and a VCF of every 100th bundled dbSNP record (36, ~28 kb apart) and 8 consecutive ones."""
+    from nucleoforge.io.genome import place_subsequence_records
+    from nucleoforge.io.vcf import read_hisat2_snps, write_vcf
+
+    d = tmp_path_factory.mktemp("shards")
+    ref = d / "chr22.fa"
+    lengths = place_subsequence_records(CHR22, ref)
+    variants = list(read_hisat2_snps(DATA / "GRCh37_chr22_20000001-21000000.dbsnp.txt.gz", {"22:20000001-21000000": chr22_block}))
+    vcf = d / "in.vcf"
+    chosen = sorted({*variants[::100], *variants[402:410]}, key=lambda v: v.pos)  # + a dense run across a 5-record cut
+    with open(vcf, "w") as fh:
+        write_vcf(chosen, fh, contigs=lengths)
+    return ref, vcf, tiny_spliceai(0)
+
+
+def _run(capsys, ref, vcf, out, model, *extra):
+    return run_main(capsys, "variants", "-I", vcf, "-O", out, "-R", ref, "-A", "grch37", "--model", model, "-q", *extra)
+
+
+def test_shards_are_cut_only_between_distant_records(spread, tmp_path) -> None:
+    _, vcf, _ = spread
+    shards = write_shards(str(vcf), tmp_path, shard_size=5, distance=50)
+    bodies = [[ln.split("\t") for ln in s.read_text().splitlines() if not ln.startswith("#")] for s in shards]
+    assert sum(map(len, bodies)) == 44 and all(len(b) >= 5 for b in bodies[:-1])
+    for a, b in zip(bodies, bodies[1:]):
+        assert int(b[0][1]) - int(a[-1][1]) > 10_000 + 101
+    assert all(s.read_text().startswith("##fileformat=VCF") for s in shards)
+
+
+def test_workers_give_the_single_process_output_and_survive_a_killed_worker(capsys, spread, tmp_path, monkeypatch) -> None:
+    ref, vcf, model = spread
+    single = tmp_path / "single.vcf"
+    assert _run(capsys, ref, vcf, single, model).code == 0
+    multi = tmp_path / "multi.vcf"
+    r = _run(capsys, ref, vcf, multi, model, "--workers", "2", "--shard-size", "5")
+    assert r.code == 0, r.err
+    assert multi.read_bytes() == single.read_bytes()
+    outside = next(ln for ln in run_main(capsys, "variants", "-I", vcf, "-O", tmp_path / "again.vcf", "-R", ref, "-A",
+                                         "grch37", "--model", model).err.splitlines() if "records written" in ln)
+    n_outside = outside.split(" outside annotated genes")[0].rsplit(", ", 1)[1]
+    assert "44 records written" in r.err and "by 2 workers (0 pool restart(s))" in r.err
+    assert f", {n_outside} outside annotated genes" in r.err  # counted once per record, not per worker
+    assert not Path(f"{multi}.shards").exists()
+
+    gz = tmp_path / "multi.vcf.gz"
+    assert _run(capsys, ref, vcf, gz, model, "--workers", "2", "--shard-size", "8").code == 0
+    assert gzip.decompress(gz.read_bytes()) == single.read_bytes()
+
+    monkeypatch.setenv("NUCLEOFORGE_TEST_KILL_SHARD", "shard-00002.vcf")  # that worker dies once
+    killed = tmp_path / "killed.vcf"
+    r = _run(capsys, ref, vcf, killed, model, "--workers", "2", "--shard-size", "5")
+    assert r.code == 0, r.err
+    assert "(1 pool restart(s))" in r.err
+    assert killed.read_bytes() == single.read_bytes()
+
+
+def test_an_interrupted_run_resumes_and_another_plan_is_refused(capsys, spread, tmp_path, monkeypatch) -> None:
+    ref, vcf, model = spread
+    single = tmp_path / "single.vcf"
+    assert _run(capsys, ref, vcf, single, model).code == 0
+    out = tmp_path / "out.vcf"
+    settings = ScoringSettings(reference=str(ref), annotation="grch37", model=str(model))
+    monkeypatch.setenv("NUCLEOFORGE_TEST_KILL_SHARD", "shard-00003.vcf")
+    with pytest.raises(RuntimeError, match="failed 1 times"):
+        score_vcf_sharded(settings, str(vcf), str(out), workers=2, shard_size=5, retries=0, progress=False)
+    folder = Path(f"{out}.shards")
+    done = sorted(p.name for p in folder.glob("part-*.vcf.done"))
+    assert "part-00003.vcf.done" not in done and len(done) >= 1 and not out.exists()
+    plan = json.loads((folder / "plan.json").read_text())
+    assert plan["shard_size"] == 5 and plan["shards"] >= 4
+
+    assert_user_error(_run(capsys, ref, vcf, out, model, "--workers", "2", "--shard-size", "5"), "--resume")
+    assert_user_error(_run(capsys, ref, vcf, out, model, "--workers", "2", "--shard-size", "6", "--resume"),
+                      "cannot resume", "--shard-size")
+    # mark a finished part: a resume that merges it as it is (instead of scoring it again) shows the mark
+    part = folder / done[0].removesuffix(".done")
+    text = part.read_text()
+    first_id = next(ln.split("\t")[2] for ln in text.splitlines() if not ln.startswith("#"))
+    part.write_text(text.replace(f"\t{first_id}\t", "\tKEPT\t", 1))
+    r = _run(capsys, ref, vcf, out, model, "--workers", "2", "--shard-size", "5", "--resume")
+    assert r.code == 0, r.err
+    assert not folder.exists()
+    assert out.read_text().replace("\tKEPT\t", f"\t{first_id}\t", 1) == single.read_text()
+    assert "\tKEPT\t" in out.read_text()
