@@ -6,6 +6,7 @@ VCF with REF alleles from the FASTA, against a coordinate-faithful reference (re
 
     .venv/bin/python bench/variants.py                      # first 300 records, ours only
     .venv/bin/python bench/variants.py --n 300 --original /tmp/tfenv/bin/spliceai --original-n 8
+    .venv/bin/python bench/variants.py --n 200 --cache      # + a cold and a warm run through a score cache
 
 Rates: records/s over all records (records outside genes cost nothing) and scored
 variants/s (records that got a SpliceAI entry) — the second is the fair comparison. The
@@ -51,6 +52,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--workdir", default=None, help="keep the reference and VCFs here")
+    ap.add_argument("--cache", action="store_true", help="score through a fresh score cache, then rerun warm "
+                    "(every entry from the cache) and compare the outputs")
     args = ap.parse_args()
 
     import torch
@@ -88,6 +91,30 @@ def main() -> None:
     summary = score_vcf(scorer, str(vcf_in), str(ours_out), progress=True)
     ours_s = time.perf_counter() - t0
     rows = [("nucleoforge", len(variants), summary.scored, ours_s, load_s)]
+    warm = None
+    if args.cache:
+        from nucleoforge.io.score_cache import ScoreCache
+        from nucleoforge.splicing.scoring import cache_setting
+
+        cache_file = work / "bench-cache.sqlite"
+        cache_file.unlink(missing_ok=True)
+        timings = {}
+        for run in ("cold", "warm"):
+            cached = VariantScorer(model, genome, genes, distance=50, batch_size=args.batch_size, device=args.device)
+            cached.cache = ScoreCache(cache_file, cache_setting(cached))
+            out = work / f"cache_{run}.vcf"
+            t0 = time.perf_counter()
+            score_vcf(cached, str(vcf_in), str(out), progress=False)
+            timings[run] = (time.perf_counter() - t0, cached.cache.hits, cached.cache.lookups)
+            cached.cache.close()
+            rows.append((f"nucleoforge cache {run}", len(variants), summary.scored, timings[run][0], 0.0))
+        body = [[ln for ln in open(work / f"cache_{r}.vcf") if not ln.startswith("##nucleoforge_provenance")]
+                for r in ("cold", "warm")]  # fmt: skip
+        plain = open(ours_out).readlines()
+        warm = {"cache_cold_seconds": round(timings["cold"][0], 2), "cache_warm_seconds": round(timings["warm"][0], 2),
+                "cache_warm_hits": timings["warm"][1], "cache_warm_lookups": timings["warm"][2],
+                "cache_warm_speedup": round(timings["cold"][0] / timings["warm"][0], 1),
+                "cache_outputs_identical": body[0] == body[1] == plain}  # fmt: skip
 
     result = {
         "bench": "variants", "device": str(next(model.parameters()).device), "threads": torch.get_num_threads(),
@@ -95,6 +122,7 @@ def main() -> None:
         "ours_seconds": round(ours_s, 2), "ours_records_per_s": round(len(variants) / ours_s, 3),
         "ours_scored_per_s": round(summary.scored / ours_s, 3),
         "ours_model_positions_per_scored": round(scorer.model_positions / max(summary.scored, 1)),
+        **(warm or {}),
     }
 
     original = args.original
