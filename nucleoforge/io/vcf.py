@@ -20,7 +20,7 @@ import re
 from typing import IO, Any, Iterable, Iterator, Mapping, NamedTuple
 
 __all__ = [
-    "Variant", "SPLICEAI_INFO_LINE", "SPLICEAI_TX_INFO_LINE", "read_hisat2_snps", "write_vcf", "open_vcf", "iter_vcf_records", "VcfFormatError",
+    "Variant", "SPLICEAI_INFO_LINE", "SPLICEAI_TX_INFO_LINE", "replace_header_line", "read_hisat2_snps", "write_vcf", "open_vcf", "iter_vcf_records", "VcfFormatError",
     "VcfSink", "salvage_vcf_output",
 ]  # fmt: skip
 
@@ -270,3 +270,38 @@ class VcfSink:
             self._fh.close()
         else:
             self._fh.flush()
+
+
+def replace_header_line(path: str | os.PathLike, prefix: str, line: str) -> bool:
+    """Rewrite ``path`` (plain or BGZF) with its first header line starting with ``prefix``
+    replaced by ``line``; the copy is written beside it and renamed over it when complete, so a
+    failure leaves the file as it was. Returns whether such a line was found (else nothing
+    changes). Costs one sequential read and write of the file."""
+    import pysam
+
+    from nucleoforge.io.fasta import open_text
+    from nucleoforge.io.outputs import atomic_path
+
+    path = str(path)
+    with open_text(path) as src:
+        found = False
+        for text in src:
+            if not text.startswith("#"):
+                break
+            if text.startswith(prefix):
+                found = True
+                break
+    if not found:
+        return False
+    gz = path.endswith((".gz", ".bgz"))
+    with atomic_path(path) as tmp, open_text(path) as src:
+        out: Any = pysam.BGZFile(str(tmp), "wb") if gz else open(tmp, "w", encoding="utf-8")
+        try:
+            done = False
+            for text in src:
+                if not done and text.startswith(prefix):
+                    text, done = line.rstrip("\n") + "\n", True
+                out.write(text.encode() if gz else text)
+        finally:
+            out.close()
+    return True

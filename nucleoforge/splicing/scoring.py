@@ -451,8 +451,9 @@ def cache_setting(scorer: VariantScorer) -> dict[str, Any]:
 def provenance_header(scorer: VariantScorer) -> str | None:
     """The ``##nucleoforge_provenance=`` header line of a run that reads precomputed files or a
     cache (None otherwise): the model, annotation and reference identities, ``-D``, ``-M`` and the
-    sources in the order they are asked. The per-source counts are known only at the end and go to
-    ``OUT.provenance.json`` and the summary line."""
+    sources in the order they are asked. The per-source counts are known only at the end:
+    :func:`score_vcf` then rewrites the line with ``alleles=SOURCE:N,…`` appended
+    (:func:`provenance_with_counts`) and writes ``OUT.provenance.json``."""
     if scorer.cache is None and not scorer.precomputed:
         return None
     setting = cache_setting(scorer)
@@ -463,6 +464,12 @@ def provenance_header(scorer: VariantScorer) -> str | None:
               f"annotation_sha256={setting['annotation']['sha256']}", f"distance={scorer.distance}",
               f"mask={int(scorer.mask)}", f"calibrated={int(scorer.calibrated)}", "sources=" + ",".join([*sources, "model"])]
     return "##nucleoforge_provenance=" + ";".join(f.replace(" ", "_") for f in fields)
+
+
+def provenance_with_counts(line: str, counts: dict[str, int]) -> str:
+    """``line`` with ``;alleles=SOURCE:N,…`` (ALT alleles with entries per source) appended."""
+    items = ",".join(f"{k.replace(' ', ':', 1).replace(' ', '_')}:{v}" for k, v in sorted(counts.items())) or "none"
+    return f"{line};alleles={items}"
 
 
 def variants_manifest(scorer: VariantScorer, input_path: str, transcripts: VariantScorer | None = None) -> dict[str, Any]:
@@ -607,6 +614,10 @@ def score_vcf(
         import json
 
         from nucleoforge.io.outputs import atomic_output
+        from nucleoforge.io.vcf import replace_header_line
+
+        # the header was streamed before the counts were known: rewrite its provenance line now
+        replace_header_line(output_path, "##nucleoforge_provenance=", provenance_with_counts(provenance, summary.sources))
 
         with atomic_output(output_path + ".provenance.json") as fh:
             fh.write(json.dumps({"header": provenance, "records": summary.records, "resumed": summary.resumed,

@@ -266,7 +266,11 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
     first = Path(f"{parts[0]}.provenance.json")
     if first.exists():  # a run with --precomputed / --cache: the summed counts, as a single process writes them
         from nucleoforge.io.outputs import atomic_output
+        from nucleoforge.io.vcf import replace_header_line
+        from nucleoforge.splicing.scoring import provenance_with_counts
 
+        base = json.loads(first.read_text())["header"]  # part 0's line carries part 0's counts: put the totals in
+        replace_header_line(output_path, "##nucleoforge_provenance=", provenance_with_counts(base, total["sources"]))
         with atomic_output(f"{output_path}.provenance.json") as fh:
             fh.write(json.dumps({"header": json.loads(first.read_text())["header"], "records": total["records"],
                                  "resumed": 0, "alleles_by_source": total["sources"], "shards": len(shards)},

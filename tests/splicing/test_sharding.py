@@ -100,3 +100,19 @@ def test_an_interrupted_run_resumes_and_another_plan_is_refused(capsys, spread, 
     assert not folder.exists()
     assert out.read_text().replace("\tKEPT\t", f"\t{first_id}\t", 1) == single.read_text()
     assert "\tKEPT\t" in out.read_text()
+
+
+def test_sharded_provenance_counts_are_the_totals(capsys, spread, tmp_path) -> None:
+    ref, vcf, model = spread
+    one, many = tmp_path / "one.vcf", tmp_path / "many.vcf"
+    assert _run(capsys, ref, vcf, one, model, "--cache", tmp_path / "a.sqlite").code == 0
+    r = _run(capsys, ref, vcf, many, model, "--cache", tmp_path / "b.sqlite", "--workers", "2", "--shard-size", "5")
+    assert r.code == 0, r.err
+
+    def prov(path: Path) -> str:
+        return next(ln for ln in path.read_text().splitlines() if ln.startswith("##nucleoforge_provenance="))
+
+    assert prov(one).split(";alleles=")[1] == prov(many).split(";alleles=")[1]
+    assert prov(one).split(";alleles=")[1].startswith("model:")
+    assert json.loads(Path(f"{many}.provenance.json").read_text())["alleles_by_source"] == \
+        json.loads(Path(f"{one}.provenance.json").read_text())["alleles_by_source"]
