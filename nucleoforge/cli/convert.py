@@ -22,18 +22,6 @@ _SRC_HELP = "Local folder of the original release (never downloaded)."
 _DST_HELP = "Output folder (created; must be empty unless --force)."
 
 
-def _run(action: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call a converter; its expected failures (user errors) become a one-line error and exit status 2."""
-    from nucleoforge.io.checkpoints import CheckpointError
-    from nucleoforge.models.bert.convert import ConversionError
-
-    try:
-        return action(*args, **kwargs)
-    except (ConversionError, CheckpointError) as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(2) from None
-
-
 def _done(report: Any) -> None:
     for note in report.notes:
         typer.secho(f"note: {note}", err=True, fg=typer.colors.YELLOW)
@@ -57,7 +45,7 @@ def convert_splicebert_command(
     """SpliceBERT (Zenodo SpliceBERT.1024nt / .510nt / -human.510nt: config.json, vocab.txt, pytorch_model.bin)."""
     from nucleoforge.models.splicebert.convert import convert_splicebert
 
-    _done(_run(convert_splicebert, src, dst, variant=variant, overwrite=force))
+    _done(convert_splicebert(src, dst, variant=variant, overwrite=force))
 
 
 @convert_app.command("utrbert")
@@ -69,7 +57,7 @@ def convert_utrbert_command(
     """3UTRBERT (figshare {k}-new-12w-0: config.json, vocab.txt, pytorch_model.bin); k from the vocabulary size."""
     from nucleoforge.models.utrbert.convert import convert_utrbert
 
-    _done(_run(convert_utrbert, src, dst, overwrite=force))
+    _done(convert_utrbert(src, dst, overwrite=force))
 
 
 @convert_app.command("rnaernie")
@@ -84,14 +72,14 @@ def convert_rnaernie_command(
     """RNAErnie (PaddleNLP: model_state.pdparams + model_config.json); Paddle is not needed."""
     from nucleoforge.models.rnaernie.convert import convert_rnaernie
 
-    _done(_run(convert_rnaernie, src, dst, vocab=vocab, overwrite=force))
+    _done(convert_rnaernie(src, dst, vocab=vocab, overwrite=force))
 
 
 def _export(kind: str, src: str, dst: Path, force: bool) -> None:
     import importlib
 
     module = importlib.import_module(f"nucleoforge.models.{kind}.convert")
-    out = _run(getattr(module, f"export_{kind}"), src, dst, overwrite=force)
+    out = getattr(module, f"export_{kind}")(src, dst, overwrite=force)
     typer.echo(f"wrote {out} ({', '.join(sorted(p.name for p in Path(out).iterdir()))})")
 
 

@@ -10,16 +10,9 @@ from typing import Optional
 import typer
 
 from nucleoforge.cli.app import app
-from nucleoforge.cli.boundary import debug_enabled, is_quiet, set_quiet
+from nucleoforge.cli.boundary import is_quiet, set_quiet
 
 _CONFIG_HELP = "config override: key=value[,key=value…], a JSON object or a JSON file (repeatable)"
-
-
-def _fail(exc: Exception) -> None:
-    if debug_enabled():
-        raise exc  # the error boundary prints the traceback, then the error line
-    typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
-    raise typer.Exit(2)
 
 
 def _quiet(quiet: bool) -> bool:
@@ -76,22 +69,19 @@ def pretrain(
     from nucleoforge.training.pretrain import parse_config_overrides
     from nucleoforge.training.pretrain import pretrain as run
 
-    try:
-        overrides = parse_config_overrides(config)
-        motif_list = [line.strip() for line in open(motifs, encoding="utf-8") if line.strip() and not line.startswith("#")] if motifs else []
-        metrics = run(
-            [str(p) for p in train], output, model_type=model_type, config_overrides=overrides, init_model=model,
-            eval_files=[str(p) for p in eval_files], min_length=min_length, max_length=max_length,
-            eval_length=eval_length, eval_max_examples=eval_max_examples, masking=masking, schedule=schedule,
-            motifs=motif_list, mlm_probability=mlm_probability, batch_size=batch_size,
-            gradient_accumulation_steps=gradient_accumulation_steps, learning_rate=learning_rate,
-            weight_decay=weight_decay, warmup_steps=warmup_steps, lr_scheduler_type=lr_scheduler, max_steps=max_steps,
-            logging_steps=logging_steps, eval_steps=eval_steps, save_steps=save_steps, seed=seed,
-            shuffle_buffer=shuffle_buffer, bf16=bf16, num_workers=num_workers, resume=resume,
-            trace_batches=trace_batches, disable_tqdm=quiet,
-        )  # fmt: skip
-    except (ValueError, FileNotFoundError) as exc:
-        _fail(exc)
+    overrides = parse_config_overrides(config)
+    motif_list = [line.strip() for line in open(motifs, encoding="utf-8") if line.strip() and not line.startswith("#")] if motifs else []
+    metrics = run(
+        [str(p) for p in train], output, model_type=model_type, config_overrides=overrides, init_model=model,
+        eval_files=[str(p) for p in eval_files], min_length=min_length, max_length=max_length,
+        eval_length=eval_length, eval_max_examples=eval_max_examples, masking=masking, schedule=schedule,
+        motifs=motif_list, mlm_probability=mlm_probability, batch_size=batch_size,
+        gradient_accumulation_steps=gradient_accumulation_steps, learning_rate=learning_rate,
+        weight_decay=weight_decay, warmup_steps=warmup_steps, lr_scheduler_type=lr_scheduler, max_steps=max_steps,
+        logging_steps=logging_steps, eval_steps=eval_steps, save_steps=save_steps, seed=seed,
+        shuffle_buffer=shuffle_buffer, bf16=bf16, num_workers=num_workers, resume=resume,
+        trace_batches=trace_batches, disable_tqdm=quiet,
+    )  # fmt: skip
     import os
 
     from nucleoforge.training.pretrain import exit_distributed
@@ -136,16 +126,13 @@ def finetune(
     from nucleoforge.training.finetune import finetune as run
     from nucleoforge.training.pretrain import parse_config_overrides
 
-    try:
-        metrics = run(
-            train, output, task=task, problem_type=problem_type, eval=eval_file, test=test, model=model,
-            model_type=model_type, config_overrides=parse_config_overrides(config), sequence_column=sequence_column,
-            label_column=label_column, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-            weight_decay=weight_decay, warmup_steps=warmup_steps, gradient_accumulation_steps=gradient_accumulation_steps,
-            metric=metric, patience=patience or None, seed=seed, bf16=bf16, logging_steps=logging_steps, disable_tqdm=quiet,
-        )  # fmt: skip
-    except (ValueError, FileNotFoundError) as exc:
-        _fail(exc)
+    metrics = run(
+        train, output, task=task, problem_type=problem_type, eval=eval_file, test=test, model=model,
+        model_type=model_type, config_overrides=parse_config_overrides(config), sequence_column=sequence_column,
+        label_column=label_column, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        weight_decay=weight_decay, warmup_steps=warmup_steps, gradient_accumulation_steps=gradient_accumulation_steps,
+        metric=metric, patience=patience or None, seed=seed, bf16=bf16, logging_steps=logging_steps, disable_tqdm=quiet,
+    )  # fmt: skip
     from nucleoforge.training.pretrain import exit_distributed
 
     summary = {k: metrics[k] for k in ("eval", "test") if k in metrics}

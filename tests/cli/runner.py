@@ -87,3 +87,30 @@ def splicebert_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+@dataclass
+class Invoked:
+    """``CliRunner``-shaped result (``exit_code``, ``output`` = stdout then stderr) of :func:`invoke`."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def invoke(args: list[object]) -> Invoked:
+    """``nucleoforge ARGS`` through the error boundary (:func:`nucleoforge.cli.boundary.run`) in this
+    process, without pytest's capture fixtures: for tests written against ``CliRunner`` results."""
+    import contextlib
+    import io
+
+    from nucleoforge.cli.boundary import run
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run([str(a) for a in args])
+    return Invoked(code, out.getvalue(), err.getvalue())

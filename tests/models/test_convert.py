@@ -33,10 +33,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
 import nucleoforge  # noqa: F401  (registers the Auto classes)
-from nucleoforge.cli import app
+from tests.cli.runner import invoke
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "rnaernie"
 
@@ -178,7 +177,7 @@ def write_rnaernie_original(folder: Path, model, vocab: bool = True) -> Path:
 
 # ------------------------------------------------------------------------------ CLI and loading
 def cli(*args: str, ok: bool = True):
-    result = CliRunner().invoke(app, [str(a) for a in args])
+    result = invoke(list(args))  # through the error boundary, as `nucleoforge` runs
     if ok:
         assert result.exit_code == 0, result.output
     return result

@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from nucleoforge.cli import app
+from tests.cli.runner import invoke
 from tests.training.conftest import TINY, TINY_ARG
 
-runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +27,7 @@ def _pretrain(train: Path, held: Path, out: Path, max_steps: int, *extra: str):
             "--output", str(out), "--min-length", "64", "--max-length", "96", "--batch-size", "4", "--max-steps",
             str(max_steps), "--save-steps", "3", "--logging-steps", "1", "--lr", "1e-3", "--lr-scheduler", "constant",
             "--shuffle-buffer", "64", "--trace-batches", "--quiet", *extra]  # fmt: skip
-    result = runner.invoke(app, args)
+    result = invoke(args)
     assert result.exit_code == 0, result.output + repr(result.exception)
     return result
 
@@ -81,14 +79,14 @@ def test_pretrain_schedule_switch_at_the_resume_point_is_exact(tmp_path, chr22_c
 
 def test_pretrain_resume_without_checkpoint_fails(tmp_path, chr22_corpus):
     train, held = chr22_corpus
-    result = runner.invoke(app, ["pretrain", "--model-type", "splicebert", "--config", TINY_ARG, "--train", str(train),
+    result = invoke(["pretrain", "--model-type", "splicebert", "--config", TINY_ARG, "--train", str(train),
                                  "--output", str(tmp_path / "none"), "--resume", "--max-steps", "2", "--quiet"])  # fmt: skip
     assert result.exit_code == 2 and "no checkpoint-* folder" in result.output
 
 
 def test_pretrain_rejects_too_long_chunks(tmp_path, chr22_corpus):
     train, _ = chr22_corpus
-    result = runner.invoke(app, ["pretrain", "--model-type", "splicebert", "--config", TINY_ARG, "--train", str(train),
+    result = invoke(["pretrain", "--model-type", "splicebert", "--config", TINY_ARG, "--train", str(train),
                                  "--output", str(tmp_path / "x"), "--max-length", "2000", "--quiet"])  # fmt: skip
     assert result.exit_code == 2 and "exceeds the model's 510 nucleotides" in result.output
 
@@ -96,7 +94,7 @@ def test_pretrain_rejects_too_long_chunks(tmp_path, chr22_corpus):
 def test_pretrain_kmer_span_schedule(tmp_path, chr22_corpus):
     train, _ = chr22_corpus
     out = tmp_path / "utr"
-    result = runner.invoke(app, ["pretrain", "--model-type", "utrbert", "--config",
+    result = invoke(["pretrain", "--model-type", "utrbert", "--config",
                                  "k=3,hidden_size=16,num_hidden_layers=1,num_attention_heads=2,intermediate_size=32",
                                  "--train", str(train), "--output", str(out), "--min-length", "40", "--max-length", "60",
                                  "--batch-size", "4", "--max-steps", "4", "--save-steps", "4", "--logging-steps", "1",
@@ -122,7 +120,7 @@ def tfbs_csv(tmp_path) -> tuple[Path, Path]:
 def test_finetune_sequence_writes_metrics(tmp_path, tfbs_csv):
     train, held = tfbs_csv
     out = tmp_path / "ft"
-    result = runner.invoke(app, ["finetune", "--model-type", "splicebert", "--config", TINY_ARG, "--task", "sequence",
+    result = invoke(["finetune", "--model-type", "splicebert", "--config", TINY_ARG, "--task", "sequence",
                                  "--problem-type", "binary", "--train", str(train), "--eval", str(held), "--test",
                                  str(held), "--output", str(out), "--epochs", "2", "--batch-size", "16", "--quiet"])  # fmt: skip
     assert result.exit_code == 0, result.output + repr(result.exception)
@@ -142,7 +140,7 @@ def test_finetune_contact_from_scratch(tmp_path):
     data = tmp_path / "c.csv"
     data.write_text("sequence,label\n" + "".join(f"GGGGAAAACCCC{'ACGUA'[i % 5] * 3},((((....))))...\n" for i in range(8)))
     out = tmp_path / "contact"
-    result = runner.invoke(app, ["finetune", "--model-type", "splicebert", "--config", TINY_ARG, "--task", "contact",
+    result = invoke(["finetune", "--model-type", "splicebert", "--config", TINY_ARG, "--task", "contact",
                                  "--train", str(data), "--eval", str(data), "--output", str(out), "--epochs", "1",
                                  "--batch-size", "4", "--quiet"])  # fmt: skip
     assert result.exit_code == 0, result.output + repr(result.exception)
@@ -163,7 +161,7 @@ def test_finetune_bad_input_fails_before_training(tmp_path, content, task, probl
     bad = tmp_path / "bad.csv"
     bad.write_text(content)
     out = tmp_path / "never"
-    result = runner.invoke(app, ["finetune", "--model-type", "splicebert", "--config", TINY_ARG, "--task", task,
+    result = invoke(["finetune", "--model-type", "splicebert", "--config", TINY_ARG, "--task", task,
                                  "--problem-type", problem, "--train", str(bad), "--output", str(out), "--quiet"])  # fmt: skip
     assert result.exit_code == 2
     assert "bad.csv" in result.output and message in result.output
@@ -173,7 +171,7 @@ def test_finetune_bad_input_fails_before_training(tmp_path, content, task, probl
 def test_finetune_token_task_from_pretrained_folder(tmp_path, chr22_corpus, chr22_block):
     train, held = chr22_corpus
     pretrained = tmp_path / "mlm"
-    result = runner.invoke(app, ["pretrain", "--model-type", "utrbert", "--config",
+    result = invoke(["pretrain", "--model-type", "utrbert", "--config",
                                  "k=3,hidden_size=16,num_hidden_layers=1,num_attention_heads=2,intermediate_size=32",
                                  "--train", str(train), "--output", str(pretrained), "--min-length", "40",
                                  "--max-length", "60", "--batch-size", "4", "--max-steps", "2", "--save-steps", "2",
@@ -184,7 +182,7 @@ def test_finetune_token_task_from_pretrained_folder(tmp_path, chr22_corpus, chr2
     data = tmp_path / "tok.tsv"
     data.write_text("sequence\tlabel\n" + "".join(f"{s}\t{''.join('1' if c in 'CG' else '0' for c in s)}\n" for s in seqs))
     out = tmp_path / "tok"
-    result = runner.invoke(app, ["finetune", "--model", str(pretrained), "--task", "token", "--problem-type", "binary",
+    result = invoke(["finetune", "--model", str(pretrained), "--task", "token", "--problem-type", "binary",
                                  "--train", str(data), "--eval", str(data), "--output", str(out), "--epochs", "2",
                                  "--batch-size", "8", "--lr", "3e-3", "--quiet"])  # fmt: skip
     assert result.exit_code == 0, result.output + repr(result.exception)
