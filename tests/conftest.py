@@ -105,3 +105,18 @@ def run_torchrun(command: str, *args: str, timeout: float = 170, **env: str) -> 
         raise AssertionError(f"torchrun timed out; output tail:\n{stdout[-2000:]}\n{stderr[-3000:]}") from None
     assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     return stdout
+
+
+def refuse_writes(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Make ``open(path, "w"/"a")`` fail with ``PermissionError``, as for a read-only file (root
+    ignores chmod, so the tests cannot make one); other opens are unchanged. ``monkeypatch.undo()`` ends it."""
+    import builtins
+
+    real_open = builtins.open
+
+    def read_only_output(file, mode="r", *args, **kwargs):  # noqa: ANN001
+        if str(file) == str(path) and mode[0] in "wa":
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", read_only_output)

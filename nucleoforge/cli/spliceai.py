@@ -18,15 +18,20 @@ _MODEL_HELP = "SpliceAI weights: 'spliceai-10k' (converted from the installed sp
 _CALIBRATED_HELP = "apply the model's per-class temperatures (fitted by calibrate-splice)"
 
 
+def _check_calibrated(model, name: str) -> None:
+    if model.config.calibration_temperatures is None:
+        raise ValueError(f"--calibrated: the model {name} has no calibration temperatures; "
+                         f"fit them first with `nucleoforge calibrate-splice --data DIR --model {name}`")
+
+
 def _load_model(name: str, device: Optional[str], calibrated: bool = False):
     from nucleoforge.models.spliceai import SpliceAIModel
 
     check_device(device)
     # another model type's folder, or missing/unexpected weights: a CheckpointError naming the folder
     model = SpliceAIModel.from_pretrained(name).eval()
-    if calibrated and model.config.calibration_temperatures is None:
-        raise ValueError(f"--calibrated: the model {name} has no calibration temperatures; "
-                         f"fit them first with `nucleoforge calibrate-splice --data DIR --model {name}`")
+    if calibrated:
+        _check_calibrated(model, name)
     if device:
         model.to(device)
     return model
@@ -202,26 +207,28 @@ def variants(
         del model, scorer, tx_scorer
         total = score_vcf_sharded(settings, input_vcf, output_vcf, workers=workers, shard_size=shard_size, resume=resume,
                                   progress=not quiet)  # fmt: skip
-        typer.echo(f"{total['records']} records written, {total['scored']} scored in {total['shards']} shards by {workers} "
-                   f"workers ({total['retried']} pool restart(s)), {total['skipped'].get('no gene', 0)} outside annotated "
-                   f"genes, skipped: {json.dumps({k: v for k, v in total['skipped'].items() if k != 'no gene'})}"
-                   + (f"; alleles by source: {json.dumps(total['sources'])}" if precomputed or cache else ""), err=True)  # fmt: skip
+        head = (f"{total['records']} records written, {total['scored']} scored in {total['shards']} shards by {workers} "
+                f"workers ({total['retried']} pool restart(s))")
+        tail = f"; alleles by source: {json.dumps(total['sources'])}" if precomputed or cache else ""
+        typer.echo(_run_summary(head, total["skipped"], tail), err=True)
         return
     try:
         summary = score_vcf(scorer, input_vcf, output_vcf, resume=resume, chunk_size=chunk_size,
                             progress=not quiet and output_vcf != "-", transcripts=tx_scorer)
     finally:
         close_scorers(scorer)
-    skipped = {k: v for k, v in summary.skipped.items() if k != "no gene"}
-    cached = (f"; cache {cache}: {scorer.cache.hits} of {scorer.cache.lookups} alleles found, {scorer.cache.stored} added"
-              if scorer.cache is not None else "")
+    tail = (f"; cache {cache}: {scorer.cache.hits} of {scorer.cache.lookups} alleles found, {scorer.cache.stored} added"
+            if scorer.cache is not None else "")
     if precomputed or cache is not None:
-        cached += f"; alleles by source: {json.dumps(summary.sources)}"
-    typer.echo(
-        f"{summary.records} records written ({summary.resumed} kept from a previous run), {summary.scored} scored, "
-        f"{summary.skipped.get('no gene', 0)} outside annotated genes, skipped: {json.dumps(skipped)}{cached}",
-        err=True,
-    )
+        tail += f"; alleles by source: {json.dumps(summary.sources)}"
+    head = f"{summary.records} records written ({summary.resumed} kept from a previous run), {summary.scored} scored"
+    typer.echo(_run_summary(head, summary.skipped, tail), err=True)
+
+
+def _run_summary(head: str, skipped: dict, tail: str) -> str:
+    """The stderr line after `variants`: HEAD, records outside genes, the other skip reasons, TAIL."""
+    others = {k: v for k, v in skipped.items() if k != "no gene"}
+    return f"{head}, {skipped.get('no gene', 0)} outside annotated genes, skipped: {json.dumps(others)}{tail}"
 
 
 @app.command("evaluate-splice")
@@ -263,8 +270,8 @@ def evaluate_splice(
         open_dataset(data).file(split)  # the data first: one error naming the folder before any model loads
         check_device(device)
         model, tokenizer = load_splice_model(model_name)
-        if calibrated and tokenizer is None and model.config.calibration_temperatures is None:
-            _load_model(model_name, None, calibrated)  # the one message for a model without temperatures
+        if calibrated and tokenizer is None:
+            _check_calibrated(model, model_name)
         result = evaluate_split(model, data, split, tokenizer=tokenizer, batch_size=batch_size, device=device,
                                 calibrated=calibrated, progress=not quiet, name=model_name)  # fmt: skip
         typer.echo(result.table())

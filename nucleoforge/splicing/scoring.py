@@ -141,7 +141,8 @@ class VariantScorer:
         if self.transcript_entries:
             missing = next((g for g in genes if not g.transcript_id), None)
             if missing is not None:
-                raise ValueError(f"{genes.source}: {missing.name} has no transcript ID; per-transcript scores need a GTF or GFF3")
+                raise ValueError(f"--transcripts needs a GTF or GFF3 annotation with transcript IDs; {genes.source} has none "
+                                 f"({missing.name})")
         self.log_skips = True  # False: count skipped records without a warning (a second pass over the same records)
 
     # -- model ---------------------------------------------------------------------------------
@@ -245,12 +246,11 @@ class VariantScorer:
         for r, entries in zip(todo, scored):
             results[r] = entries
             if entries:
-                alts = {e.split("|", 1)[0] for e in entries}
-                self.provenance["model"] = self.provenance.get("model", 0) + len(alts)
+                by_alt: dict[str, list[str]] = {}
+                for e in entries:
+                    by_alt.setdefault(e.split("|", 1)[0], []).append(e)
+                self.provenance["model"] = self.provenance.get("model", 0) + len(by_alt)
                 if keys[r]:
-                    by_alt: dict[str, list[str]] = {}
-                    for e in entries:
-                        by_alt.setdefault(e.split("|", 1)[0], []).append(e)
                     new.extend((k, by_alt.get(k[3], [])) for k in keys[r])
         if self.cache is not None:
             self.cache.store(new)

@@ -66,8 +66,6 @@ def build_scorers(settings: ScoringSettings, model: Any = None) -> tuple[Any, An
     genome = Genome(settings.reference)
     genes = GeneTable.load(settings.annotation)
     tx_genes = GeneTable.load(settings.annotation, transcripts=settings.transcripts) if settings.transcripts else None
-    if tx_genes is not None and not all(g.transcript_id for g in tx_genes):
-        raise ValueError(f"--transcripts needs a GTF or GFF3 annotation with transcript IDs; -A {settings.annotation} has none")
     if model is None:
         from nucleoforge.models.spliceai import SpliceAIModel
 

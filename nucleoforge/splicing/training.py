@@ -86,7 +86,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback
 
-from nucleoforge.io.splice_h5 import SpliceDataset, crop_context, one_hot_codes, read_splice_dataset
+from nucleoforge.io.splice_h5 import SpliceDataset, one_hot_codes, read_splice_dataset
 from nucleoforge.models.spliceai import SPLICEAI_10K_STAGES, SPLICEAI_VARIANTS, SpliceAIConfig, SpliceAIModel
 from nucleoforge.splicing.evaluation import average_precision, topk_accuracy
 from nucleoforge.tokenization import IGNORE_INDEX
@@ -788,6 +788,7 @@ def train_splice(
                 raise ValueError(f"{flag} applies to SpliceAI models, not to the {lm} token head")
         if config_overrides and init is not None:
             raise ValueError("--config cannot be combined with --init: the init model fixes the architecture")
+        set_seed(seed)  # the one model (member 0): a fresh encoder's or new head's weights depend on --seed only
         net, tokenizer = _token_head_model(lm, init, config_overrides or {})
         max_nt = int(net.config.max_nucleotides)
         model_context = LM_CONTEXT if context is None else context
@@ -797,7 +798,7 @@ def train_splice(
             width = min(dataset.block, max_nt - model_context)
         if width < 1 or width + model_context > max_nt:
             raise ValueError(f"the {lm} model reads at most {max_nt} nt: --context {model_context} leaves "
-                             + (f"no labelled position" if max_nt <= model_context else
+                             + ("no labelled position" if max_nt <= model_context else
                                 f"at most --width {max_nt - model_context}, got {width}"))  # fmt: skip
         members = 1
         config = net.config
@@ -903,9 +904,7 @@ def train_splice(
         set_seed(member_seed)  # the fresh member's initial weights depend on its seed
         k = init_member if init_member is not None else i
         if lm is not None:
-            # a fresh encoder is drawn after set_seed(member_seed), so its weights depend on --seed only
-            model, frozen = (net if init is not None else _token_head_model(lm, None, config_overrides or {})[0]), []
-            model.config.splice_windows = dict(config.splice_windows)
+            model, frozen = net, []  # built (seeded) above; its config carries splice_windows
         else:
             model = _single_member(config, source, k) if source is not None else _single_member(config)
             frozen = freeze_first_stages(model, freeze_stages)

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nucleoforge.cli import app
-from tests.conftest import CHR22, spliceai_pretrained
+from tests.conftest import CHR22, refuse_writes, spliceai_pretrained
 from tests.splicing.conftest import VCF_HEADER, synthetic_vcf_lines
 
 runner = CliRunner()
@@ -358,17 +358,8 @@ def test_score_vcf_lm_is_the_library_behind_variant_effect(tmp_path, model_dir, 
 def test_variant_effect_fresh_run_that_cannot_open_its_output_leaves_no_manifest(ve_run, model_dir, monkeypatch):
     """The new manifest is written only once the output is open and has its header: otherwise a
     later --resume with the new settings would accept the old run's rows."""
-    import builtins
-
     src, ref, out, _, partial = ve_run
-    real_open = builtins.open
-
-    def read_only_output(file, mode="r", *args, **kwargs):  # a read-only file (root ignores chmod)
-        if str(file) == str(out) and mode[0] in "wa":
-            raise PermissionError(13, "Permission denied", str(file))
-        return real_open(file, mode, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "open", read_only_output)
+    refuse_writes(monkeypatch, out)
     _fails(*_ve_args(model_dir("splicebert"), src, ref, out, flank="10"))
     monkeypatch.undo()
     assert out.read_bytes() == partial

@@ -17,7 +17,7 @@ from nucleoforge.io.annotation import GeneTable
 from nucleoforge.io.genome import Genome, place_subsequence_records
 from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel
 from nucleoforge.splicing.scoring import VariantInput, VariantScorer, score_vcf
-from tests.conftest import CHR22, spliceai_pretrained
+from tests.conftest import CHR22, refuse_writes, spliceai_pretrained
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "spliceai_variants"
 
@@ -371,22 +371,13 @@ def test_distance_validation(tiny):
 def test_a_fresh_run_that_cannot_open_its_output_leaves_no_manifest_behind(tiny, tmp_path, monkeypatch):
     """The old rows of an output that a fresh run could not open are described by no manifest,
     so a later --resume with the new settings cannot take them for its own."""
-    import builtins
-
     model, genome, genes, seq = tiny
     src = tmp_path / "in.vcf"
     _write_vcf(src, seq, 1)
     out = tmp_path / "out.vcf"
     score_vcf(VariantScorer(model, genome, genes, distance=D), str(src), str(out), progress=False)
     old = out.read_bytes()
-    real_open = builtins.open
-
-    def read_only_output(file, mode="r", *args, **kwargs):  # a read-only file (root ignores chmod)
-        if str(file) == str(out) and mode[0] in "wa":
-            raise PermissionError(13, "Permission denied", str(file))
-        return real_open(file, mode, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "open", read_only_output)
+    refuse_writes(monkeypatch, out)
     with pytest.raises(PermissionError):
         score_vcf(VariantScorer(model, genome, genes, distance=D + 1), str(src), str(out), progress=False)
     monkeypatch.undo()
