@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# torch first, pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PIP) install -q $(TORCH_SPEC)
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[test,distributed]"
 	# The SpliceAI wheel only for its five pretrained h5 models and gene tables.
 	$(PIP) install -q --no-deps spliceai==1.3.1
 	touch $@

@@ -160,8 +160,18 @@ def variants(
                                                      "in order before --cache; its -D/-M/annotation are yours to match"),
     workers: int = typer.Option(1, "--workers", min=1, help="local processes scoring shards of consecutive records "
                                 "(merged in input order into -O; one torch thread each)"),
-    shard_size: int = typer.Option(2000, "--shard-size", min=1, help="with --workers: records per shard (at least; "
-                                   "cut only between records far apart)"),
+    shard_size: int = typer.Option(2000, "--shard-size", min=1, help="with --workers/--ray-address: records per shard "
+                                   "(at least; cut only between records far apart)"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="score the shards on Ray actors: 'local' "
+                                              "starts Ray here with --workers CPUs; 'auto' or HOST:PORT joins a running "
+                                              "cluster (one actor per CPU unless --workers > 1; OUT's folder, -R, -A and "
+                                              "--model on storage every node mounts); needs nucleoforge[distributed]"),
+    incremental: bool = typer.Option(True, "--incremental/--full-alt-pass", help="predict single-base substitutions "
+                                     "from the reference pass's activations (only the positions each one changes); "
+                                     "--full-alt-pass runs a whole ALT window per substitution (same entries, slower)"),
+    activation_memory: int = typer.Option(1024, "--activation-memory", min=1, help="MiB of reference activations kept "
+                                          "at a time for --incremental (10k model: ~84 MiB per variant window at -D 50; "
+                                          "longer runs of nearby variants are split to fit)"),
     device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, errors only"),
 ) -> None:
@@ -199,16 +209,18 @@ def variants(
     settings = ScoringSettings(reference=str(reference), annotation=annotation, model=model_name, distance=distance,
                                mask=bool(mask), batch_size=batch_size, chunk_size=chunk_size, calibrated=calibrated,
                                device=device, cache=str(cache) if cache is not None else None,
-                               precomputed=[str(p) for p in precomputed or []], transcripts=transcripts)  # fmt: skip
+                               precomputed=[str(p) for p in precomputed or []], transcripts=transcripts,
+                               incremental=incremental, activation_memory=activation_memory << 20)  # fmt: skip
     model = _load_model(model_name, device, calibrated)  # a wrong folder or missing temperatures: one error, now
     scorer, tx_scorer = build_scorers(settings, model=model)
-    if workers > 1:
+    if workers > 1 or ray_address:
         close_scorers(scorer)
         del model, scorer, tx_scorer
         total = score_vcf_sharded(settings, input_vcf, output_vcf, workers=workers, shard_size=shard_size, resume=resume,
-                                  progress=not quiet)  # fmt: skip
-        head = (f"{total['records']} records written, {total['scored']} scored in {total['shards']} shards by {workers} "
-                f"workers ({total['retried']} pool restart(s))")
+                                  progress=not quiet, ray_address=ray_address)  # fmt: skip
+        kind = f"{total['workers']} Ray actors ({total['retried']} actor restart(s))" if ray_address else \
+            f"{workers} workers ({total['retried']} pool restart(s))"
+        head = f"{total['records']} records written, {total['scored']} scored in {total['shards']} shards by {kind}"
         tail = f"; alleles by source: {json.dumps(total['sources'])}" if precomputed or cache else ""
         typer.echo(_run_summary(head, total["skipped"], tail), err=True)
         return

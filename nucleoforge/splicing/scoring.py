@@ -21,7 +21,10 @@ rules as ``spliceai`` 1.3.1 (read from its source, re-implemented here):
   ``ALT|GENE|.|.|.|.|.|.|.|.``.
 
 Unlike the original (two model calls per ALT x gene), the reference track is predicted once
-per gene over runs of nearby variants, and ALT windows of equal length are batched.
+per gene over runs of nearby variants. Single-base substitutions are then predicted from that
+reference pass's activations, computing at every layer only the positions the substitution
+changes (:mod:`nucleoforge.models.spliceai.incremental`); other ALTs (indels) get a full ALT
+pass, windows of equal length batched.
 """
 
 from __future__ import annotations
@@ -99,6 +102,11 @@ class VariantScorer:
         max_ref_span: longest reference stretch predicted in one call (outputs).
         calibrated: apply the model's fitted per-class temperatures (``calibrate-splice``);
             recorded in the run manifest.
+        incremental: predict single-base substitutions from the reference pass's activations
+            (:mod:`nucleoforge.models.spliceai.incremental`) instead of a full ALT pass; the
+            entries are the same. Only with the built-in prediction (no ``predict``).
+        activation_memory: bytes of reference activations kept at a time for ``incremental``
+            (whole reference windows; longer runs of nearby variants are split to fit).
     """
 
     def __init__(
@@ -117,6 +125,8 @@ class VariantScorer:
         cache: Any = None,
         precomputed: Sequence[Any] = (),
         transcript_entries: bool = False,
+        incremental: bool = True,
+        activation_memory: int = 1 << 30,
     ) -> None:
         if not 0 <= distance < 5000:
             raise ValueError(f"distance must be in [0, 5000), got {distance}")
@@ -131,6 +141,11 @@ class VariantScorer:
         if self.calibrated and getattr(model.config, "calibration_temperatures", None) is None:
             raise ValueError("calibrated=True: the model has no calibration_temperatures (fit them with calibrate-splice)")
         self._predict = predict or self._default_predict(device)
+        self.incremental = bool(incremental) and predict is None and hasattr(model, "_fused_network")
+        self.activation_memory = int(activation_memory)
+        if self.incremental:
+            self.max_ref_span = min(self.max_ref_span, self._span_fitting(self.activation_memory))
+        self.incremental_alts = 0  # substitutions predicted from reference activations (not in model_positions)
         self.counts: dict[str, int] = {}
         self.model_positions = 0  # input positions run through the model (a cost measure)
         self.cache = cache  # a nucleoforge.io.score_cache.ScoreCache opened with cache_setting(self), or None
@@ -167,6 +182,65 @@ class VariantScorer:
                 y = y[:, ::-1]
             out.extend(np.ascontiguousarray(y[j]) for j in range(y.shape[0]))
         return out
+
+    def _span_fitting(self, memory: int) -> int:
+        """Most reference outputs one window may hold with its activations within ``memory`` bytes."""
+        from nucleoforge.models.spliceai.incremental import activation_bytes
+
+        config = self.model.config
+        one = activation_bytes(config, self.wid)  # the window of a single variant
+        if one > memory:
+            raise ValueError(f"activation memory {memory / 2**20:.0f} MiB is less than one variant's window needs "
+                             f"({one / 2**20:.0f} MiB for this model at distance {self.distance}); raise it (--activation-memory) or use "
+                             "--full-alt-pass")  # fmt: skip
+        per_position = activation_bytes(config, self.wid + 1) - one
+        return self.cov + (memory - one) // per_position
+
+    def _run_with_cones(self, windows: list[str], strand: str, cones: list[list[tuple[int, str]]]) -> tuple[list, list]:
+        """Like :meth:`_run`, plus ALT tracks ``(cov, 3)`` for substitutions in the windows.
+
+        ``cones[i]``: ``(forward-strand window index, ALT base)`` per substitution in window ``i``.
+        Returns the reference tracks and, per window, the ALT tracks in ``cones`` order.
+        """
+        import torch
+
+        from nucleoforge.models.spliceai.incremental import activation_bytes, reference_pass, substitution_probabilities
+
+        param = next(self.model.parameters())
+        length, d = len(windows[0]), self.distance
+        per_call = max(1, min(self.batch_size, self.activation_memory // activation_bytes(self.model.config, length)))
+        ref_out: list[np.ndarray] = []
+        alt_out: list[list[np.ndarray]] = []
+        for i in range(0, len(windows), per_call):
+            batch = np.stack([one_hot(w) for w in windows[i : i + per_call]])
+            items = [(b, j, alt) for b, window_cones in enumerate(cones[i : i + per_call]) for j, alt in window_cones]
+            alt_x = np.stack([one_hot(alt)[0] for _, _, alt in items]) if items else np.zeros((0, 4), np.float32)
+            centers = np.array([j for _, j, _ in items], dtype=np.int64)
+            if strand == "-":
+                batch = reverse_complement_one_hot(batch)
+                alt_x, centers = alt_x[:, ::-1], length - 1 - centers
+            self.model_positions += batch.shape[0] * batch.shape[1]
+            self.incremental_alts += len(items)
+            with torch.inference_mode():
+                x = torch.as_tensor(np.ascontiguousarray(batch)).to(param.device, param.dtype)
+                ref = reference_pass(self.model, x, calibrated=self.calibrated)
+                y = ref.probabilities.float().cpu().numpy()
+                alts = []
+                for k in range(0, len(items), self.batch_size):
+                    part = slice(k, k + self.batch_size)
+                    probs = substitution_probabilities(
+                        self.model, ref, torch.tensor([b for b, _, _ in items[part]]), torch.as_tensor(centers[part]),
+                        torch.as_tensor(np.ascontiguousarray(alt_x[part])), distance=d, calibrated=self.calibrated)
+                    alts.extend(probs.float().cpu().numpy())
+                del ref
+            if strand == "-":
+                y, alts = y[:, ::-1], [a[::-1] for a in alts]
+            ref_out.extend(np.ascontiguousarray(y[j]) for j in range(y.shape[0]))
+            per_window: list[list[np.ndarray]] = [[] for _ in range(batch.shape[0])]
+            for (b, _, _), a in zip(items, alts):
+                per_window[b].append(np.ascontiguousarray(a))
+            alt_out.extend(per_window)
+        return ref_out, alt_out
 
     # -- helpers ----------------------------------------------------------------------------------
     def label(self, gene_idx: int) -> str:
@@ -311,8 +385,11 @@ class VariantScorer:
         pad0, pad1 = max(half + dist_tx_start, 0), max(half - dist_tx_end, 0)
         return "N" * pad0 + seq[pad0 : wid - pad1] + "N" * pad1
 
-    def _reference_tracks(self, chunk: Sequence[VariantInput], tasks: list[_Task]) -> dict[tuple[int, int], np.ndarray]:
-        """Reference predictions per (gene, POS), sharing one model call across nearby variants."""
+    def _reference_tracks(self, chunk: Sequence[VariantInput], tasks: list[_Task],
+                          cones: Sequence[_Task] = ()) -> tuple[dict[tuple[int, int], np.ndarray], dict[int, np.ndarray]]:
+        """Reference predictions per (gene, POS), sharing one model call across nearby variants;
+        and the ALT tracks of the substitutions ``cones`` (by ``id`` of the task), computed
+        from the activations of those same reference calls."""
         d, flank = self.distance, self.flank
         by_gene: dict[int, set[int]] = {}
         chrom_of: dict[int, str] = {}
@@ -339,22 +416,42 @@ class VariantScorer:
         groups: OrderedDict[tuple[int, str], list[tuple[int, int, int]]] = OrderedDict()
         for seg in segments:
             groups.setdefault((seg[2] - seg[1] + 1, self.genes[seg[0]].strand), []).append(seg)
+        cones_of: dict[int, list[_Task]] = {}
+        for t in cones:
+            cones_of.setdefault(t.gene, []).append(t)
         tracks: dict[tuple[int, int], np.ndarray] = {}
+        alt_tracks: dict[int, np.ndarray] = {}
         for (_, strand), segs in groups.items():
             windows = [self._gene_window(chrom_of[g], g, first - 1 - flank, last + flank) for g, first, last in segs]
-            preds = self._run(windows, strand)
+            # substitutions whose outputs lie in each segment (window index of POS, ALT base)
+            inside = [[t for t in cones_of.get(g, ()) if first <= chunk[t.record].pos - d and chunk[t.record].pos + d <= last]
+                      for g, first, last in segs]  # fmt: skip
+            if any(inside):
+                items = [[(chunk[t.record].pos - first + flank, t.alt) for t in ts] for ts, (_, first, _) in zip(inside, segs)]
+                preds, alts = self._run_with_cones(windows, strand, items)
+                for ts, ys in zip(inside, alts):
+                    alt_tracks.update((id(t), y) for t, y in zip(ts, ys))
+            else:
+                preds = self._run(windows, strand)
             for (g, first, last), y in zip(segs, preds):
                 for p in by_gene[g]:
                     if first <= p - d and p + d <= last:
                         tracks[(g, p)] = y[p - d - first : p + d - first + 1]
-        return tracks
+        return tracks, alt_tracks
 
     def _fill(self, chunk: Sequence[VariantInput], tasks: list[_Task], results: list) -> None:
-        ref_tracks = self._reference_tracks(chunk, tasks)
+        # substitutions: from the reference activations; other ALTs: a full ALT pass
+        cones = [t for t in tasks if t.ref_len == 1 and len(t.alt) == 1] if self.incremental else []
+        ref_tracks, cone_tracks = self._reference_tracks(chunk, tasks, cones)
+        for t in cones:
+            results[t.record][t.slot] = self._entry(t.alt, self.label(t.gene), ref_tracks[(t.gene, chunk[t.record].pos)],
+                                                    cone_tracks[id(t)], t.dist_boundary)
         # ALT windows: identical inputs predicted once; equal lengths and strands batched.
         unique: OrderedDict[tuple[str, str], list[_Task]] = OrderedDict()
+        in_cone = {id(t) for t in cones}
         for t in tasks:
-            unique.setdefault((self.genes[t.gene].strand, t.alt_window), []).append(t)
+            if id(t) not in in_cone:
+                unique.setdefault((self.genes[t.gene].strand, t.alt_window), []).append(t)
         by_shape: OrderedDict[tuple[int, str], list[str]] = OrderedDict()
         for strand, window in unique:
             by_shape.setdefault((len(window), strand), []).append(window)

@@ -51,6 +51,8 @@ class ScoringSettings:
     precomputed: list[str] = field(default_factory=list)
     transcripts: str | None = None
     threads: int | None = None
+    incremental: bool = True
+    activation_memory: int = 1 << 30  # bytes
 
 
 def build_scorers(settings: ScoringSettings, model: Any = None) -> tuple[Any, Any]:
@@ -73,7 +75,8 @@ def build_scorers(settings: ScoringSettings, model: Any = None) -> tuple[Any, An
         if settings.device:
             model.to(settings.device)
     common = dict(distance=settings.distance, mask=settings.mask, batch_size=settings.batch_size, device=settings.device,
-                  calibrated=settings.calibrated)  # fmt: skip
+                  calibrated=settings.calibrated, incremental=settings.incremental,
+                  activation_memory=settings.activation_memory)  # fmt: skip
     scorer = VariantScorer(model, genome, genes, **common)
     tx_scorer = None
     if tx_genes is not None:
@@ -145,13 +148,24 @@ def _init_worker(settings: ScoringSettings) -> None:
     _WORKER["settings"] = settings
 
 
+def _injected_faults(shard: str, part: str) -> None:
+    """Fault injection for the tests: ``NUCLEOFORGE_TEST_KILL_SHARD=shard-K.vcf`` kills the worker
+    once on that shard; ``NUCLEOFORGE_TEST_PAUSE_SHARD=shard-K.vcf`` holds it there for 60 s (time
+    for a test to kill the driver)."""
+    import time
+
+    name = Path(shard).name
+    if os.environ.get("NUCLEOFORGE_TEST_KILL_SHARD") == name and not Path(f"{part}.killed").exists():
+        Path(f"{part}.killed").write_text("")
+        os._exit(137)
+    if os.environ.get("NUCLEOFORGE_TEST_PAUSE_SHARD") == name:
+        time.sleep(60)
+
+
 def _score_shard(shard: str, part: str) -> dict[str, Any]:
     from nucleoforge.splicing.scoring import score_vcf
 
-    kill = os.environ.get("NUCLEOFORGE_TEST_KILL_SHARD")  # fault injection for the tests: die once on this shard
-    if kill and Path(shard).name == kill and not Path(f"{part}.killed").exists():
-        Path(f"{part}.killed").write_text("")
-        os._exit(137)
+    _injected_faults(shard, part)
     scorer, tx_scorer = _WORKER["scorers"]
     settings = _WORKER["settings"]
     resume = Path(part).exists() and Path(f"{part}.manifest.json").exists()
@@ -164,22 +178,81 @@ def _score_shard(shard: str, part: str) -> dict[str, Any]:
     return asdict(summary)
 
 
-def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: str, *, workers: int,
-                      shard_size: int = 2000, resume: bool = False, retries: int = 2, progress: bool = True) -> dict[str, Any]:
-    """Score ``input_path`` into ``output_path`` with ``workers`` processes (see the module docstring).
+@dataclass
+class _Jobs:
+    """The shards still to score and the retry rule, shared by the local and the Ray runner."""
 
-    Returns the summed summary (``records``, ``scored``, ``skipped``, ``sources``, ``shards``, ``retried``).
-    """
+    shards: list[Path]
+    parts: list[Path]
+    todo: list[int]
+    retries: int
+    folder: Path
+    bar: Any = None
+    retried: int = 0  # worker pools / actors started again after a death
+    attempts: dict[int, int] = field(default_factory=dict)
+
+    def done(self, i: int) -> None:
+        self.todo.remove(i)
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def failed(self, i: int) -> None:
+        """Shard ``i``'s worker died: count the attempt, give up past ``retries``."""
+        self.attempts[i] = self.attempts.get(i, 0) + 1
+        if self.attempts[i] > self.retries:
+            raise RuntimeError(f"shard {self.shards[i]} failed {self.attempts[i]} times (a worker died); the finished "
+                               f"parts are kept in {self.folder}: rerun with --resume")  # fmt: skip
+
+
+def _run_local(settings: ScoringSettings, jobs: _Jobs, workers: int) -> None:
+    """Score ``jobs`` with a pool of ``workers`` spawned processes, a new pool after a worker died."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    ctx = multiprocessing.get_context("spawn")  # no forked torch state
+    while jobs.todo:
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs.todo)), mp_context=ctx, initializer=_init_worker,
+                                   initargs=(settings,))  # fmt: skip
+        futures = {pool.submit(_score_shard, str(jobs.shards[i]), str(jobs.parts[i])): i for i in jobs.todo}
+        broken = False
+        try:
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    try:
+                        f.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        continue
+                    jobs.done(futures[f])
+                if broken:
+                    break
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if broken:
+            for i in jobs.todo:
+                jobs.failed(i)
+            jobs.retried += 1
+
+
+def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: str, *, workers: int,
+                      shard_size: int = 2000, resume: bool = False, retries: int = 2, progress: bool = True,
+                      ray_address: str | None = None) -> dict[str, Any]:
+    """Score ``input_path`` into ``output_path`` with ``workers`` processes (see the module docstring).
+
+    ``ray_address``: run the shards as tasks of Ray actors instead of local processes (``local``
+    starts a Ray instance on this machine with ``workers`` CPUs; ``auto`` or ``HOST:PORT`` join a
+    running cluster, one actor per CPU unless ``workers`` > 1 says how many). Returns the summed
+    summary (``records``, ``scored``, ``skipped``, ``sources``, ``shards``, ``retried``, ``workers``).
+    """
     from nucleoforge.io.outputs import atomic_path, check_paths, file_sha256
 
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     if output_path == "-":
-        raise ValueError("--workers needs an output file (-O), not stdout")
+        raise ValueError(f"{'--ray-address' if ray_address else '--workers'} needs an output file (-O), not stdout")
     check_paths({"-I/--input": input_path, "-R/--reference": settings.reference}, {"-O/--output": output_path})
     folder = Path(f"{output_path}.shards")
     plan = {"input_sha256": file_sha256(input_path), "shard_size": shard_size, "distance": settings.distance}
@@ -198,48 +271,24 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
         plan_file.write_text(json.dumps({**plan, "shards": len(shards)}), encoding="utf-8")
     parts = [folder / s.name.replace("shard-", "part-") for s in shards]
     todo = [i for i, p in enumerate(parts) if not Path(f"{p}.done").exists()]
-    attempts = {i: 0 for i in todo}
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(shards), initial=len(shards) - len(todo), unit=" shard", desc="variants")
-    retried = 0
-    ctx = multiprocessing.get_context("spawn")  # no forked torch state
-    while todo:
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_init_worker,
-                                   initargs=(settings,))  # fmt: skip
-        futures = {pool.submit(_score_shard, str(shards[i]), str(parts[i])): i for i in todo}
-        broken = False
-        try:
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    try:
-                        f.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        continue
-                    todo.remove(futures[f])
-                    if bar is not None:
-                        bar.update(1)
-                if broken:
-                    break
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if broken:
-            for i in todo:
-                attempts[i] += 1
-                if attempts[i] > retries:
-                    raise RuntimeError(f"shard {shards[i]} failed {attempts[i]} times (a worker died); the finished parts "
-                                       f"are kept in {folder}: rerun with --resume")  # fmt: skip
-            retried += 1
+    jobs = _Jobs(shards, parts, todo, retries, folder, bar)
+    if ray_address:
+        from nucleoforge.splicing.ray_backend import run_on_ray
+
+        workers = run_on_ray(settings, jobs, address=ray_address, workers=workers, init=_init_worker, score=_score_shard)
+    else:
+        _run_local(settings, jobs, workers)
     if bar is not None:
         bar.close()
 
     # merge: the header of part 0, then every part's records in order
-    total: dict[str, Any] = {"records": 0, "scored": 0, "skipped": {}, "sources": {}, "shards": len(shards), "retried": retried}
+    total: dict[str, Any] = {"records": 0, "scored": 0, "skipped": {}, "sources": {}, "shards": len(shards),
+                             "retried": jobs.retried, "workers": workers}
     with atomic_path(output_path) as tmp:  # renamed over -O only when every part is in
         gz = output_path.endswith((".gz", ".bgz"))  # the temporary name has no suffix: decide on -O's
         if gz:

@@ -80,7 +80,9 @@ MULTIALLELIC_INFO = "SpliceAI=" + ",".join([
 ])
 
 
-def _run_golden(real_setup, tmp_path, mask: int, ids: set[str] | None) -> tuple[dict, dict]:
+def _run_golden(real_setup, tmp_path, mask: int, ids: set[str] | None, incremental: bool = False) -> tuple[dict, dict]:
+    """Score the golden input; ``incremental``: through the reference activations (no shared
+    prediction cache, which only sees whole windows)."""
     model, genome, genes, cached = real_setup
     src = FIXTURES / "input.vcf"
     if ids is not None:
@@ -88,8 +90,14 @@ def _run_golden(real_setup, tmp_path, mask: int, ids: set[str] | None) -> tuple[
         src = tmp_path / "subset.vcf"
         src.write_text("".join(lines))
     out = tmp_path / f"out_M{mask}.vcf"
-    scorer = VariantScorer(model, genome, genes, distance=50, mask=bool(mask), predict=cached)
+    if incremental:
+        scorer = VariantScorer(model, genome, genes, distance=50, mask=bool(mask))
+        assert scorer.incremental
+    else:
+        scorer = VariantScorer(model, genome, genes, distance=50, mask=bool(mask), predict=cached)
     score_vcf(scorer, str(src), str(out), progress=False)
+    if incremental:
+        assert scorer.incremental_alts > 0
     expected = _info(FIXTURES / f"expected_M{mask}.vcf")
     got = _info(out)
     if ids is not None:
@@ -121,6 +129,14 @@ def test_golden_all_records_match_original_cli(real_setup, tmp_path, mask):
     got, expected = _run_golden(real_setup, tmp_path, mask, None)
     assert len(got) == 29
     assert got[MULTIALLELIC] == MULTIALLELIC_INFO  # >= 2 ALTs x >= 2 genes, comma-joined
+    assert got == expected
+
+
+@pytest.mark.parametrize("mask, ids", [(0, None), (1, QUICK)])
+def test_golden_records_match_original_cli_incrementally(real_setup, tmp_path, mask, ids):
+    """Substitutions predicted from the reference activations give the original CLI's strings."""
+    got, expected = _run_golden(real_setup, tmp_path, mask, ids, incremental=True)
+    assert len(got) == (29 if ids is None else len(QUICK))
     assert got == expected
 
 
@@ -260,10 +276,56 @@ def test_reference_track_is_shared(tiny):
     """Variants in one window share one reference run: fewer model positions than 2 per ALT."""
     model, genome, genes, seq = tiny
     variants = [VariantInput("1", p, seq[p - 1], ["A" if seq[p - 1] != "A" else "C"]) for p in range(110, 120)]
-    scorer = VariantScorer(model, genome, genes, distance=D, batch_size=4)
-    scorer.score_chunk(variants)
     wid = model.config.context + 2 * D + 1
-    assert scorer.model_positions == 10 * wid + (9 + wid)  # 10 ALT windows + one merged reference run
+    full = VariantScorer(model, genome, genes, distance=D, batch_size=4, incremental=False)
+    full_entries = full.score_chunk(variants)
+    assert full.model_positions == 10 * wid + (9 + wid)  # 10 ALT windows + one merged reference run
+    cone = VariantScorer(model, genome, genes, distance=D, batch_size=4)
+    assert cone.score_chunk(variants) == full_entries
+    assert (cone.model_positions, cone.incremental_alts) == (9 + wid, 10)  # the ALTs read the reference run
+
+
+def _all_snvs(seq: str, step: int = 3) -> list[VariantInput]:
+    """Substitutions to every other base every ``step`` nt, with the rules' variants mixed in."""
+    out = [VariantInput("1", p, seq[p - 1], [b for b in "ACGT" if b != seq[p - 1]]) for p in range(30, 590, step)]
+    return out + _variants(seq)
+
+
+@pytest.mark.parametrize("memory", [None, "one window"])
+def test_incremental_entries_equal_full_alt_passes(tiny, memory):
+    """Both strands, both genes, indels mixed in; with the activation memory of a single
+    variant's window, nearby variants are split over more reference windows, same entries."""
+    from nucleoforge.models.spliceai.incremental import activation_bytes
+
+    model, genome, genes, seq = tiny
+    variants = _all_snvs(seq)
+    full = VariantScorer(model, genome, genes, distance=D, incremental=False).score_chunk(variants)
+    kw = {} if memory is None else {"activation_memory": activation_bytes(model.config, model.config.context + 2 * D + 1)}
+    cone = VariantScorer(model, genome, genes, distance=D, batch_size=5, **kw)
+    got = cone.score_chunk(variants)
+    assert got == full
+    assert cone.incremental_alts == sum(len(e) for e in full if e) - 4  # not the deletion (2 genes), insertion, MNV
+    if memory is not None:  # one reference window per variant
+        assert cone.max_ref_span == 2 * D + 1
+
+
+def test_incremental_entries_equal_full_alt_passes_calibrated(tiny):
+    model, genome, genes, seq = tiny
+    calibrated = SpliceAIModel(model.config.__class__(**{**model.config.to_dict(), "calibration_temperatures": [1.5, 0.7, 1.2]}))
+    calibrated.load_state_dict(model.state_dict())
+    calibrated.eval()
+    variants = _all_snvs(seq, step=11)
+    full = VariantScorer(calibrated, genome, genes, distance=D, calibrated=True, incremental=False).score_chunk(variants)
+    assert VariantScorer(calibrated, genome, genes, distance=D, calibrated=True).score_chunk(variants) == full
+    assert full != VariantScorer(model, genome, genes, distance=D).score_chunk(variants)  # temperatures matter
+
+
+def test_activation_memory_below_one_window_is_refused(tiny):
+    model, genome, genes, _ = tiny
+    with pytest.raises(ValueError, match=r"activation memory 0 MiB is less than one variant's window needs \(0 MiB "
+                       r"for this model at distance 4\); raise it \(--activation-memory\) or use --full-alt-pass"):
+        VariantScorer(model, genome, genes, distance=D, activation_memory=1000)
+    VariantScorer(model, genome, genes, distance=D, activation_memory=1000, incremental=False)  # not needed then
 
 
 def test_warning_names_record(tiny, caplog):

@@ -116,3 +116,66 @@ def test_sharded_provenance_counts_are_the_totals(capsys, spread, tmp_path) -> N
     assert prov(one).split(";alleles=")[1].startswith("model:")
     assert json.loads(Path(f"{many}.provenance.json").read_text())["alleles_by_source"] == \
         json.loads(Path(f"{one}.provenance.json").read_text())["alleles_by_source"]
+
+
+# ---------------------------------------------------------------------------- Ray
+def _ray():
+    """Ray, or a skip (a failure under CI=true, where `make test` installs it)."""
+    import os
+
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Ray is not installed (pip install -e '.[distributed]'); CI must run the Ray tests")
+        pytest.skip("Ray is not installed (pip install 'nucleoforge[distributed]')")
+
+
+def test_ray_gives_the_single_process_output_despite_a_killed_actor(capsys, spread, tmp_path, monkeypatch) -> None:
+    """One Ray run (a local instance, 2 CPUs) in which one actor's process dies: the shard goes to
+    a new actor and the merged output is the single-process one, byte for byte."""
+    _ray()
+    ref, vcf, model = spread
+    single = tmp_path / "single.vcf"
+    assert _run(capsys, ref, vcf, single, model).code == 0
+    monkeypatch.setenv("NUCLEOFORGE_TEST_KILL_SHARD", "shard-00002.vcf")  # that actor's process dies once
+    on_ray = tmp_path / "ray.vcf"
+    r = _run(capsys, ref, vcf, on_ray, model, "--ray-address", "local", "--workers", "2", "--shard-size", "5")
+    assert r.code == 0, r.err
+    assert "44 records written, 25 scored in 8 shards by 2 Ray actors (1 actor restart(s))" in r.err
+    assert on_ray.read_bytes() == single.read_bytes()
+    assert not Path(f"{on_ray}.shards").exists()
+
+
+def test_ray_run_resumes_after_the_driver_is_killed(capsys, spread, tmp_path) -> None:
+    _ray()
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ref, vcf, model = spread
+    single = tmp_path / "single.vcf"
+    assert _run(capsys, ref, vcf, single, model).code == 0
+    out = tmp_path / "out.vcf"
+    folder = Path(f"{out}.shards")
+    env = {**os.environ, "NUCLEOFORGE_TEST_PAUSE_SHARD": "shard-00005.vcf", "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-c", "from nucleoforge.cli import main; main()", "variants", "-I", str(vcf), "-O", str(out), "-R", str(ref), "-A",
+           "grch37", "--model", str(model), "-q", "--ray-address", "local", "--workers", "2", "--shard-size", "5"]
+    driver = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(folder.glob("part-*.done"))) < 5 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.2)
+        assert driver.poll() is None, driver.stderr.read().decode()[-2000:]
+        assert len(list(folder.glob("part-*.done"))) >= 5
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray instance it started
+        driver.wait()
+        driver.stderr.close()
+    assert not out.exists() and not (folder / "part-00005.vcf.done").exists()
+    r = _run(capsys, ref, vcf, out, model, "--ray-address", "local", "--workers", "2", "--shard-size", "5", "--resume")
+    assert r.code == 0, r.err
+    assert "(0 actor restart(s))" in r.err
+    assert out.read_bytes() == single.read_bytes()

@@ -84,6 +84,72 @@ def apply_temperatures(log_probabilities: torch.Tensor, temperatures) -> torch.T
     return torch.softmax(log_probabilities / t, dim=-1)
 
 
+@dataclass
+class FusedStage:
+    """One stage of :class:`FusedNetwork`: dilation, per-side shrink of a unit, units, skip conv."""
+
+    dilation: int
+    shrink: int  # positions a residual unit loses at each end
+    units: list[tuple[torch.Tensor, ...]]  # (bn1 scale, bn1 shift, conv1+bn2 w, b, conv2 w, b)
+    skip: tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class FusedNetwork:
+    """All members as one grouped network (eval mode), and the steps every fused pass shares.
+
+    The full forward (:meth:`SpliceAIModel._member_logits_fused`) and the incremental ALT pass
+    (:mod:`.incremental`) run the same steps, so they compute the same numbers.
+    """
+
+    members: int
+    input_conv: tuple[torch.Tensor, torch.Tensor]
+    input_skip: tuple[torch.Tensor, torch.Tensor]
+    stages: list[FusedStage]
+    classifier: tuple[torch.Tensor, torch.Tensor]
+
+    def conv(self, h: torch.Tensor, wb: tuple[torch.Tensor, torch.Tensor], dilation: int = 1) -> torch.Tensor:
+        return F.conv2d(h, wb[0], wb[1], dilation=(1, dilation), groups=self.members)
+
+    def unit(self, h: torch.Tensor, unit: tuple[torch.Tensor, ...], stage: FusedStage, inplace: bool) -> torch.Tensor:
+        """One residual unit on ``(B, M * channels, 1, L)``: ``L - 2 * stage.shrink`` positions out."""
+        scale, shift, w1, b1, w2, b2 = unit
+        r = stage.shrink
+        y = torch.addcmul(shift, h, scale)
+        y = y.relu_() if inplace else torch.relu(y)
+        y = self.conv(y, (w1, b1), stage.dilation)
+        y = y.relu_() if inplace else torch.relu(y)
+        y = self.conv(y, (w2, b2), stage.dilation)
+        residual = h[..., r : h.shape[-1] - r]
+        return y.add_(residual) if inplace else y + residual
+
+    def add_skip(self, skip: torch.Tensor, h: torch.Tensor, stage: FusedStage, inplace: bool) -> torch.Tensor:
+        """The skip sum after ``stage``: its skip conv of ``h`` plus ``skip`` cropped to ``h``'s length."""
+        new_skip = self.conv(h, stage.skip)
+        previous = _crop_to(skip, h.shape[-1])
+        return new_skip.add_(previous) if inplace else new_skip + previous
+
+    def logits(self, skip: torch.Tensor) -> torch.Tensor:
+        """``(B, M, labels, L)`` from the final skip sum."""
+        logits = self.conv(skip, self.classifier)
+        b, _, _, length = logits.shape
+        return logits.reshape(b, self.members, -1, length)
+
+
+def member_probabilities(member_logits: torch.Tensor, temperatures=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(probabilities (B, L, C), member softmax (B, M, L, C))`` from ``(B, M, L, C)`` logits.
+
+    The published output is the members' mean softmax; with ``temperatures`` it is that mean
+    temperature-scaled (:func:`apply_temperatures`).
+    """
+    member_probs = torch.softmax(member_logits, dim=-1)
+    probabilities = member_probs.mean(dim=1)
+    if temperatures is not None:
+        calibrated = apply_temperatures(ensemble_log_probabilities(member_logits), temperatures)
+        probabilities = calibrated.to(probabilities.dtype)
+    return probabilities, member_probs
+
+
 class SpliceAIResidualUnit(nn.Module):
     """``BN -> ReLU -> conv -> BN -> ReLU -> conv`` added to the (cropped) input."""
 
@@ -274,41 +340,44 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
             self._fused_cache = (key, [t.detach() for t in out])
         return out
 
-    def _member_logits_fused(self, x: torch.Tensor) -> torch.Tensor:
+    def _fused_network(self) -> FusedNetwork:
+        """:meth:`_fused_weights` grouped by layer (see :class:`FusedNetwork`)."""
+        weights = iter(self._fused_weights())
+
+        def pair() -> tuple[torch.Tensor, torch.Tensor]:
+            return next(weights), next(weights)
+
+        input_conv, input_skip = pair(), pair()
+        stages = []
+        for num_blocks, kernel_size, dilation in self.config.stages:
+            units = [(*pair(), *pair(), *pair()) for _ in range(num_blocks)]
+            stages.append(FusedStage(dilation, (kernel_size - 1) * dilation, units, pair()))
+        return FusedNetwork(len(self.members), input_conv, input_skip, stages, pair())
+
+    def _member_logits_fused(self, x: torch.Tensor, keep: list[torch.Tensor] | None = None) -> torch.Tensor:
         """``(B, M, labels, L)`` with all members stacked as grouped convolutions (eval BatchNorm).
 
         Activations are ``(B, M * channels, 1, length)`` tensors in channels-last memory
         format, where oneDNN's grouped dilated convolutions are fastest on CPU. Each residual
         unit's second BatchNorm is folded into its first convolution; element-wise steps run
-        in place when no gradient is recorded.
+        in place when no gradient is recorded. ``keep``: a list that receives the trunk
+        activation entering every residual unit and the one after the last (the reference
+        pass of :mod:`.incremental`).
         """
-        m = len(self.members)
-        weights = iter(self._fused_weights())
+        net = self._fused_network()
         inplace = not torch.is_grad_enabled()
-
-        def conv(h: torch.Tensor, dilation: int = 1, groups: int = m) -> torch.Tensor:
-            return F.conv2d(h, next(weights), next(weights), dilation=(1, dilation), groups=groups)
-
-        def relu(t: torch.Tensor) -> torch.Tensor:
-            return t.relu_() if inplace else torch.relu(t)
-
         x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-        h = conv(x, groups=1)
-        skip = conv(h)
-        for (num_blocks, kernel_size, dilation) in self.config.stages:
-            r = (kernel_size - 1) * dilation
-            for _ in range(num_blocks):
-                scale, shift = next(weights), next(weights)
-                y = relu(torch.addcmul(shift, h, scale))
-                y = relu(conv(y, dilation))
-                y = conv(y, dilation)
-                residual = h[..., r : h.shape[-1] - r]
-                h = y.add_(residual) if inplace else y + residual
-            new_skip = conv(h)
-            skip = new_skip.add_(_crop_to(skip, h.shape[-1])) if inplace else new_skip + _crop_to(skip, h.shape[-1])
-        logits = conv(skip)
-        b, _, _, length = logits.shape
-        return logits.reshape(b, m, -1, length)
+        h = F.conv2d(x, *net.input_conv)
+        skip = net.conv(h, net.input_skip)
+        for stage in net.stages:
+            for unit in stage.units:
+                if keep is not None:
+                    keep.append(h)
+                h = net.unit(h, unit, stage, inplace)
+            skip = net.add_skip(skip, h, stage, inplace)
+        if keep is not None:
+            keep.append(h)
+        return net.logits(skip)
 
     def forward(
         self,
@@ -345,11 +414,7 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
             raise ValueError("use_fused=True needs eval mode (it folds BatchNorm running statistics)")
         logits = self._member_logits_fused(x) if use_fused else self._member_logits_modular(x)
         member_logits = logits.transpose(2, 3)  # (B, M, L, labels)
-        member_probs = torch.softmax(member_logits, dim=-1)
-        probabilities = member_probs.mean(dim=1)
-        if temperatures is not None:
-            calibrated_probs = apply_temperatures(ensemble_log_probabilities(member_logits), temperatures)
-            probabilities = calibrated_probs.to(probabilities.dtype)
+        probabilities, member_probs = member_probabilities(member_logits, temperatures)
         loss = None
         if labels is not None:
             log_probs = torch.log(probabilities.clamp_min(1e-12))
