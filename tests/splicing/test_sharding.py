@@ -179,3 +179,12 @@ def test_ray_run_resumes_after_the_driver_is_killed(capsys, spread, tmp_path) ->
     assert r.code == 0, r.err
     assert "(0 actor restart(s))" in r.err
     assert out.read_bytes() == single.read_bytes()
+
+
+def test_full_alt_pass_option_gives_the_same_file(capsys, spread, tmp_path) -> None:
+    ref, vcf, model = spread
+    default, full = tmp_path / "default.vcf", tmp_path / "full.vcf"
+    assert _run(capsys, ref, vcf, default, model).code == 0
+    assert _run(capsys, ref, vcf, full, model, "--full-alt-pass").code == 0
+    assert full.read_bytes() == default.read_bytes()
+    assert_user_error(_run(capsys, ref, vcf, tmp_path / "x.vcf", model, "--activation-memory", "0"), "--activation-memory")
