@@ -17,6 +17,7 @@ from nucleoforge.cli import (  # noqa: E402,F401
     genebert,
     lm,
     pipelines,
+    serve,
     spliceai,
     splice_data,
     splice_train,

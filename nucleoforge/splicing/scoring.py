@@ -159,6 +159,7 @@ class VariantScorer:
                 raise ValueError(f"--transcripts needs a GTF or GFF3 annotation with transcript IDs; {genes.source} has none "
                                  f"({missing.name})")
         self.log_skips = True  # False: count skipped records without a warning (a second pass over the same records)
+        self._tracks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None = None  # see score_with_tracks
 
     # -- model ---------------------------------------------------------------------------------
     def _default_predict(self, device: str | None) -> Callable[[np.ndarray], np.ndarray]:
@@ -330,6 +331,20 @@ class VariantScorer:
             self.cache.store(new)
         return results
 
+    def score_with_tracks(self, chunk: Sequence[VariantInput]) -> list[tuple[list[str], list[Any]] | None]:
+        """Like :meth:`score_chunk` without the cache and precomputed files, and with the
+        per-position predictions behind every entry: per variant ``None`` (unscored) or
+        ``(entries, tracks)``, ``tracks[i]`` = ``(ref, alt)`` arrays ``(2 * distance + 1, 3)``
+        (neither / acceptor / donor at ``POS - distance … POS + distance``, the ALT track after
+        the indel rules) for ``entries[i]``, or None for an entry that needs no model (``.``)."""
+        self._tracks = {}
+        try:
+            entries = self._score_chunk(chunk)
+            tracks = self._tracks
+        finally:
+            self._tracks = None
+        return [None if e is None else (e, [tracks.get((r, i)) for i in range(len(e))]) for r, e in enumerate(entries)]
+
     def _score_chunk(self, chunk: Sequence[VariantInput]) -> list[list[str] | None]:
         half, d = self.wid // 2, self.distance
         results: list[list[str | None] | None] = [None] * len(chunk)
@@ -445,7 +460,7 @@ class VariantScorer:
         ref_tracks, cone_tracks = self._reference_tracks(chunk, tasks, cones)
         for t in cones:
             results[t.record][t.slot] = self._entry(t.alt, self.label(t.gene), ref_tracks[(t.gene, chunk[t.record].pos)],
-                                                    cone_tracks[id(t)], t.dist_boundary)
+                                                    cone_tracks[id(t)], t.dist_boundary, (t.record, t.slot))
         # ALT windows: identical inputs predicted once; equal lengths and strands batched.
         unique: OrderedDict[tuple[str, str], list[_Task]] = OrderedDict()
         in_cone = {id(t) for t in cones}
@@ -474,9 +489,13 @@ class VariantScorer:
                     y_ref = y_ref.astype(np.float64)
                 elif ref_len == 1 and alt_len > 1:
                     y_alt = np.concatenate([y_alt[:c], y_alt[c : c + alt_len].max(axis=0, keepdims=True), y_alt[c + alt_len :]])
-                results[t.record][t.slot] = self._entry(t.alt, self.label(t.gene), y_ref, y_alt, t.dist_boundary)
+                results[t.record][t.slot] = self._entry(t.alt, self.label(t.gene), y_ref, y_alt, t.dist_boundary,
+                                                        (t.record, t.slot))
 
-    def _entry(self, alt: str, gene: str, y_ref: np.ndarray, y_alt: np.ndarray, dist_b: int) -> str:
+    def _entry(self, alt: str, gene: str, y_ref: np.ndarray, y_alt: np.ndarray, dist_b: int,
+               where: tuple[int, int] | None = None) -> str:
+        if self._tracks is not None and where is not None:
+            self._tracks[where] = (y_ref, y_alt)
         c = self.cov // 2
         gain_a, gain_d = y_alt[:, 1] - y_ref[:, 1], y_alt[:, 2] - y_ref[:, 2]
         loss_a, loss_d = y_ref[:, 1] - y_alt[:, 1], y_ref[:, 2] - y_alt[:, 2]

@@ -1,0 +1,94 @@
+"""The page in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[2]
+
+
+def _chromium() -> tuple[str, str]:
+    """Paths of chromium and chromedriver; a skip (a failure under CI=true) without them."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not browser or not driver:
+        why = "Chromium is not installed (apt install chromium chromium-driver)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{why}; .ci/run installs it, CI must run the browser test")
+        pytest.skip(why)
+    return browser, driver
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path, driver_path = _chromium()
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = path
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,1000"):
+        options.add_argument(arg)
+    drv = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)  # no driver download
+    drv.set_page_load_timeout(60)
+    yield drv
+    drv.quit()
+
+
+def test_page_scores_a_variant_plots_it_and_keeps_a_permalink(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 120)
+    browser.get(server.url + "/")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#hg option"))
+    browser.find_element(By.ID, "variant").send_keys("chr22-20102090-T-C")  # rs885980, a donor gain in TRMT2A
+    browser.find_element(By.ID, "distance").clear()
+    browser.find_element(By.ID, "distance").send_keys("50")
+    browser.find_element(By.ID, "submit").click()
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#scores tbody tr")))
+    wait.until(lambda d: d.find_element(By.ID, "plot").get_attribute("data-ready") == "1")
+
+    def shown() -> list[list[str]]:
+        return [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+                for tr in browser.find_elements(By.CSS_SELECTOR, "#scores tbody tr")]
+
+    status, api = server.get("/spliceai/?" + urllib.parse.urlencode({"hg": "37", "variant": "chr22-20102090-T-C",
+                                                                       "distance": 50, "mask": 0}))
+    assert status == 200
+    expected = [[r["g_name"], r["t_id"] or "–", r["t_strand"], r["DS_AG"], r["DS_AL"], r["DS_DG"], r["DS_DL"],
+                 str(r["DP_AG"]), str(r["DP_AL"]), str(r["DP_DG"]), str(r["DP_DL"])] for r in api["scores"]]
+    assert shown() == expected
+    assert browser.find_element(By.CSS_SELECTOR, "td.max").text == "0.67"  # the largest delta is highlighted
+    assert browser.find_elements(By.CSS_SELECTOR, "#plot canvas")  # uPlot drew its canvas
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#plot .u-legend tr")) >= 5 or \
+        browser.find_elements(By.CSS_SELECTOR, "#plot .u-series")  # REF/ALT acceptor/donor series
+
+    out = REPO / "out"
+    out.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(out / "serve_page.png"))
+
+    permalink = browser.find_element(By.ID, "permalink").get_attribute("href")
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(permalink).query)
+    assert query == {"variant": ["chr22-20102090-T-C"], "hg": ["37"], "distance": ["50"], "mask": ["0"]}
+    browser.get(server.url + "/about:blank")  # leave the page, then come back through the permalink
+    browser.get(permalink)
+    wait.until(lambda d: d.find_element(By.ID, "plot").get_attribute("data-ready") == "1")
+    assert shown() == expected
+    assert browser.find_element(By.ID, "status").text == ""
+
+
+def test_page_shows_the_api_error(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server.url + "/?" + urllib.parse.urlencode({"variant": "22-20102090-A-C", "hg": "37"}))
+    WebDriverWait(browser, 60).until(lambda d: "does not match" in d.find_element(By.ID, "status").text)
+    assert browser.find_element(By.ID, "status").get_attribute("class") == "error"
+    assert browser.find_element(By.ID, "result").get_attribute("hidden") is not None
