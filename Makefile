@@ -37,7 +37,9 @@ bench: $(VENV)/.installed
 	$(PY) bench/tokenizer.py
 	$(PY) bench/contact_memory.py
 	$(PY) bench/spliceai.py --no-keras --lengths 100000
-	$(PY) bench/variants.py --n 300
+	$(PY) bench/variants.py --n 300 --full
+	$(PY) bench/variants.py --set sparse --full
+	$(PY) bench/serve.py --n 60 --concurrency 4
 	$(PY) bench/pipelines.py
 	$(PY) bench/motif_scan.py --regions 2000 --bio-regions 50
 

@@ -51,7 +51,7 @@ def serve(
     model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
     max_batch: int = typer.Option(64, "--max-batch", min=1, help="most variants per scorer call and per POST /spliceai/batch"),
     max_distance: int = typer.Option(4999, "--max-distance", min=0, max=4999, help="largest distance= a request may ask"),
-    timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="seconds a request may wait for its scores (then HTTP 504)"),
+    timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="seconds a request may wait for its scores (then HTTP 408)"),
     device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no start-up line or progress bar, errors only"),
 ) -> None:

@@ -1,13 +1,14 @@
 """The ASGI app of ``nucleoforge serve``: a SpliceAI-lookup-compatible REST API and its page.
 
 FastAPI (on Starlette, served by uvicorn) because it validates query parameters from type hints
-and publishes an OpenAPI schema (``/openapi.json``) that stays in step with the code. The page
-and its JS/CSS (uPlot vendored, MIT) are files of this package: nothing loads from a CDN.
+and publishes an OpenAPI schema (``/openapi.json``) that stays in step with the code. The page,
+its JS/CSS and the OpenAPI page's (uPlot, MIT; Swagger UI, Apache-2.0: ``static/vendor/``) are
+files of this package: nothing loads from a CDN.
 
 Routes: ``GET /spliceai/`` (one variant), ``POST /spliceai/batch`` (a JSON list or a VCF body,
 answered in input order), ``GET /health`` (genomes, limits, the worker's batching counters),
-``GET /`` (the page), ``/static/…``. Errors are JSON ``{"error": "...", "source": "nucleoforge"}``
-with HTTP 400 (bad request), 413 (too many variants), 504 (timeout).
+``GET /`` (the page), ``GET /docs`` (the OpenAPI page, Swagger UI vendored), ``/static/…``. Errors are JSON ``{"error": "...", "source": "nucleoforge"}``
+with HTTP 400 (bad request), 413 (too many variants), 408 (past the server's timeout).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def create_app(service: LookupService, *, max_batch: int = 64, timeout: float = 
 
     app = FastAPI(title="nucleoforge serve", version=_version(), lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="SpliceAI delta scores for one variant at a time, compatible with the Broad's "
-                              "SpliceAI-lookup API. Errors: JSON {\"error\": ...} with HTTP 400/413/504.")
+                              "SpliceAI-lookup API. Errors: JSON {\"error\": ...} with HTTP 400/408/413.")
     app.state.worker, app.state.service = worker, service
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -66,7 +67,8 @@ def create_app(service: LookupService, *, max_batch: int = 64, timeout: float = 
         except asyncio.TimeoutError:
             for f in futures:
                 f.cancel()
-            raise RequestError(f"the request took longer than the server's timeout of {timeout:g} s", status=504) from None
+            raise RequestError(f"the request took longer than the server's timeout of {timeout:g} s (--timeout); "
+                               "retry later or send fewer variants at once", status=408) from None
 
     def job(genome: str, text: str, distance: int, mask: int, tracks: bool) -> Job:
         chrom, pos, ref, alt = parse_variant(text)  # an MNV gets the original's '.' values
@@ -90,7 +92,16 @@ def create_app(service: LookupService, *, max_batch: int = 64, timeout: float = 
             return _error(str(result), result.status)
         return result
 
-    @app.post("/spliceai/batch", summary="SpliceAI delta scores of several variants, in input order")
+    batch_body = {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"oneOf": [
+            {"type": "array", "items": {"type": "string"}, "example": ["chr22-20102090-T-C", "22:20050957 C>T"]},
+            {"type": "object", "required": ["variants"], "properties": {
+                "variants": {"type": "array", "items": {"type": "string"}}, "hg": {"type": "string"},
+                "distance": {"type": "integer"}, "mask": {"type": "integer"}}}]}},
+        "text/plain": {"schema": {"type": "string", "description": "a VCF: CHROM POS ID REF ALT columns, one ALT per record"}}}}}
+
+    @app.post("/spliceai/batch", summary="SpliceAI delta scores of several variants, in input order",
+              openapi_extra=batch_body)
     async def spliceai_batch(request: Request, hg: str = Query(genomes[0]), distance: int = Query(default_distance),
                              mask: int = Query(0), tracks: int = Query(0)):
         """Body: a JSON list of variant strings, or ``{"variants": [...], "hg": ..., "distance": ..., "mask": ...}``,
@@ -126,6 +137,15 @@ def create_app(service: LookupService, *, max_batch: int = 64, timeout: float = 
                                             for k, v in service.genomes.items()},
                 "model": getattr(service.model, "name_or_path", "") or "model", "max_batch": max_batch,
                 "max_distance": service.max_distance, "timeout_s": timeout, "worker": asdict(worker.stats)}
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        vendor = "/static/vendor/swagger-ui"
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="nucleoforge serve: API",
+                                   swagger_js_url=f"{vendor}/swagger-ui-bundle.js", swagger_css_url=f"{vendor}/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
 
     @app.get("/", include_in_schema=False)
     async def page():

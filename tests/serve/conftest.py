@@ -90,3 +90,7 @@ def server(chr22_reference, tmp_path_factory):
     srv, stop = start_server(service, max_batch=8, timeout=120)
     yield srv
     stop()
+
+
+# the tiny genome and model of the splicing tests, for servers that need no real weights
+from tests.splicing.conftest import tiny_genome, tiny_spliceai  # noqa: E402,F401

@@ -70,6 +70,12 @@ def test_page_scores_a_variant_plots_it_and_keeps_a_permalink(server, browser):
     assert len(browser.find_elements(By.CSS_SELECTOR, "#plot .u-legend tr")) >= 5 or \
         browser.find_elements(By.CSS_SELECTOR, "#plot .u-series")  # REF/ALT acceptor/donor series
 
+    csv = browser.execute_async_script("const done = arguments[0]; "
+                                       "fetch(document.getElementById('csv').href).then(r => r.text()).then(done);")
+    lines = csv.splitlines()
+    assert lines[0] == "variant,genome,distance,mask,gene,transcript,strand,DS_AG,DS_AL,DS_DG,DS_DL,DP_AG,DP_AL,DP_DG,DP_DL"
+    assert lines[1:] == [",".join(["22-20102090-T-C", "37", "50", "0", r[0], "", r[2], *r[3:]]) for r in expected]
+
     out = REPO / "out"
     out.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(out / "serve_page.png"))
@@ -92,3 +98,16 @@ def test_page_shows_the_api_error(server, browser):
     WebDriverWait(browser, 60).until(lambda d: "does not match" in d.find_element(By.ID, "status").text)
     assert browser.find_element(By.ID, "status").get_attribute("class") == "error"
     assert browser.find_element(By.ID, "result").get_attribute("hidden") is not None
+
+
+def test_every_resource_is_served_locally_and_the_openapi_page_renders(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    for path, ready in (("/?variant=22-20102090-T-C&hg=37", "#plot canvas"), ("/docs", ".opblock")):
+        browser.get(server.url + path)
+        WebDriverWait(browser, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, ready))
+        loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded and all(u.startswith(server.url) for u in loaded), loaded  # no CDN, nothing remote
+    operations = {e.text.split("\n")[0] for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/spliceai/", "/spliceai/batch", "/health"} <= {o.replace("\u200b", "") for o in operations}
