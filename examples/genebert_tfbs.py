@@ -62,15 +62,16 @@ def peaks(tf: str, split: str) -> list[str]:
     return [r.sequence.upper() for r in read_fasta(DATA / name)]
 
 
-def build_dataset(out: Path, group_size: int) -> Path:
-    path = out / "regions"
+def build_dataset(out: Path, group_size: int, crop: int) -> Path:
+    path = out / f"regions_crop{crop}"
     if (path / "genebert_regions.json").is_file():
         print(f"[regions] reusing {path}")
         return path
     t0 = time.time()
     regions = itertools.chain.from_iterable(regions_from_fasta(DATA / f"{tf}_peaks_train.fa.gz", tf) for tf in TFS)
+    # motifs scanned on exactly the central `crop` bp the sequence encoder reads
     meta = build_region_dataset(regions, load_jaspar("JASPAR2018", "CORE", "vertebrates"), path, group_size=group_size,
-                                source={"release": "JASPAR2018", "files": [f"{tf}_peaks_train.fa.gz" for tf in TFS]})  # fmt: skip
+                                scan_crop=crop, source={"release": "JASPAR2018", "files": [f"{tf}_peaks_train.fa.gz" for tf in TFS]})  # fmt: skip
     print(f"[regions] {meta['num_samples']} samples ({meta['conditions']}) x {group_size} regions x "
           f"{len(meta['motif_ids'])} motifs in {time.time() - t0:.0f}s")  # fmt: skip
     return path
@@ -85,7 +86,7 @@ def pretrain(out: Path, dataset: Path, name: str, args: argparse.Namespace) -> P
     config = genebert_preset("tiny", srm_weight=0.5 if name == "a_full" else 0.0)
     metrics = pretrain_genebert(
         dataset, run, config, max_steps=args.pretrain_steps, batch_size=args.batch_size, learning_rate=args.pretrain_lr,
-        warmup_steps=max(1, args.pretrain_steps // 10), region_crop=args.region_crop, seed=args.seed,
+        warmup_steps=max(1, args.pretrain_steps // 10), seed=args.seed,
         logging_steps=max(1, args.pretrain_steps // 10), save_steps=args.pretrain_steps, disable_tqdm=True,
     )  # fmt: skip
     state = json.loads((run / "trainer_state.json").read_text())
@@ -189,7 +190,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--output", type=Path, required=True)
     p.add_argument("--group-size", type=int, default=4)
-    p.add_argument("--region-crop", type=int, default=50, help="bp kept at the centre of each peak when pretraining")
+    p.add_argument("--region-crop", type=int, default=50, help="bp kept at the centre of each peak when pretraining "
+                   "(the motifs are scanned on the same bp)")
     p.add_argument("--finetune-bp", type=int, default=100, help="central bp of each peak used for the TFBS task")
     p.add_argument("--pretrain-steps", type=int, default=200)
     p.add_argument("--finetune-steps", type=int, default=200)
@@ -204,7 +206,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     args.output.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    dataset = build_dataset(args.output, args.group_size)
+    dataset = build_dataset(args.output, args.group_size, args.region_crop)
     sources: dict[str, Path | None] = {
         "a_full": pretrain(args.output, dataset, "a_full", args),
         "b_no_srm": pretrain(args.output, dataset, "b_no_srm", args),

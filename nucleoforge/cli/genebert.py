@@ -30,6 +30,10 @@ def build_regions(
     shard_size: int = typer.Option(5000, "--shard-size", min=1, help="Samples per Parquet shard."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Regions scanned per convolution batch."),
     device: str = typer.Option("cpu", "--device", help="torch device for scanning (cpu, cuda)."),
+    scan_crop: Optional[int] = typer.Option(None, "--scan-crop", min=1, help="Keep the central N bp of every region, for the "
+                                            "motif scan and the stored sequence (what pretraining reads; see --region-crop)."),
+    max_gap: Optional[int] = typer.Option(None, "--max-gap", min=0, help="Group only regions at most N bp apart (genomic "
+                                          "neighbours; default: any distance on one chromosome)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or warnings (errors only)."),
 ) -> None:
     """Scan regions with JASPAR motifs and group them into GeneBERT samples (sequence + region × TF matrix)."""
@@ -77,7 +81,7 @@ def build_regions(
         datasets.disable_progress_bars()
         meta = build_region_dataset(
             regions, found, output, group_size=group_size, aggregation=aggregation, pseudocount=pc, pvalue=pvalue,
-            shard_size=shard_size, batch_size=batch_size, device=device, progress=update,
+            shard_size=shard_size, batch_size=batch_size, device=device, progress=update, scan_crop=scan_crop, max_gap=max_gap,
             source={"release": motifs, "collection": collection, "tax_group": tax_group, **inputs},
         )  # fmt: skip
     typer.echo(
@@ -104,7 +108,10 @@ def pretrain(
     final_mask_rate: float = typer.Option(0.20, "--final-mask-rate", min=0.0, max=1.0),
     final_mask_steps: Optional[int] = typer.Option(None, "--final-mask-steps", min=0, help="Steps at --final-mask-rate at the end (default: last 1/6, as 20k of 120k)."),
     max_segment_tokens: Optional[int] = typer.Option(None, "--max-segment-tokens", min=1, help="Truncate each of the two segments to this many k-mers."),
-    region_crop: Optional[int] = typer.Option(None, "--region-crop", min=1, help="Crop each region to its central N bp."),
+    region_crop: Optional[int] = typer.Option(None, "--region-crop", min=1, help="Crop each region to its central N bp "
+                                              "(refused unless the dataset was built with --scan-crop N)."),
+    ngsp_negatives: str = typer.Option("any", "--ngsp-negatives", help="any, or same-condition: NGSP's random second "
+                                       "segments come from the same condition (cell type / TF)."),
     streaming: bool = typer.Option(False, "--streaming", help="Stream the Parquet shards instead of memory-mapping them."),
     seed: int = typer.Option(42, "--seed"),
     bf16: bool = typer.Option(False, "--bf16"),
@@ -123,7 +130,7 @@ def pretrain(
         dataset, output, cfg, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
         warmup_steps=warmup_steps, mask_rate=mask_rate, final_mask_rate=final_mask_rate,
         final_mask_steps=final_mask_steps, max_segment_tokens=max_segment_tokens, region_crop=region_crop,
-        streaming=streaming, seed=seed, bf16=bf16, resume=resume, logging_steps=logging_steps,
+        ngsp_negatives=ngsp_negatives, streaming=streaming, seed=seed, bf16=bf16, resume=resume, logging_steps=logging_steps,
         save_steps=save_steps, region_weights=region_weights,
     )  # fmt: skip
     typer.echo(json.dumps({k2: round(v, 4) if isinstance(v, float) else v for k2, v in metrics.items()}))

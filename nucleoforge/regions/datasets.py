@@ -40,6 +40,7 @@ __all__ = [
     "Region",
     "regions_from_fasta",
     "regions_from_bed",
+    "central_crop",
     "group_regions",
     "build_region_dataset",
     "load_region_dataset",
@@ -117,16 +118,38 @@ def regions_from_bed(
         genome.close()
 
 
-def group_regions(regions: Iterable[Region], group_size: int = 10) -> list[list[Region]]:
+def central_crop(sequence: str, length: int | None) -> str:
+    """The central ``length`` bases of ``sequence`` (all of it when shorter or ``length`` is None).
+
+    The one crop rule of GeneBERT's two modalities: the dataset scans motifs on exactly the
+    bases the pretraining collator gives the sequence encoder.
+
+    >>> central_crop("AACCGGTT", 4), central_crop("ACG", 10)
+    ('CCGG', 'ACG')
+    """
+    if length is None or len(sequence) <= length:
+        return sequence
+    start = (len(sequence) - length) // 2
+    return sequence[start : start + length]
+
+
+def group_regions(regions: Iterable[Region], group_size: int = 10, max_gap: int | None = None) -> list[list[Region]]:
     """Sort by (condition, chromosome, start, end) and cut runs of one condition and one
-    chromosome into groups of ``group_size`` consecutive regions (incomplete tails dropped)."""
+    chromosome into groups of ``group_size`` consecutive regions (incomplete tails dropped).
+
+    ``max_gap``: a group also ends where the next region starts more than ``max_gap`` bp after
+    the previous one ends, so a group is a run of genomic neighbours (None: no limit).
+    """
     if group_size < 1:
         raise ValueError(f"group_size must be >= 1, got {group_size}")
+    if max_gap is not None and max_gap < 0:
+        raise ValueError(f"max_gap must be >= 0, got {max_gap}")
     ordered = sorted(regions, key=lambda r: (r.condition, chromosome_sort_key(r.chrom), r.start, r.end))
     groups: list[list[Region]] = []
     current: list[Region] = []
     for r in ordered:
-        if current and (r.condition, r.chrom) != (current[0].condition, current[0].chrom):
+        far = max_gap is not None and current and r.start - current[-1].end > max_gap
+        if current and ((r.condition, r.chrom) != (current[0].condition, current[0].chrom) or far):
             current = []
         current.append(r)
         if len(current) == group_size:
@@ -166,10 +189,17 @@ def build_region_dataset(
     device: str = "cpu",
     source: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    scan_crop: int | None = None,
+    max_gap: int | None = None,
 ) -> dict[str, Any]:
     """Scan, group and write a GeneBERT region dataset; returns the metadata written.
 
     Args:
+        scan_crop: keep only the central ``scan_crop`` bp of every region (:func:`central_crop`),
+            both for the motif scan and for the stored sequence, so the 2-D modality describes
+            exactly the DNA the sequence encoder reads (``pretrain_genebert`` refuses a
+            ``region_crop`` that differs). None: whole regions.
+        max_gap: group only genomic neighbours (see :func:`group_regions`).
         aggregation: per (region, motif) affinity, see :mod:`~nucleoforge.regions.motifs`.
         pvalue: per-motif p-value of the score threshold used by ``aggregation="count"``.
         shard_size: samples per Parquet shard.
@@ -187,9 +217,16 @@ def build_region_dataset(
     pwms = [log_odds_matrix(m.counts, background, pseudocount) for m in motifs]
     thresholds = [score_threshold(p, pvalue, background) for p in pwms] if aggregation == "count" else None
     scanner = MotifScanner(pwms, device=device, thresholds=thresholds)
-    groups = group_regions(regions, group_size)
+    if scan_crop is not None and scan_crop < 1:
+        raise ValueError(f"scan_crop must be >= 1, got {scan_crop}")
+    if scan_crop is not None:  # coordinates follow the crop
+        regions = [Region(r.chrom, r.start + (len(r.sequence) - len(c)) // 2,
+                          r.start + (len(r.sequence) - len(c)) // 2 + len(c), r.condition, c)
+                   for r in regions for c in [central_crop(r.sequence, scan_crop)]]  # fmt: skip
+    groups = group_regions(regions, group_size, max_gap)
     if not groups:
-        raise ValueError(f"no group of {group_size} consecutive regions on one chromosome in one condition")
+        raise ValueError(f"no group of {group_size} consecutive regions on one chromosome in one condition"
+                         + (f" within {max_gap:,} bp of each other" if max_gap is not None else ""))
     features = _features(group_size, len(motifs))
     n_motifs = len(motifs)
     total, total_sq, n_regions, longest = np.zeros(n_motifs), np.zeros(n_motifs), 0, 0
@@ -233,6 +270,8 @@ def build_region_dataset(
         "num_regions": n_regions,
         "group_size": group_size,
         "max_region_length": longest,
+        "scan_crop": scan_crop,
+        "max_gap": max_gap,
         "conditions": conditions,
         "shards": shard_paths,
         "motif_ids": [m.matrix_id for m in motifs],

@@ -40,6 +40,7 @@ from transformers import Trainer
 
 from nucleoforge.models.genebert.configuration_genebert import GeneBertConfig
 from nucleoforge.training.collators import MASK_SEED, MaskingSchedule, StepMasking, WholeKmerMaskingCollator, mask_seed
+from nucleoforge.regions.datasets import central_crop
 from nucleoforge.training.pretrain import training_arguments
 from nucleoforge.tokenization import NucleotideTokenizer, kmer_count, pad_batch
 
@@ -105,6 +106,10 @@ def genebert_preset(name: str, k: int = 6, region_encoder: str = "swin", **overr
     return GeneBertConfig(sequence_config=seq, region_config=region, **{**spec, **overrides})
 
 
+#: where NGSP's random second segments come from (:class:`GeneBertPretrainingCollator`)
+NGSP_NEGATIVES = ("any", "same-condition")
+
+
 class GeneBertPretrainingCollator:
     """Builds GeneBERT pretraining batches from region-dataset rows (see the module docstring).
 
@@ -115,9 +120,15 @@ class GeneBertPretrainingCollator:
         mask_rate: fraction of segment tokens masked (:func:`pretrain_genebert` replaces ``masker``
             by a :class:`~nucleoforge.training.collators.MaskingSchedule` of rates).
         max_segment_tokens: truncate each segment to this many k-mers (``None``: keep all).
-        region_crop: crop each region to its central ``region_crop`` bp before concatenation.
+        region_crop: crop each region to its central ``region_crop`` bp before concatenation
+            (:func:`~nucleoforge.regions.datasets.central_crop`, the rule the dataset's
+            ``scan_crop`` uses).
         seed: seed of each batch's generator (masking and negative pairs), together with the
             batch's ``sample_id``s.
+        ngsp_negatives: where a "random" second segment comes from: ``any`` other row of the
+            batch, or ``same-condition`` — another row of the same condition (cell type / TF),
+            so that NGSP cannot be solved by telling conditions apart; a row with no other row
+            of its condition in the batch stays a positive.
     """
 
     def __init__(
@@ -129,7 +140,11 @@ class GeneBertPretrainingCollator:
         max_segment_tokens: int | None = None,
         region_crop: int | None = None,
         seed: int | None = None,
+        ngsp_negatives: str = "any",
     ) -> None:
+        if ngsp_negatives not in NGSP_NEGATIVES:
+            raise ValueError(f"ngsp_negatives must be one of {NGSP_NEGATIVES}, got {ngsp_negatives!r}")
+        self.ngsp_negatives = ngsp_negatives
         if getattr(tokenizer, "fourth_base", "T") != "T":
             raise ValueError("GeneBERT needs a DNA (ACGT) k-mer tokenizer; got a U vocabulary")
         self.tokenizer = tokenizer
@@ -171,8 +186,7 @@ class GeneBertPretrainingCollator:
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         regions = [seq[bounds[i] : bounds[i + 1]] for i in range(len(lengths))]
         if self.region_crop is not None:
-            crop = self.region_crop
-            regions = [r[max(0, (len(r) - crop) // 2) :][:crop] for r in regions]
+            regions = [central_crop(r, self.region_crop) for r in regions]
         return regions, np.asarray(example["affinity"], dtype=np.float32)
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -187,10 +201,17 @@ class GeneBertPretrainingCollator:
         partner = np.arange(b)
         if b >= 2:
             negatives = rng.permutation(b)[: b // 2]
+            conditions = [e.get("condition") for e in examples]
             for i in negatives:
-                j = int(rng.integers(b - 1))
-                partner[i] = j + (j >= i)  # any other row
-            labels_ngsp[negatives] = 1
+                if self.ngsp_negatives == "same-condition":
+                    others = [j for j in range(b) if j != i and conditions[j] == conditions[i]]
+                    if not others:
+                        continue  # no other row of this condition: stays a positive
+                    partner[i] = others[int(rng.integers(len(others)))]
+                else:
+                    j = int(rng.integers(b - 1))
+                    partner[i] = j + (j >= i)  # any other row
+                labels_ngsp[i] = 1
         seg_a = ["".join(parts[i][0][:half]) for i in range(b)]
         seg_b = ["".join(parts[partner[i]][0][half:]) for i in range(b)]
         region = np.stack([np.concatenate([parts[i][1][:half], parts[partner[i]][1][half:]]) for i in range(b)])
@@ -279,6 +300,7 @@ def pretrain_genebert(
     final_mask_steps: int | None = None,
     max_segment_tokens: int | None = None,
     region_crop: int | None = None,
+    ngsp_negatives: str = "any",
     streaming: bool = False,
     seed: int = 42,
     bf16: bool = False,
@@ -311,8 +333,10 @@ def pretrain_genebert(
         )
     dataset = load_region_dataset(dataset_dir, streaming=streaming)
     dataset = dataset.shuffle(seed=seed, buffer_size=10_000) if streaming else dataset
+    check_modalities(meta, region_crop, dataset_dir)
     collator = GeneBertPretrainingCollator(
-        tokenizer, meta["affinity_mean"], meta["affinity_std"], mask_rate, max_segment_tokens, region_crop, seed
+        tokenizer, meta["affinity_mean"], meta["affinity_std"], mask_rate, max_segment_tokens, region_crop, seed,
+        ngsp_negatives=ngsp_negatives,
     )
     max_len = config.sequence_config.max_position_embeddings
     longest = _longest_input(meta, tokenizer.k, max_segment_tokens, region_crop)
@@ -367,6 +391,20 @@ def pretrain_genebert(
         model.save_sequence_model(Path(output_dir) / "sequence", tokenizer=tokenizer)
         trainer.save_state()
     return dict(result.metrics)
+
+
+def check_modalities(meta: dict[str, Any], region_crop: int | None, dataset_dir: Any = "the dataset") -> None:
+    """Refuse a ``region_crop`` under which the sequence encoder would read other DNA than the
+    motifs were scanned on (the dataset's ``scan_crop``; absent = whole regions)."""
+    scanned = meta.get("scan_crop")
+    longest = meta.get("max_region_length")
+    if region_crop is None or region_crop == scanned or (longest is not None and region_crop >= longest):
+        return
+    what = f"the central {scanned} bp" if scanned else "whole regions"
+    raise ValueError(f"region_crop={region_crop} would give the sequence encoder the central {region_crop} bp of regions "
+                     f"whose motifs {dataset_dir} scanned on {what}: the two modalities would describe different DNA. "
+                     f"Build the dataset with scan_crop={region_crop} (genebert build-regions --scan-crop "
+                     f"{region_crop}) and pretrain without region_crop")  # fmt: skip
 
 
 def _longest_input(meta: dict[str, Any], k: int, max_segment_tokens: int | None, region_crop: int | None) -> int:

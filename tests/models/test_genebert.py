@@ -188,8 +188,34 @@ def test_region_matrix_is_resized_to_the_image() -> None:
     pixels = model.region_pixels(values)
     assert pixels.shape == (1, 3, 32, 32)
     torch.testing.assert_close(pixels[:, 0], pixels[:, 2])
-    expected = torch.nn.functional.interpolate(values[:, None], size=(32, 32), mode="bilinear", align_corners=False)
+    expected = torch.nn.functional.adaptive_avg_pool2d(values[:, None], (32, 32))  # area = adaptive average
     torch.testing.assert_close(pixels[:, :1], expected)
+    old = GeneBertModel(tiny_config("deit", region_interpolation="bilinear"))  # configs that name it still load
+    torch.testing.assert_close(old.region_pixels(values)[:, :1], torch.nn.functional.interpolate(
+        values[:, None], size=(32, 32), mode="bilinear", align_corners=False))
+
+
+def _columns_reaching_the_encoder(interpolation: str, n_tf: int = 579, region: str = "vit") -> torch.Tensor:
+    """Per motif column: does the pooled region feature depend on it (gradient not zero)?"""
+    torch.manual_seed(0)
+    cfg = dict(REGIONS[region], image_size=64)
+    model = GeneBertModel(GeneBertConfig(sequence_config=SEQ, region_config=cfg, projection_dim=16,
+                                         region_interpolation=interpolation)).eval()
+    values = torch.randn(2, 10, n_tf, requires_grad=True)
+    model.get_region_features(values).pow(2).sum().backward()
+    return values.grad.abs().sum(dim=(0, 1)) > 0
+
+
+@pytest.mark.parametrize("region", ["vit", "swin"])
+def test_every_motif_column_reaches_the_region_encoder(region) -> None:
+    """Defect 1: with the area resize each of JASPAR2018's 579 columns changes the output at 64 px."""
+    reached = _columns_reaching_the_encoder("area", region=region)
+    assert bool(reached.all()), f"{int((~reached).sum())} of 579 columns never reach the encoder"
+
+
+def test_bilinear_resize_drops_most_motif_columns() -> None:
+    """What the default fixes: bilinear without antialiasing reads 2 columns per output pixel."""
+    assert int(_columns_reaching_the_encoder("bilinear").sum()) == 128
 
 
 class TestGeneBertSequenceEncoder(ModelTesterMixin):

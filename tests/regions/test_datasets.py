@@ -231,3 +231,38 @@ def test_cli_build_regions(tmp_path) -> None:
     assert np.array(ds[0]["affinity"]).shape == (4, 579)
     bad = CliRunner().invoke(app, ["genebert", "build-regions", "--output", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "either --peaks" in bad.output
+
+
+def test_scan_crop_scans_exactly_the_bases_the_sequence_encoder_reads(tmp_path, few) -> None:
+    """Defect 2: with scan_crop the affinities are those of the stored (cropped) sequence, which is
+    what the pretraining collator tokenizes; coordinates follow the crop."""
+    from nucleoforge.regions.datasets import central_crop
+
+    regions = list(regions_from_fasta(DATA / "oct4_peaks_test.fa", "oct4"))
+    meta = build_region_dataset(regions, few, tmp_path / "ds", group_size=4, shard_size=10, scan_crop=50)
+    assert meta["scan_crop"] == 50 and meta["max_region_length"] == 50
+    row = load_region_dataset(tmp_path / "ds")[3]
+    full = group_regions(regions, 4)[3]
+    assert row["region_lengths"] == [50] * 4
+    assert row["sequence"] == "".join(central_crop(r.sequence, 50) for r in full)
+    assert row["starts"] == [r.start + (len(r.sequence) - 50) // 2 for r in full]
+    assert [e - s for s, e in zip(row["starts"], row["ends"])] == [50] * 4
+    scanner = MotifScanner([log_odds_matrix(m.counts) for m in few])
+    crops = [row["sequence"][i * 50 : (i + 1) * 50] for i in range(4)]
+    np.testing.assert_allclose(np.array(row["affinity"]), scanner.scan_sequences(crops), atol=1e-5)
+    whole = scanner.scan_sequences([r.sequence for r in full])
+    assert np.abs(np.array(row["affinity"]) - whole).max() > 0.1  # the whole-region scan differs
+
+
+def test_max_gap_groups_only_genomic_neighbours() -> None:
+    from nucleoforge.regions.datasets import Region
+
+    def region(start):
+        return Region("chr1", start, start + 10, "a", "A" * 10)
+
+    regions = [region(s) for s in (0, 20, 40, 1_000, 1_020, 1_040, 5_000, 5_030)]
+    assert [[r.start for r in g] for g in group_regions(regions, 3)] == [[0, 20, 40], [1000, 1020, 1040]]
+    assert [[r.start for r in g] for g in group_regions(regions, 2, max_gap=100)] == [[0, 20], [1000, 1020], [5000, 5030]]
+    assert group_regions(regions, 3, max_gap=5) == []
+    with pytest.raises(ValueError, match="max_gap must be >= 0"):
+        group_regions(regions, 2, max_gap=-1)

@@ -76,5 +76,6 @@ def _tiny_regions(tmp_path):
 
     out = tmp_path / "regions"
     motifs = [m for m in load_jaspar() if m.matrix_id in ("MA0142.1", "MA0139.1")]
-    build_region_dataset(regions_from_fasta(DATA / "oct4_peaks_test.fa", "oct4"), motifs, out, group_size=2, shard_size=50)
+    build_region_dataset(regions_from_fasta(DATA / "oct4_peaks_test.fa", "oct4"), motifs, out, group_size=2, shard_size=50,
+                         scan_crop=30)
     return out

@@ -31,7 +31,7 @@ def region_dataset(tmp_path_factory):
         regions_from_fasta(DATA / "oct4_peaks_test.fa", "oct4"), regions_from_fasta(DATA / "mafk_peaks_test.fa", "mafk")
     )
     motifs = [m for m in load_jaspar() if m.matrix_id in ("MA0142.1", "MA0496.2", "MA0139.1", "MA0004.1")]
-    build_region_dataset(regions, motifs, out, group_size=4, shard_size=20)
+    build_region_dataset(regions, motifs, out, group_size=4, shard_size=20, scan_crop=30)  # what region_crop=30 reads
     return out
 
 
@@ -172,3 +172,51 @@ def test_pretraining_resume_is_exact_and_reads_the_checkpoint(region_dataset, tm
     save_file(state, str(weights_file), metadata={"format": "pt"})
     pretrain_genebert(region_dataset, changed, config, resume=True, **kwargs)
     assert (_weights(changed)[key] - a[key]).abs().max() > 0.5
+
+
+def test_pretraining_refuses_a_crop_the_motifs_were_not_scanned_on(region_dataset, tmp_path) -> None:
+    from nucleoforge.training.genebert import check_modalities
+    from tests.models.test_genebert import tiny_config
+
+    meta = json.loads((region_dataset / "genebert_regions.json").read_text())
+    check_modalities(meta, 30)  # the crop it was scanned on
+    check_modalities(meta, None)  # the stored sequences are already those 30 bp
+    with pytest.raises(ValueError, match=r"region_crop=20 would give the sequence encoder the central 20 bp of regions "
+                                         r"whose motifs .* scanned on the central 30 bp: the two modalities would "
+                                         r"describe different DNA. Build the dataset with scan_crop=20"):
+        pretrain_genebert(region_dataset, tmp_path / "run", tiny_config(), max_steps=1, batch_size=2, region_crop=20)
+    with pytest.raises(ValueError, match="scanned on whole regions"):
+        check_modalities({"max_region_length": 200}, 50)
+
+
+@pytest.mark.parametrize("mode", ["any", "same-condition"])
+def test_ngsp_negatives_can_stay_within_a_condition(region_dataset, mode) -> None:
+    """With same-condition negatives the random second segment comes from a row of the same
+    condition, so telling Oct4 from MafK regions no longer solves NGSP."""
+    from nucleoforge.regions.datasets import load_region_dataset
+
+    ds = load_region_dataset(region_dataset)
+    conds = ds["condition"]
+    rows = [ds[i] for i in range(len(ds)) if conds[i] == "oct4"][:6] + [ds[i] for i in range(len(ds)) if conds[i] == "mafk"][:6]
+    crossed = 0
+    for seed in range(8):
+        collator = _collator(region_dataset, seed=seed, ngsp_negatives=mode)
+        batch = collator(rows)
+        segments = [collator._split(r)[0] for r in rows]
+        tok = collator.tokenizer
+        for i, label in enumerate(batch["next_sentence_label"].tolist()):
+            if not label:
+                continue
+            # the row whose second half is this row's second segment
+            ids = torch.where(batch["labels"][i] != -100, batch["labels"][i], batch["input_ids"][i])  # unmasked
+            second = ids[batch["token_type_ids"][i] == 1][:-1]
+            sources = [j for j, s in enumerate(segments)
+                       if tok.encode_sequences(["".join(s[len(s) // 2 :])], errors="replace")[0].tolist() == second.tolist()]
+            assert sources and i not in sources
+            crossed += rows[sources[0]]["condition"] != rows[i]["condition"]
+    assert (crossed == 0) if mode == "same-condition" else (crossed > 0)
+
+
+def test_unknown_ngsp_negatives_mode_is_refused(region_dataset) -> None:
+    with pytest.raises(ValueError, match=r"ngsp_negatives must be one of \('any', 'same-condition'\), got 'other'"):
+        _collator(region_dataset, ngsp_negatives="other")

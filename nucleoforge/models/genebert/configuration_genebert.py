@@ -49,7 +49,7 @@ class GeneBertConfig(PretrainedConfig):
         region_config: a transformers ``SwinConfig``, ``ViTConfig`` or ``DeiTConfig`` (or a dict
             with ``model_type``); default Swin-T at 224 × 224 with 3 channels (ImageNet-shaped,
             so local pretrained Swin weights load). The ``group_size × n_TF`` matrix is resized
-            (bilinear) to ``image_size`` and repeated over ``num_channels``.
+            (``region_interpolation``) to ``image_size`` and repeated over ``num_channels``.
         projection_dim: size of the shared sequence–region space.
         logit_scale_init_value: initial ``log(1/temperature)`` (CLIP's 2.6592 = log(1/0.07)).
         learnable_temperature: train the temperature (default) or keep it fixed.
@@ -58,7 +58,15 @@ class GeneBertConfig(PretrainedConfig):
         srm_loss: ``infonce`` — symmetric InfoNCE, the mean of per-row softmax cross-entropies in
             both directions (CLIP); ``pooled`` — the paper's Eq. 3 with exponentiated scaled
             cosine similarities, ``-log(Σ_i e^{s_ii} / Σ_ij e^{s_ij})``, one ratio for the batch.
-        region_interpolation: ``bilinear`` or ``nearest`` resizing of the region matrix.
+        srm_gather: in training under ``torch.distributed`` with several ranks (torchrun),
+            contrast every rank's rows against the pairs of all ranks, so the SRM batch is the
+            global batch (``srm_loss="infonce"`` only; the pooled loss stays per rank).
+        region_interpolation: how the ``group_size × n_TF`` matrix is resized to the image:
+            ``area`` (default) averages every input cell into the pixel it falls in (adaptive
+            average pooling; cells are repeated when the image is larger), so every motif column
+            reaches the encoder; ``bilinear`` (without antialiasing) and ``nearest`` read only
+            some columns when shrinking (579 JASPAR columns to 64 px: 128 survive bilinear) —
+            kept only to load configs that name them.
 
     >>> GeneBertConfig(srm_weight=-1)
     Traceback (most recent call last):
@@ -81,7 +89,8 @@ class GeneBertConfig(PretrainedConfig):
         learnable_temperature: bool = True,
         srm_weight: float = 0.5,
         srm_loss: str = "infonce",
-        region_interpolation: str = "bilinear",
+        region_interpolation: str = "area",
+        srm_gather: bool = True,
         tie_word_embeddings: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -102,8 +111,8 @@ class GeneBertConfig(PretrainedConfig):
             raise ValueError(f"srm_weight must be >= 0, got {srm_weight}")
         if srm_loss not in SRM_LOSSES:
             raise ValueError(f"srm_loss must be one of {SRM_LOSSES}, got {srm_loss!r}")
-        if region_interpolation not in ("bilinear", "nearest"):
-            raise ValueError(f"region_interpolation must be 'bilinear' or 'nearest', got {region_interpolation!r}")
+        if region_interpolation not in ("area", "bilinear", "nearest"):
+            raise ValueError(f"region_interpolation must be 'area', 'bilinear' or 'nearest', got {region_interpolation!r}")
         self.sequence_config = sequence_config
         self.region_config = region_config
         self.projection_dim = projection_dim
@@ -112,6 +121,7 @@ class GeneBertConfig(PretrainedConfig):
         self.srm_weight = float(srm_weight)
         self.srm_loss = srm_loss
         self.region_interpolation = region_interpolation
+        self.srm_gather = bool(srm_gather)
         self.tie_word_embeddings = tie_word_embeddings
         super().__init__(**kwargs)
 

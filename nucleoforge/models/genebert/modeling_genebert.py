@@ -87,6 +87,29 @@ def srm_infonce_loss(logits_per_sequence: torch.Tensor) -> torch.Tensor:
     return 0.5 * (contrastive_loss(logits_per_sequence) + contrastive_loss(logits_per_sequence.t()))
 
 
+def gathered_infonce_loss(sequence_embeds: torch.Tensor, region_embeds: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE with every rank's pairs as negatives (``torch.distributed``, any backend).
+
+    Each rank scores its own rows against the embeddings of all ranks (gathered with
+    ``torch.distributed.nn.functional.all_gather``, which passes gradients back to their rank),
+    so the contrastive batch is the global one: the mean of the ranks' losses, and the
+    rank-averaged gradients (what DDP computes), equal one process's on the whole batch. Every
+    rank must hold the same number of rows.
+    """
+    import torch.distributed as dist
+    from torch.distributed.nn.functional import all_gather
+
+    b = sequence_embeds.shape[0]
+    sizes = [torch.zeros(1, dtype=torch.long, device=sequence_embeds.device) for _ in range(dist.get_world_size())]
+    dist.all_gather(sizes, torch.tensor([b], device=sequence_embeds.device))
+    if any(int(n) != b for n in sizes):
+        raise ValueError(f"the SRM all-gather needs equal per-rank batches, got {[int(n) for n in sizes]}")
+    seq_all, reg_all = torch.cat(all_gather(sequence_embeds)), torch.cat(all_gather(region_embeds))
+    targets = dist.get_rank() * b + torch.arange(b, device=sequence_embeds.device)
+    return 0.5 * (F.cross_entropy(scale * sequence_embeds @ reg_all.t(), targets)
+                  + F.cross_entropy(scale * region_embeds @ seq_all.t(), targets))
+
+
 def srm_pooled_loss(logits_per_sequence: torch.Tensor) -> torch.Tensor:
     """The paper's Eq. 3 on exponentiated logits: ``−log(Σ_i e^{s_ii} / Σ_ij e^{s_ij})``."""
     return torch.logsumexp(logits_per_sequence.flatten(), 0) - torch.logsumexp(logits_per_sequence.diagonal(), 0)
@@ -202,8 +225,12 @@ class GeneBertPreTrainedModel(PreTrainedModel):
         logits = self.logit_scale.exp() * seq @ reg.t()
         return logits, seq, reg, region_pooled
 
-    def _srm_loss(self, logits: torch.Tensor) -> torch.Tensor:
-        return srm_infonce_loss(logits) if self.config.srm_loss == "infonce" else srm_pooled_loss(logits)
+    def _srm_loss(self, logits: torch.Tensor, seq: torch.Tensor, reg: torch.Tensor) -> torch.Tensor:
+        if self.config.srm_loss == "pooled":
+            return srm_pooled_loss(logits)  # one ratio per batch: local to each rank
+        if self.training and self.config.srm_gather and _distributed():
+            return gathered_infonce_loss(seq, reg, self.logit_scale.exp())
+        return srm_infonce_loss(logits)
 
     # ------------------------------------------------------------------ export
     def save_sequence_model(self, save_directory: str | os.PathLike, tokenizer=None) -> None:
@@ -231,6 +258,13 @@ class GeneBertPreTrainedModel(PreTrainedModel):
         save_file(weights, path, metadata={"format": "pt"})
         if tokenizer is not None:
             tokenizer.save_pretrained(save_directory)
+
+
+def _distributed() -> bool:
+    """True under an initialised ``torch.distributed`` group of more than one rank."""
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def _region_hidden_size(region_config) -> int:
@@ -267,7 +301,7 @@ class GeneBertModel(GeneBertPreTrainedModel):
         seq_out = self.encode_sequence(input_ids, attention_mask, token_type_ids, position_ids)
         logits, seq, reg, region_pooled = self._match(seq_out.pooler_output, region_values)
         return GeneBertOutput(
-            loss=self._srm_loss(logits) if return_loss else None,
+            loss=self._srm_loss(logits, seq, reg) if return_loss else None,
             logits_per_sequence=logits,
             logits_per_region=logits.t(),
             sequence_embeds=seq,
@@ -375,7 +409,7 @@ class GeneBertForPreTraining(GeneBertPreTrainedModel):
         if use_regions or (region_values is not None and return_loss is False):
             logits, seq, reg, region_pooled = self._match(seq_out.pooler_output, region_values)
             if use_regions:
-                srm_loss = self._srm_loss(logits)
+                srm_loss = self._srm_loss(logits, seq, reg)
 
         terms = [t for t in (mgm_loss, ngsp_loss) if t is not None]
         if srm_loss is not None:
