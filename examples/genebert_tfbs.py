@@ -43,7 +43,7 @@ from nucleoforge.io.fasta import read_fasta
 from nucleoforge.models.genebert import GeneBertSequenceForSequencePrediction
 from nucleoforge.regions.motifs import load_jaspar
 from nucleoforge.training.genebert import genebert_preset, pretrain_genebert
-from nucleoforge.regions.datasets import build_region_dataset, regions_from_fasta
+from nucleoforge.regions.datasets import build_region_dataset, central_crop, regions_from_fasta
 from nucleoforge.shuffle import dinucleotide_shuffles
 from nucleoforge.tokenization import NucleotideTokenizer
 
@@ -52,9 +52,7 @@ TFS = ("oct4", "mafk")
 VARIANTS = {"a_full": "full objective (MGM + NGSP + 0.5 SRM)", "b_no_srm": "λ = 0 (MGM + NGSP)", "c_none": "no pretraining"}
 
 
-def centre(seq: str, n: int) -> str:
-    start = max(0, (len(seq) - n) // 2)
-    return seq[start : start + n]
+centre = central_crop  # the central n bp (the library's one crop rule)
 
 
 def peaks(tf: str, split: str) -> list[str]:

@@ -365,7 +365,7 @@ def pretrain_genebert(
         bf16=bf16,
         dataloader_num_workers=0,
         report_to=report_to,
-        ddp_find_unused_parameters=config.srm_weight == 0,
+        ddp_find_unused_parameters=config.srm_weight == 0 or config.ngsp_weight == 0,
         label_names=["labels", "next_sentence_label"],
         **training_kwargs,
     )

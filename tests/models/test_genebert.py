@@ -231,3 +231,20 @@ class TestGeneBertSequenceEncoder(ModelTesterMixin):
     model_type = "dnabert"
     tokenizer_kwargs = {"k": 3}
     config_kwargs = {"k": 3, "vocab_size": 69}
+
+
+def test_ngsp_weight_zero_leaves_mgm_and_srm() -> None:
+    """The "MGM only" arm: ngsp_weight=0 drops the next-segment term from the total."""
+    from nucleoforge.models.genebert import GeneBertForPreTraining
+
+    batch = tiny_batch()
+    torch.manual_seed(0)
+    full = GeneBertForPreTraining(tiny_config("vit")).eval()
+    torch.manual_seed(0)
+    mgm = GeneBertForPreTraining(tiny_config("vit", ngsp_weight=0.0, srm_weight=0.0)).eval()
+    a, b = full(**batch), mgm(**batch)
+    torch.testing.assert_close(a.loss, a.mgm_loss + a.ngsp_loss + 0.5 * a.srm_loss)
+    torch.testing.assert_close(b.loss, b.mgm_loss)
+    torch.testing.assert_close(a.mgm_loss, b.mgm_loss)  # identical init across arms
+    with pytest.raises(ValueError, match="ngsp_weight must be >= 0"):
+        tiny_config(ngsp_weight=-1)

@@ -55,6 +55,8 @@ class GeneBertConfig(PretrainedConfig):
         learnable_temperature: train the temperature (default) or keep it fixed.
         srm_weight: λ in ``L = L_mgm + L_ngsp + λ·L_srm`` (paper: 0.5). 0 disables the region
             branch during pretraining (the uni-modal ablation).
+        ngsp_weight: weight of the next-segment loss (1; 0 leaves MGM alone, or MGM + SRM: the
+            "MGM only" ablation arm).
         srm_loss: ``infonce`` — symmetric InfoNCE, the mean of per-row softmax cross-entropies in
             both directions (CLIP); ``pooled`` — the paper's Eq. 3 with exponentiated scaled
             cosine similarities, ``-log(Σ_i e^{s_ii} / Σ_ij e^{s_ij})``, one ratio for the batch.
@@ -89,6 +91,7 @@ class GeneBertConfig(PretrainedConfig):
         learnable_temperature: bool = True,
         srm_weight: float = 0.5,
         srm_loss: str = "infonce",
+        ngsp_weight: float = 1.0,
         region_interpolation: str = "area",
         srm_gather: bool = True,
         tie_word_embeddings: bool = True,
@@ -109,6 +112,8 @@ class GeneBertConfig(PretrainedConfig):
             raise ValueError(f"projection_dim must be a positive integer, got {projection_dim!r}")
         if srm_weight < 0:
             raise ValueError(f"srm_weight must be >= 0, got {srm_weight}")
+        if ngsp_weight < 0:
+            raise ValueError(f"ngsp_weight must be >= 0, got {ngsp_weight}")
         if srm_loss not in SRM_LOSSES:
             raise ValueError(f"srm_loss must be one of {SRM_LOSSES}, got {srm_loss!r}")
         if region_interpolation not in ("area", "bilinear", "nearest"):
@@ -120,6 +125,7 @@ class GeneBertConfig(PretrainedConfig):
         self.learnable_temperature = learnable_temperature
         self.srm_weight = float(srm_weight)
         self.srm_loss = srm_loss
+        self.ngsp_weight = float(ngsp_weight)
         self.region_interpolation = region_interpolation
         self.srm_gather = bool(srm_gather)
         self.tie_word_embeddings = tie_word_embeddings

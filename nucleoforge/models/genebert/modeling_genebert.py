@@ -411,7 +411,9 @@ class GeneBertForPreTraining(GeneBertPreTrainedModel):
             if use_regions:
                 srm_loss = self._srm_loss(logits, seq, reg)
 
-        terms = [t for t in (mgm_loss, ngsp_loss) if t is not None]
+        terms = [t for t in (mgm_loss,) if t is not None]
+        if ngsp_loss is not None and self.config.ngsp_weight > 0:
+            terms.append(self.config.ngsp_weight * ngsp_loss if self.config.ngsp_weight != 1 else ngsp_loss)
         if srm_loss is not None:
             terms.append(self.config.srm_weight * srm_loss)
         loss = torch.stack(terms).sum() if terms else None
