@@ -174,15 +174,21 @@ class VariantScorer:
         """Predict ``(len - context, 3)`` tracks for equal-length forward-strand windows."""
         out: list[np.ndarray] = []
         for i in range(0, len(windows), self.batch_size):
-            batch = np.stack([one_hot(w) for w in windows[i : i + self.batch_size]])
-            if strand == "-":
-                batch = reverse_complement_one_hot(batch)
-            self.model_positions += batch.shape[0] * batch.shape[1]
+            batch = self._encode(windows[i : i + self.batch_size], strand)
             y = self._predict(batch)
             if strand == "-":
                 y = y[:, ::-1]
             out.extend(np.ascontiguousarray(y[j]) for j in range(y.shape[0]))
         return out
+
+    def _encode(self, windows: list[str], strand: str) -> np.ndarray:
+        """One-hot ``(B, L, 4)`` model input of forward-strand windows (reverse-complemented on ``-``),
+        counted in :attr:`model_positions`."""
+        batch = np.stack([one_hot(w) for w in windows])
+        if strand == "-":
+            batch = reverse_complement_one_hot(batch)
+        self.model_positions += batch.shape[0] * batch.shape[1]
+        return batch
 
     def _span_fitting(self, memory: int) -> int:
         """Most reference outputs one window may hold with its activations within ``memory`` bytes."""
@@ -213,14 +219,12 @@ class VariantScorer:
         ref_out: list[np.ndarray] = []
         alt_out: list[list[np.ndarray]] = []
         for i in range(0, len(windows), per_call):
-            batch = np.stack([one_hot(w) for w in windows[i : i + per_call]])
+            batch = self._encode(windows[i : i + per_call], strand)
             items = [(b, j, alt) for b, window_cones in enumerate(cones[i : i + per_call]) for j, alt in window_cones]
             alt_x = np.stack([one_hot(alt)[0] for _, _, alt in items]) if items else np.zeros((0, 4), np.float32)
             centers = np.array([j for _, j, _ in items], dtype=np.int64)
-            if strand == "-":
-                batch = reverse_complement_one_hot(batch)
+            if strand == "-":  # the window was reverse-complemented: so are the ALT bases and their places
                 alt_x, centers = alt_x[:, ::-1], length - 1 - centers
-            self.model_positions += batch.shape[0] * batch.shape[1]
             self.incremental_alts += len(items)
             with torch.inference_mode():
                 x = torch.as_tensor(np.ascontiguousarray(batch)).to(param.device, param.dtype)

@@ -56,14 +56,18 @@ class ReferenceActivations:
     probabilities: torch.Tensor
 
 
-def activation_bytes(config: SpliceAIConfig, window: int, *, bytes_per_value: int = 4) -> int:
-    """Bytes :func:`reference_pass` keeps for one window of ``window`` input positions."""
-    rows, offset = 0, 0
+def _trunk_offsets(config: SpliceAIConfig) -> list[int]:
+    """Window positions cropped from each end of every kept trunk activation (unit inputs, then the last)."""
+    offsets = [0]
     for num_blocks, kernel_size, dilation in config.stages:
         for _ in range(num_blocks):
-            rows += window - 2 * offset
-            offset += (kernel_size - 1) * dilation
-    rows += window - 2 * offset
+            offsets.append(offsets[-1] + (kernel_size - 1) * dilation)
+    return offsets
+
+
+def activation_bytes(config: SpliceAIConfig, window: int, *, bytes_per_value: int = 4) -> int:
+    """Bytes :func:`reference_pass` keeps for one window of ``window`` input positions."""
+    rows = sum(window - 2 * offset for offset in _trunk_offsets(config))
     return rows * config.channels * config.num_members * bytes_per_value
 
 
@@ -84,26 +88,9 @@ def reference_pass(model, x: torch.Tensor, *, calibrated: bool = False) -> Refer
     model._check_input(x)
     keep: list[torch.Tensor] = []
     logits = model._member_logits_fused(x.to(dtype=model.members[0].input_conv.weight.dtype).transpose(1, 2), keep=keep)
-    temperatures = _temperatures(model, calibrated)
-    probabilities, _ = member_probabilities(logits.transpose(2, 3), temperatures)
-    trunk, offsets, offset = [], [], 0
-    net = model._fused_network()
-    shrinks = [stage.shrink for stage in net.stages for _ in stage.units]
-    for i, h in enumerate(keep):
-        trunk.append(h.permute(0, 2, 3, 1).reshape(h.shape[0], h.shape[-1], h.shape[1]))
-        offsets.append(offset)
-        if i < len(shrinks):
-            offset += shrinks[i]
-    return ReferenceActivations(trunk, offsets, x.shape[1], probabilities)
-
-
-def _temperatures(model, calibrated: bool):
-    if not calibrated:
-        return None
-    temperatures = model.config.calibration_temperatures
-    if temperatures is None:
-        raise ValueError("calibrated=True: the model has no calibration_temperatures (fit them with calibrate-splice)")
-    return temperatures
+    probabilities, _ = member_probabilities(logits.transpose(2, 3), model._temperatures(calibrated))
+    trunk = [h.permute(0, 2, 3, 1).reshape(h.shape[0], h.shape[-1], h.shape[1]) for h in keep]
+    return ReferenceActivations(trunk, _trunk_offsets(model.config), x.shape[1], probabilities)
 
 
 def _rows(trunk: torch.Tensor, windows: torch.Tensor, starts: torch.Tensor, width: int) -> torch.Tensor:
@@ -171,5 +158,5 @@ def substitution_probabilities(
     logits = net.logits(skip).transpose(2, 3)
     from .modeling_spliceai import member_probabilities
 
-    probabilities, _ = member_probabilities(logits, _temperatures(model, calibrated))
+    probabilities, _ = member_probabilities(logits, model._temperatures(calibrated))
     return probabilities

@@ -297,6 +297,18 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
                 f"{self.config.context}-nt context ({self.config.flank} each side) plus at least 1 position"
             )
 
+    def _temperatures(self, calibrated: bool):
+        """``config.calibration_temperatures`` when ``calibrated`` (None otherwise); a model without them raises."""
+        if not calibrated:
+            return None
+        temperatures = self.config.calibration_temperatures
+        if temperatures is None:
+            raise ValueError(
+                f"this SpliceAI model ({self.name_or_path or 'unsaved'}) is not calibrated: its config has no "
+                "calibration_temperatures; fit them with `nucleoforge calibrate-splice --data DIR --model MODEL_DIR`"
+            )
+        return temperatures
+
     def _member_logits_modular(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, M, labels, L)`` by running each member module (BatchNorm as in the current mode)."""
         return torch.stack([member(x) for member in self.members], dim=1)
@@ -400,12 +412,7 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
                 :func:`apply_temperatures`); a model without them raises ``ValueError``. The
                 default leaves the probabilities exactly the members' mean softmax.
         """
-        temperatures = self.config.calibration_temperatures if calibrated else None
-        if calibrated and temperatures is None:
-            raise ValueError(
-                f"this SpliceAI model ({self.name_or_path or 'unsaved'}) is not calibrated: its config has no "
-                "calibration_temperatures; fit them with `nucleoforge calibrate-splice --data DIR --model MODEL_DIR`"
-            )
+        temperatures = self._temperatures(calibrated)
         self._check_input(input)
         x = input.to(dtype=self.members[0].input_conv.weight.dtype).transpose(1, 2)
         if use_fused is None:
