@@ -1,4 +1,4 @@
-"""``nucleoforge genebert build-regions`` and ``nucleoforge genebert pretrain``."""
+"""``nucleoforge genebert build-regions``, ``promoters`` and ``pretrain``."""
 
 from __future__ import annotations
 
@@ -88,6 +88,42 @@ def build_regions(
         f"wrote {meta['num_samples']} samples ({meta['num_regions']} regions, {len(meta['shards'])} shard(s)) "
         f"of {group_size} regions × {len(found)} motifs to {output}; per condition: {json.dumps(meta['conditions'])}"
     )
+
+
+@genebert_app.command("promoters")
+def promoters(
+    reference: Path = typer.Option(..., "--reference", "-R", help="Reference FASTA (chromosome records at true coordinates)."),
+    annotation: str = typer.Option(..., "--annotation", "-A", help="Gene table: grch37, grch38, a SpliceAI-style table, a GTF or a GFF3."),
+    output: Path = typer.Option(..., "--output", "-o", help="TSV to write: sequence, label, id (what `nucleoforge finetune` reads)."),
+    core: int = typer.Option(70, "--core", min=2, help="Window width in bp (paper: 70)."),
+    upstream: int = typer.Option(34, "--upstream", min=0, help="Bases before the TSS inside the window (−34 … +35 by default)."),
+    negatives: int = typer.Option(10, "--negatives", min=0, help="GC-matched non-promoter windows per promoter."),
+    min_tss_distance: int = typer.Option(2000, "--min-tss-distance", min=0, help="Negatives lie at least this far (bp) from every TSS."),
+    seed: int = typer.Option(0, "--seed"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line or warnings (errors only)."),
+) -> None:
+    """Promoter cores (TSS −34 … +35) and GC-matched intronic/intergenic windows, as a labelled TSV."""
+    if quiet:
+        set_quiet()
+    from nucleoforge.io.annotation import GeneTable
+    from nucleoforge.io.genome import Genome
+    from nucleoforge.regions.promoters import promoter_windows, write_promoter_table
+
+    if upstream >= core:
+        raise typer.BadParameter(f"--upstream {upstream} must be less than --core {core} (the TSS is inside the window)")
+    if output.resolve() == reference.resolve():
+        raise typer.BadParameter(f"--output {output} is the reference FASTA; choose another file")
+    genome, genes = Genome(reference), GeneTable.load(annotation)
+    windows = promoter_windows(genome, genes, core=core, upstream=upstream, negatives_per_promoter=negatives,
+                               min_tss_distance=min_tss_distance, seed=seed)  # fmt: skip
+    partial = output.with_name(output.name + ".partial")
+    summary = write_promoter_table(windows, partial)
+    partial.replace(output)  # a failed run leaves an earlier file whole
+    kinds = ", ".join(f"{n} {k}" for k, n in summary["kinds"].items())
+    gc_neg = f"{summary['gc_negative']:.3f}" if summary["gc_negative"] is not None else "–"
+    if not is_quiet():
+        typer.echo(f"wrote {summary['windows']} windows of {core} bp ({kinds}) to {output}; "
+                   f"mean GC promoters {summary['gc_promoter']:.3f}, negatives {gc_neg}")  # fmt: skip
 
 
 @genebert_app.command("pretrain")
