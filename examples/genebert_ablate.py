@@ -280,13 +280,15 @@ def readouts_tf(d: dict, folders: dict[str, Path], seed: int, out: Path, tf: str
         return rng.choice(n_pos, n // 2, replace=False), n_pos + rng.choice(n_pos, n // 2, replace=False)
 
     if "probe" in args.readouts:
-        feats = {arm: (embed(f, d["pos"] + d["neg"], args.bf16), embed(f, d["x_test"], args.bf16)) for arm, f in folders.items()}
-        feats["6-mer LR"] = (kmer_counts(d["pos"] + d["neg"]), kmer_counts(d["x_test"]))
-        for n in args.labels:
-            pos, neg = pick(n)
-            rows, y = np.concatenate([pos, neg]), np.array([1] * (n // 2) + [0] * (n // 2))
+        picks = {n: np.concatenate(pick(n)) for n in args.labels}
+        used = np.unique(np.concatenate(list(picks.values())))  # only labelled sequences are embedded
+        seqs = [(d["pos"] + d["neg"])[i] for i in used]
+        feats = {arm: (embed(f, seqs, args.bf16), embed(f, d["x_test"], args.bf16)) for arm, f in folders.items()}
+        feats["6-mer LR"] = (kmer_counts(seqs), kmer_counts(d["x_test"]))
+        for n, rows in picks.items():
+            y = np.array([1] * (n // 2) + [0] * (n // 2))
             for arm, (x_tr, x_te) in feats.items():
-                scores[(arm, f"probe n={n}")] = probe(x_tr[rows], y, x_te)
+                scores[(arm, f"probe n={n}")] = probe(x_tr[np.searchsorted(used, rows)], y, x_te)
     if "finetune" in args.readouts:
         n = args.finetune_labels
         pos, neg = pick(n)

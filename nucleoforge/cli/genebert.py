@@ -107,18 +107,17 @@ def promoters(
         set_quiet()
     from nucleoforge.io.annotation import GeneTable
     from nucleoforge.io.genome import Genome
+    from nucleoforge.io.outputs import atomic_path, check_not_input
     from nucleoforge.regions.promoters import promoter_windows, write_promoter_table
 
     if upstream >= core:
         raise typer.BadParameter(f"--upstream {upstream} must be less than --core {core} (the TSS is inside the window)")
-    if output.resolve() == reference.resolve():
-        raise typer.BadParameter(f"--output {output} is the reference FASTA; choose another file")
+    check_not_input(output, reference, option="--output")
     genome, genes = Genome(reference), GeneTable.load(annotation)
     windows = promoter_windows(genome, genes, core=core, upstream=upstream, negatives_per_promoter=negatives,
                                min_tss_distance=min_tss_distance, seed=seed)  # fmt: skip
-    partial = output.with_name(output.name + ".partial")
-    summary = write_promoter_table(windows, partial)
-    partial.replace(output)  # a failed run leaves an earlier file whole
+    with atomic_path(output) as tmp:  # a failed run leaves an earlier file whole
+        summary = write_promoter_table(windows, tmp)
     kinds = ", ".join(f"{n} {k}" for k, n in summary["kinds"].items())
     gc_neg = f"{summary['gc_negative']:.3f}" if summary["gc_negative"] is not None else "–"
     if not is_quiet():

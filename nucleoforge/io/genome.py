@@ -81,6 +81,16 @@ def parse_region(text: str) -> Region:
     return Region(m["chrom"], start - 1, end, m["strand"] or "+")
 
 
+def is_region_name(name: str) -> bool:
+    """Whether a record name reads ``chrom:start-end[:strand]``, the name of an excerpt
+    (``samtools faidx`` output) rather than of a whole chromosome.
+
+    >>> is_region_name("22:20000001-21000000"), is_region_name("chr22")
+    (True, False)
+    """
+    return _REGION_RE.match(name) is not None
+
+
 def _strip_chr(name: str) -> str:
     return name[3:] if name.lower().startswith("chr") else name
 

@@ -17,7 +17,7 @@ cross-validation.
 
 >>> import io, tempfile, os
 >>> from nucleoforge.io.annotation import GeneTable
->>> from nucleoforge.io.genome import Genome
+>>> from nucleoforge.io.genome import Genome, is_region_name
 >>> rng = __import__("random").Random(0)
 >>> seq = "".join(rng.choice("ACGT") for _ in range(30_000))
 >>> d = tempfile.mkdtemp(); fa = os.path.join(d, "g.fa")
@@ -47,14 +47,12 @@ import numpy as np
 
 from nucleoforge.alphabet import reverse_complement
 from nucleoforge.io.annotation import Gene, GeneTable
-from nucleoforge.io.genome import Genome
+from nucleoforge.io.genome import Genome, is_region_name
 
 __all__ = ["PromoterWindow", "tss_sites", "promoter_windows", "write_promoter_table", "PROMOTER_COLUMNS"]
 
 PROMOTER_COLUMNS = ("sequence", "label", "id")
 _ACGT = re.compile(r"[ACGTacgt]+")
-_EXCERPT = re.compile(r"[^:\s]+:[\d,]+-[\d,]+")
-
 
 
 @dataclass(frozen=True)
@@ -90,10 +88,6 @@ def tss_sites(genes: Iterable[Gene]) -> list[tuple[str, int, str, str]]:
             seen.add((g.chrom, pos, g.strand))
             out.append((g.chrom, pos, g.strand, g.symbol or g.name))
     return out
-
-
-def _gc(seq: str) -> float:
-    return (seq.count("G") + seq.count("C") + seq.count("g") + seq.count("c")) / len(seq)
 
 
 def _window_ok(mask: np.ndarray, width: int) -> np.ndarray:
@@ -142,7 +136,7 @@ def promoter_windows(
         positives.append(PromoterWindow(seq, 1, len(positives), "promoter", name, genome.resolve(chrom), start, strand))
     if not positives:
         hint = ""
-        if any(_EXCERPT.fullmatch(c) for c in genome.chroms):
+        if any(is_region_name(c) for c in genome.chroms):
             hint = ("; its records are named chrom:start-end — place them at their coordinates first "
                     "(nucleoforge.io.genome.place_subsequence_records)")
         raise ValueError(f"no transcription start site of {genes.source} has {core} ACGT bases around it in {genome.path}{hint}")
@@ -150,12 +144,14 @@ def promoter_windows(
         return positives
 
     # candidate negative starts per chromosome: ACGT only, no exon, far from every TSS
-    pools: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]] = []  # chrom, bases, starts, GC, in a transcript
     need = negatives_per_promoter * len(positives)
-    for chrom in dict.fromkeys(p.chrom for p in positives):
+    chroms = list(dict.fromkeys(p.chrom for p in positives))
+    bases: list[str] = []
+    pool_chrom, pool_start, pool_gc, pool_inside = [], [], [], []  # one entry per candidate, per chromosome
+    for k, chrom in enumerate(chroms):
         n = genome.length(chrom)
-        bases = genome.fetch(chrom, 0, n)
-        codes = np.frombuffer(bases.upper().encode("ascii"), dtype=np.uint8)
+        bases.append(genome.fetch(chrom, 0, n))
+        codes = np.frombuffer(bases[k].upper().encode("ascii"), dtype=np.uint8)
         allowed = np.isin(codes, np.frombuffer(b"ACGT", dtype=np.uint8))
         transcribed = np.zeros(n, dtype=bool)
         table_chrom = genes.resolve(chrom)
@@ -172,26 +168,27 @@ def promoter_windows(
         if len(ok) > candidates_per_negative * need:
             ok = np.sort(rng.choice(ok, size=candidates_per_negative * need, replace=False))
         gc_run = np.concatenate([[0], np.cumsum((codes == ord("G")) | (codes == ord("C")), dtype=np.int64)])
-        gc = (gc_run[ok + core] - gc_run[ok]) / core
-        pools.append((chrom, bases, ok, gc, _window_ok(transcribed, core)[ok]))
-    where = [(k, j) for k, pool in enumerate(pools) for j in range(len(pool[2]))]
-    if len(where) < need:
-        raise ValueError(f"only {len(where)} candidate non-promoter windows of {core} bp in {genome.path}; "
+        pool_chrom.append(np.full(len(ok), k))
+        pool_start.append(ok)
+        pool_gc.append((gc_run[ok + core] - gc_run[ok]) / core)
+        pool_inside.append(_window_ok(transcribed, core)[ok])
+    starts, gc = np.concatenate(pool_start), np.concatenate(pool_gc)
+    which, inside = np.concatenate(pool_chrom), np.concatenate(pool_inside)
+    if len(starts) < need:
+        raise ValueError(f"only {len(starts)} candidate non-promoter windows of {core} bp in {genome.path}; "
                          f"{need} needed ({negatives_per_promoter} per promoter)")  # fmt: skip
-    gc = np.concatenate([pool[3] for pool in pools])
     used = np.zeros(len(gc), dtype=bool)
     negatives: list[PromoterWindow] = []
     for p in (positives[i] for i in rng.permutation(len(positives))):
         dist = np.abs(gc - p.gc) + used * 2.0  # used windows go last
         for i in np.argsort(dist, kind="stable")[:negatives_per_promoter]:
             used[i] = True
-            k, j = where[i]
-            chrom, bases, starts, _, inside = pools[k]
-            start = int(starts[j])
+            start = int(starts[i])
             strand = "+" if rng.random() < 0.5 else "-"
-            seq = bases[start : start + core].upper()
+            seq = bases[which[i]][start : start + core].upper()
             seq = seq if strand == "+" else reverse_complement(seq)
-            negatives.append(PromoterWindow(seq, 0, p.group, "intronic" if inside[j] else "intergenic", p.name, chrom, start, strand))
+            negatives.append(PromoterWindow(seq, 0, p.group, "intronic" if inside[i] else "intergenic", p.name,
+                                            chroms[which[i]], start, strand))  # fmt: skip
     negatives.sort(key=lambda w: (w.group, w.chrom, w.start))
     return positives + negatives
 

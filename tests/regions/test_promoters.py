@@ -108,7 +108,7 @@ def test_cli_writes_the_table_and_refuses_an_excerpt(capsys, chr22, tmp_path):
     assert res.code == 0 and "wrote 57 windows of 70 bp (19 promoter" in res.out, res
     lines = out.read_text().splitlines()
     assert lines[0] == "sequence\tlabel\tid" and len(lines) == 1 + 19 * 3
-    assert not (tmp_path / "promoters.tsv.partial").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["promoters.tsv"]  # no temporary file left
     # the bundled block itself: its one record is named 22:20000001-21000000, not 22
     line = assert_user_error(run_main(capsys, "genebert", "promoters", "-R", BLOCK, "-A", "grch37", "-o", tmp_path / "x.tsv"),
                              "no transcription start site", "place them at their coordinates first")  # fmt: skip
@@ -116,3 +116,8 @@ def test_cli_writes_the_table_and_refuses_an_excerpt(capsys, chr22, tmp_path):
     assert_user_error(run_main(capsys, "genebert", "promoters", "-R", chr22.path, "-A", "grch37", "-o", out, "--upstream", "70"),
                       "--upstream 70 must be less than --core 70")  # fmt: skip
     assert len(out.read_text().splitlines()) == 1 + 19 * 3  # the earlier file is untouched
+    ref = tmp_path / "ref.fa"
+    ref.write_bytes(Path(chr22.path).read_bytes())
+    assert_user_error(run_main(capsys, "genebert", "promoters", "-R", ref, "-A", "grch37", "-o", ref),
+                      f"--output {ref} is the same file as the input {ref}")  # fmt: skip
+    assert ref.read_bytes() == Path(chr22.path).read_bytes()
