@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-all bench install clean
+.PHONY: demo test test-slow test-all bench install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -n 2 -m "not slow"
+
+# the slow tier: real-data end-to-end checks (GeneBERT ablation example, the sample VCF scored,
+# the wheel installed into a fresh environment); minutes, not seconds
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -q -n 2 -m slow
 
 test-all: $(VENV)/.installed
 	$(PY) -m pytest -q -n 2

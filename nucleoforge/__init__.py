@@ -2,12 +2,14 @@
 
 Importing the package registers every model family of :mod:`nucleoforge.registry` with the
 transformers Auto classes, so ``AutoModelForMaskedLM.from_pretrained(dir)`` and
-``AutoTokenizer.from_pretrained(dir)`` work on folders written by nucleoforge. The import itself
-stays light (no torch): each Auto module is registered with as soon as transformers loads it
+``AutoTokenizer.from_pretrained(dir)`` work on folders written by nucleoforge, and registers the
+pipeline tasks (``nucleotide-fill-mask``, ``nucleotide-embedding``, ``zero-shot-variant-effect``,
+``nucleotide-attention``, ``splice-site``) with ``transformers.pipeline``. The import itself
+stays light (no torch): the Auto classes are registered with as soon as transformers loads them,
+the tasks as soon as transformers loads its pipelines
 (:func:`nucleoforge.registry.install_auto_registration`). The names below
-(``nucleoforge.SpliceBertForMaskedLM``…) load on first use; the pipelines register their tasks
-with ``transformers.pipeline`` when :mod:`nucleoforge.pipelines` is imported (``nucleoforge.pipeline``
-does that for you).
+(``nucleoforge.SpliceBertForMaskedLM``…) load on first use; ``nucleoforge.pipeline`` is
+``transformers.pipeline``.
 
 >>> import nucleoforge as nf
 >>> nf.SpliceBertConfig().max_position_embeddings
@@ -54,7 +56,7 @@ def pipeline(task: str, *args: Any, **kwargs: Any) -> Any:
     ``nucleotide-embedding``, ``zero-shot-variant-effect``, ``nucleotide-attention``, ``splice-site``)."""
     import transformers
 
-    import nucleoforge.pipelines  # noqa: F401  (registers the tasks)
+    _registry.register_pipelines()  # already done when transformers.pipelines was loaded; idempotent
 
     return transformers.pipeline(task, *args, **kwargs)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 __all__ = [
     "SPECIAL_TOKENS", "RNAERNIE_RNA_TYPES", "kmer_vocabulary", "ModelFamily", "register_family", "unregister_family", "family",
-    "families", "family_of_config", "register_auto_classes", "install_auto_registration", "resolve",
+    "families", "family_of_config", "family_of_name", "register_auto_classes", "register_pipelines", "install_auto_registration", "resolve",
 ]  # fmt: skip
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -48,6 +48,11 @@ def kmer_vocabulary(k: int, alphabet: str = "AUCG") -> list[str]:
 
 #: the one tokenizer class of every BERT-family model
 TOKENIZER = "nucleoforge.tokenization:NucleotideTokenizer"
+
+#: the package whose import registers nucleoforge's tasks with ``transformers.pipeline``
+#: (``nucleotide-fill-mask``, ``nucleotide-embedding``, ``zero-shot-variant-effect``,
+#: ``nucleotide-attention``, ``splice-site``); named here, imported by :func:`register_pipelines`
+PIPELINES = "nucleoforge.pipelines"
 
 #: the BERT-family Auto classes and the class-name suffix each one loads
 BERT_AUTO_CLASSES = {
@@ -142,6 +147,19 @@ class ModelFamily:
         else:
             yield self.pretrained[0] if self.pretrained else self.model_type, {}, self.description.format(k=self.ks[0])
 
+    def names(self) -> list[str]:
+        """Every name this family is known by: its model type, aliases, ``nucleoforge info`` rows,
+        variants and named weights."""
+        found = [self.model_type, *self.aliases, *(row[0] for row in self.info_rows()), *self.variants, *self.pretrained]
+        return list(dict.fromkeys(found))
+
+    @property
+    def convert_command(self) -> str | None:
+        """The command that writes this family's folder from an original release (None without a converter)."""
+        if self.converter is None:
+            return None
+        return f"nucleoforge convert {self.model_type} " + ("[SRC]... DST" if self.kind == "spliceai" else "SRC DST")
+
     # -- classes (imported on first use) ---------------------------------------------------------
     def config_cls(self) -> type:
         return getattr(importlib.import_module(self.module), self.config_class)
@@ -187,6 +205,19 @@ def families(kind: str | None = None) -> list[ModelFamily]:
     return [f for f in _FAMILIES.values() if kind is None or f.kind == kind]
 
 
+def family_of_name(name: str) -> ModelFamily | None:
+    """The family that ``name`` names (a model type, alias, variant, ``nucleoforge info`` row or
+    named weights such as ``utrbert-3mer`` or ``spliceai-10k``), or None.
+
+    >>> family_of_name("utrbert-3mer").model_type, family_of_name("spliceai-10k-2").model_type, family_of_name("x/y")
+    ('utrbert', 'spliceai', None)
+    """
+    for entry in _FAMILIES.values():
+        if name in entry.names():
+            return entry
+    return None
+
+
 def family_of_config(config: Any) -> ModelFamily:
     """The family of a config object (by its ``model_type``)."""
     return family(getattr(config, "model_type", None) or "")
@@ -228,8 +259,22 @@ def register_auto_classes(model_types: list[str] | None = None) -> None:
         raise RuntimeError("cannot register " + "; ".join(failed))
 
 
-#: loading this module means someone is about to use an Auto class
-_AUTO_TRIGGER = "transformers.models.auto.configuration_auto"
+def register_pipelines() -> None:
+    """Register nucleoforge's pipeline tasks with ``transformers.pipeline`` (imports torch); idempotent.
+
+    ``import nucleoforge`` arranges for this to run as soon as ``transformers.pipelines`` is loaded
+    (:func:`install_auto_registration`), so ``transformers.pipeline("nucleotide-fill-mask", model=dir)``
+    works after a plain ``import nucleoforge``.
+    """
+    importlib.import_module(PIPELINES)
+
+
+#: module whose loading means someone is about to use it -> what nucleoforge registers then
+#: (transformers' Auto machinery: the model families; its pipelines: the pipeline tasks)
+_TRIGGERS: dict[str, Callable[[], None]] = {
+    "transformers.models.auto.configuration_auto": lambda: register_auto_classes(),
+    "transformers.pipelines": lambda: register_pipelines(),
+}
 
 
 class _CountingLoader:
@@ -254,26 +299,28 @@ class _CountingLoader:
 
 
 class _AutoRegistrationHook:
-    """``sys.meta_path`` finder installed by ``import nucleoforge``: once transformers' Auto
-    machinery has been imported and no module is still being imported (in any thread),
-    registers every family and removes itself. So ``import nucleoforge`` imports neither torch
-    nor transformers, and the Auto classes know every family whichever is imported first.
+    """``sys.meta_path`` finder installed by ``import nucleoforge``: once a module of
+    :data:`_TRIGGERS` (transformers' Auto machinery, its pipelines) has been imported and no module
+    is still being imported (in any thread), runs that trigger's registration; removes itself when
+    every trigger has run. So ``import nucleoforge`` imports neither torch nor transformers, and
+    transformers knows every family and pipeline task whichever is imported first.
 
     A failure while registering never breaks the user's import: it is reported as a warning,
-    and :func:`register_auto_classes` called directly raises it.
+    and :func:`register_auto_classes` / :func:`register_pipelines` called directly raise it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pending: list[str]) -> None:
         import threading
 
         self._lock = threading.Lock()
         self._in_flight = 0  # module executions in progress, all threads
-        self._done = False
+        self._pending = list(pending)  # trigger modules whose registration has not run
+        self._busy = False  # one thread is running registrations (they import modules themselves)
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         import sys
 
-        if self._done:
+        if not self._pending:
             return None
         for finder in sys.meta_path:
             if finder is not self and hasattr(finder, "find_spec"):
@@ -290,40 +337,63 @@ class _AutoRegistrationHook:
         with self._lock:
             self._in_flight += 1
 
-    def leave(self) -> None:
+    def _take_due(self) -> list[str]:
+        """Under the lock: the pending triggers that are loaded, marked as taken (exactly one thread runs each)."""
         import sys
 
+        if self._busy or self._in_flight or not self._pending:
+            return []
+        due = [t for t in self._pending if t in sys.modules]
+        if due:
+            self._busy = True
+            self._pending = [t for t in self._pending if t not in due]
+            if not self._pending and self in sys.meta_path:
+                sys.meta_path.remove(self)
+        return due
+
+    def leave(self) -> None:
         with self._lock:
             self._in_flight -= 1
-            ready = not self._done and self._in_flight == 0 and _AUTO_TRIGGER in sys.modules
-            if ready:
-                self._done = True  # exactly one thread registers
-                if self in sys.meta_path:
-                    sys.meta_path.remove(self)
-        if ready:
-            try:
-                register_auto_classes()
-            except Exception as exc:  # noqa: BLE001 (the user's import must not fail because of us)
-                import warnings
+            due = self._take_due()
+        while due:  # a registration may load another trigger: run it too once it is done
+            for trigger in due:
+                _run_trigger(trigger)
+            with self._lock:
+                self._busy = False
+                due = self._take_due()
 
-                warnings.warn(
-                    f"nucleoforge could not register its model families with the transformers Auto classes "
-                    f"({type(exc).__name__}: {exc}); call nucleoforge.registry.register_auto_classes() to see the error",
-                    RuntimeWarning, stacklevel=2,
-                )
+
+def _run_trigger(trigger: str) -> None:
+    """Run ``trigger``'s registration; a failure becomes a warning (the user's import must not fail because of us)."""
+    try:
+        _TRIGGERS[trigger]()
+    except Exception as exc:  # noqa: BLE001
+        import warnings
+
+        what = "pipeline tasks with transformers.pipeline" if trigger == "transformers.pipelines" else \
+            "model families with the transformers Auto classes"
+        call = "register_pipelines" if trigger == "transformers.pipelines" else "register_auto_classes"
+        warnings.warn(
+            f"nucleoforge could not register its {what} ({type(exc).__name__}: {exc}); "
+            f"call nucleoforge.registry.{call}() to see the error",
+            RuntimeWarning, stacklevel=3,
+        )
 
 
 def install_auto_registration() -> None:
-    """Register with the transformers Auto classes now if they are loaded, else as soon as they are.
+    """Register with transformers' Auto classes and ``transformers.pipeline`` now where transformers
+    has loaded them, else as soon as it does.
 
     Called once by ``import nucleoforge``.
     """
     import sys
 
-    if _AUTO_TRIGGER in sys.modules:
-        register_auto_classes()
-    elif not any(isinstance(f, _AutoRegistrationHook) for f in sys.meta_path):
-        sys.meta_path.insert(0, _AutoRegistrationHook())
+    pending = [t for t in _TRIGGERS if t not in sys.modules]
+    for trigger in _TRIGGERS:
+        if trigger in sys.modules:
+            _TRIGGERS[trigger]()
+    if pending and not any(isinstance(f, _AutoRegistrationHook) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AutoRegistrationHook(pending))
 
 
 # ---------------------------------------------------------------------------- the table

@@ -1,13 +1,13 @@
 """The ``nucleoforge`` command line: one typer app, one command per library function.
 
 Command modules live beside this file and register themselves on the apps of
-:mod:`nucleoforge.cli.app` (``app``, ``convert_app``, ``genebert_app``); heavy imports (torch, transformers) happen inside
+:mod:`nucleoforge.cli.app` (``app``, ``convert_app``, ``genebert_app``, ``reference_app``); heavy imports (torch, transformers) happen inside
 the commands so that ``nucleoforge --help`` stays fast.
 """
 
 from __future__ import annotations
 
-from nucleoforge.cli.app import app, convert_app, genebert_app  # noqa: F401  (re-exported)
+from nucleoforge.cli.app import app, convert_app, genebert_app, reference_app  # noqa: F401  (re-exported)
 
 # Command modules register on the apps above when imported.
 from nucleoforge.cli import (  # noqa: E402,F401
@@ -17,6 +17,7 @@ from nucleoforge.cli import (  # noqa: E402,F401
     genebert,
     lm,
     pipelines,
+    reference,
     serve,
     spliceai,
     splice_data,

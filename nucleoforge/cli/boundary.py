@@ -42,7 +42,10 @@ ClickException = _click_exceptions.ClickException
 UsageError = _click_exceptions.UsageError
 NoArgsIsHelpError = getattr(_click_exceptions, "NoArgsIsHelpError", ())
 
-__all__ = ["USER_ERRORS", "run", "set_quiet", "is_quiet", "debug_enabled", "check_device", "describe"]
+__all__ = [
+    "USER_ERRORS", "run", "set_quiet", "is_quiet", "debug_enabled", "check_device", "describe", "model_type_choices",
+    "check_model_type", "check_model_name",
+]  # fmt: skip
 
 #: exception types that are the user's to fix: one ``error:`` line and exit status 2
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -80,6 +83,11 @@ def set_quiet() -> None:
     _state["saved_env"] = {k: os.environ.get(k) for k in _QUIET_ENV}
     os.environ.update(_QUIET_ENV)
     import logging
+    import warnings
+
+    _state["warnings"] = warnings.catch_warnings()  # restores the filters when the command ends
+    _state["warnings"].__enter__()
+    warnings.simplefilter("ignore")  # Python warnings (torch's, the Trainer's) too: errors only
 
     _state["nf_level"] = logging.getLogger("nucleoforge").level
     logging.getLogger("nucleoforge").setLevel(logging.ERROR)
@@ -104,6 +112,8 @@ def _reset_quiet() -> None:
     if _state["quiet"]:
         import logging
 
+        if "warnings" in _state:
+            _state.pop("warnings").__exit__(None, None, None)
         logging.getLogger("nucleoforge").setLevel(_state.pop("nf_level", logging.NOTSET))
         for k, v in _state.pop("saved_env", {}).items():
             if v is None:
@@ -151,6 +161,53 @@ def check_device(device: Optional[str], option: str = "--device") -> Optional[st
     elif dev.type == "mps" and not torch.backends.mps.is_available():
         raise typer.BadParameter(f"{device!r}: MPS is not available here; use --device cpu", param_hint=f"'{option}'")
     return device
+
+
+def model_type_choices(*kinds: str) -> list[str]:
+    """The model types of the registry's families of ``kinds``, in table order: what a
+    ``--model-type`` option accepts and what its help lists (one source for both)."""
+    from nucleoforge import registry
+
+    return [f.model_type for kind in kinds for f in registry.families(kind=kind)]
+
+
+def check_model_type(value: Optional[str], choices: Sequence[str], option: str = "--model-type", why: str = "") -> Optional[str]:
+    """``value`` unchanged if it is one of ``choices`` (or None); else a user error listing them
+    (an alias such as ``dnabert`` is refused too: the help lists model types only)."""
+    if value is None or value in choices:
+        return value
+    from nucleoforge.errors import NucleoforgeError
+
+    raise NucleoforgeError(f"{option} {value}: {why}expected one of {', '.join(choices)}")
+
+
+def check_model_name(value: Any, option: str = "--model", kinds: Sequence[str] = ("bert",)) -> None:
+    """Refuse, with one line on what to pass instead, a model name (``splicebert``, ``utrbert-3mer``,
+    ``spliceai-10k``… — anything ``nucleoforge info`` lists) given where a model folder is expected.
+
+    A folder of that name, when one exists, is used as usual. ``kinds``: the registry kinds the
+    option takes (a name of another kind says so).
+    """
+    if value is None or os.path.exists(value):
+        return
+    from nucleoforge import registry
+    from nucleoforge.errors import NucleoforgeError
+
+    entry = registry.family_of_name(str(value))
+    if entry is None:
+        return
+    if entry.kind not in kinds:
+        wanted = [f for kind in kinds for f in registry.families(kind=kind)]
+        example = next((f.convert_command for f in wanted if f.convert_command), None)
+        raise NucleoforgeError(
+            f"{option} {value}: a {entry.name} model name; {option} takes a folder of a "
+            f"{', '.join(f.model_type for f in wanted[:-1])}{' or ' if len(wanted) > 1 else ''}{wanted[-1].model_type} model" + (f", e.g. the folder written by `{example}`" if example else "")
+        )
+    if entry.convert_command:
+        how = f"the folder written by `{entry.convert_command}` from the original release"
+    else:
+        how = f"a {entry.model_type} folder written by `nucleoforge pretrain` or `nucleoforge finetune`"
+    raise NucleoforgeError(f"{option} {value}: a model name, not a folder; pass {how}")
 
 
 def describe(exc: BaseException) -> str:

@@ -151,6 +151,7 @@ def pretrain(
     seed: int = typer.Option(42, "--seed"),
     bf16: bool = typer.Option(False, "--bf16"),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in --output."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --output folder (kept until the new run's first checkpoint)."),
     logging_steps: int = typer.Option(20, "--logging-steps", min=1),
     save_steps: int = typer.Option(500, "--save-steps", min=1),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or warnings (errors only)."),
@@ -166,7 +167,7 @@ def pretrain(
         warmup_steps=warmup_steps, mask_rate=mask_rate, final_mask_rate=final_mask_rate,
         final_mask_steps=final_mask_steps, max_segment_tokens=max_segment_tokens, region_crop=region_crop,
         ngsp_negatives=ngsp_negatives, streaming=streaming, seed=seed, bf16=bf16, resume=resume, logging_steps=logging_steps,
-        save_steps=save_steps, region_weights=region_weights,
+        save_steps=save_steps, region_weights=region_weights, overwrite=overwrite,
     )  # fmt: skip
     typer.echo(json.dumps({k2: round(v, 4) if isinstance(v, float) else v for k2, v in metrics.items()}))
     typer.echo(f"model: {output}; sequence encoder alone: {output / 'sequence'}")

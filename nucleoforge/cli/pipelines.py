@@ -16,7 +16,7 @@ from typing import Any, Optional
 import typer
 
 from nucleoforge.cli.app import app
-from nucleoforge.cli.boundary import check_device, is_quiet, set_quiet
+from nucleoforge.cli.boundary import check_device, check_model_name, is_quiet, set_quiet
 
 _MODEL_HELP = "a nucleoforge model folder (config.json, weights, vocab.txt), e.g. from `nucleoforge convert`"
 _log = logging.getLogger("nucleoforge.cli.pipelines")
@@ -36,6 +36,7 @@ def _make_pipeline(cls_path: str, model_dir: Path, device: Optional[str]) -> Any
 
     from nucleoforge.pipelines._common import load_masked_lm
 
+    check_model_name(model_dir)  # `--model splicebert`: say what to pass, not "not a model folder"
     if not (model_dir / "config.json").is_file():
         raise typer.BadParameter(f"{model_dir} is not a model folder (no config.json)", param_hint="--model")
     device = _device(device)  # checked before the model loads

@@ -37,6 +37,14 @@ def _genomes(reference: Optional[Path], annotation: Optional[str], hg: str, geno
     return specs
 
 
+def check_served_builds(specs, allow: bool = False) -> None:
+    """The build check of :func:`nucleoforge.io.builds.check_build` on each served genome's FASTA and annotation."""
+    from nucleoforge.io.builds import check_build
+
+    for spec in specs:
+        check_build(spec.reference, spec.annotation, allow=allow, action="serve")
+
+
 @app.command("serve")
 def serve(
     reference: Optional[Path] = typer.Option(None, "-R", "--reference", help="reference FASTA of the genome named by --hg"),
@@ -45,13 +53,21 @@ def serve(
     hg: str = typer.Option("37", "--hg", help="the name clients use for -R/-A (the API's hg=)"),
     genome: list[str] = typer.Option([], "--genome", help="another served genome: NAME=FASTA,ANNOTATION (repeatable)"),
     cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite score cache (that of `variants --cache`): read "
-                                         "first, and every computed score is added"),
-    host: str = typer.Option("127.0.0.1", "--host", help="address to bind (default: this machine only)"),
+                                         "first, and every computed score is added; checked at start-up, and opened "
+                                         "read-only (lookups only) when it or its folder is not writable"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to bind (default: this machine only; any "
+                                                         "address beyond loopback needs --allow-remote)"),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="allow a --host beyond loopback. The server has no "
+                                      "authentication: anyone who can reach the address can run the model on this "
+                                      "machine, read /health (reference and annotation paths) and add scores to --cache"),
     port: int = typer.Option(8000, "--port", min=0, max=65535),
     model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
     max_batch: int = typer.Option(64, "--max-batch", min=1, help="most variants per scorer call and per POST /spliceai/batch"),
     max_distance: int = typer.Option(4999, "--max-distance", min=0, max=4999, help="largest distance= a request may ask"),
     timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="seconds a request may wait for its scores (then HTTP 408)"),
+    allow_build_mismatch: bool = typer.Option(False, "--allow-build-mismatch", help="serve (with one warning per "
+                                              "genome) a reference and annotation that look like different genome "
+                                              "builds"),
     device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no start-up line or progress bar, errors only"),
 ) -> None:
@@ -67,10 +83,26 @@ def serve(
         from nucleoforge.serve.service import LookupService
     except ImportError as exc:
         raise typer.BadParameter(f"serve needs its extra: pip install 'nucleoforge[serve]' ({exc})") from None
-    model = _load_model(model_name, device)
-    service = LookupService(specs, model, cache=str(cache) if cache else None, max_distance=max_distance, device=device)
-    application = create_app(service, max_batch=max_batch, timeout=timeout)
-    if not is_quiet():
-        typer.echo(f"serving {', '.join(f'hg{s.name}' for s in specs)} on http://{host}:{port}/ (API: /spliceai/, "
-                   f"/spliceai/batch, /health, /openapi.json)", err=True)
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    check_served_builds(specs, allow=allow_build_mismatch)  # before the model loads
+    from nucleoforge.io.score_cache import check_cache_path
+    from nucleoforge.serve.bind import EXPOSES, is_loopback, listen, url_of
+
+    writable = check_cache_path(cache) if cache else True  # before the model loads: an unusable cache is one line
+    listener = listen(host, port, allow_remote=allow_remote)  # likewise a refused host or a port in use
+    try:
+        if not is_quiet():
+            if not writable:
+                typer.echo(f"warning: --cache {cache} is not writable: it is read for lookups and new scores are not "
+                           "stored", err=True)
+            if not is_loopback(host):
+                typer.echo(f"warning: serving on {host} without authentication: {EXPOSES}", err=True)
+        model = _load_model(model_name, device)
+        service = LookupService(specs, model, cache=str(cache) if cache else None, max_distance=max_distance,
+                                device=device, cache_readonly=not writable)
+        application = create_app(service, max_batch=max_batch, timeout=timeout)
+        if not is_quiet():
+            typer.echo(f"serving {', '.join(f'hg{s.name}' for s in specs)} on {url_of(listener)} (API: /spliceai/, "
+                       f"/spliceai/batch, /health, /openapi.json)", err=True)
+        uvicorn.Server(uvicorn.Config(application, log_level="warning")).run(sockets=[listener])
+    finally:
+        listener.close()

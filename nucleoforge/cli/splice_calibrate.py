@@ -19,6 +19,8 @@ def calibrate_splice(
                                   "(a name such as spliceai-10k needs --output)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="write a calibrated copy (weights copied) into this "
                                           "new folder instead of changing MODEL_DIR"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a non-empty --output folder (the new one is "
+                                   "written beside it and swapped in when complete)"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="reliability diagram (.png; default: reliability.png in the "
                                         "folder written)"),
     max_negatives: int = typer.Option(200_000, "--max-negatives", min=1, help="negatives (W=1) sampled for the fit; "
@@ -42,7 +44,7 @@ def calibrate_splice(
     if quiet:
         set_quiet()
     check_device(device)
-    result = calibrate_model(model_dir, data, output_dir=output, plot=plot, max_negatives=max_negatives, seed=seed,
+    result = calibrate_model(model_dir, data, output_dir=output, overwrite=overwrite, plot=plot, max_negatives=max_negatives, seed=seed,
                              max_rows=max_rows, batch_size=batch_size, device=device, progress=not is_quiet())
     typer.echo(f"wrote {result.config} and {result.plot}", err=True)
     typer.echo(result.table())

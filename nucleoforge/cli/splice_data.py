@@ -27,7 +27,10 @@ def splice_data(
     test_region: Optional[list[str]] = typer.Option(None, "--test-region", help="chrom:start-end (1-based): transcripts wholly inside are the test set (repeatable)"),
     validation_fraction: float = typer.Option(0.05, "--validation-fraction", help="fraction of training transcripts held out for validation (groups of overlapping ones)"),
     seed: int = typer.Option(0, "--seed", help="seed of the validation hold-out"),
-    force: bool = typer.Option(False, "--force", help="replace an existing, non-empty output folder"),
+    overwrite: bool = typer.Option(False, "--overwrite", "--force", help="replace a non-empty output folder (the new one is "
+                                   "written beside it and swapped in when complete; --force is the older name)"),
+    allow_build_mismatch: bool = typer.Option(False, "--allow-build-mismatch", help="go on (with one warning) when the "
+                                              "reference and annotation look like different genome builds"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Write a splice-site training dataset: one transcript per gene, labels neither/acceptor/donor
@@ -37,14 +40,16 @@ def splice_data(
     region, 5 % of training transcripts held out for validation. Prints the summary (also stored
     in DIR/dataset.json); the format is described in nucleoforge.splicing.dataset.
     """
+    from nucleoforge.io.builds import check_build
     from nucleoforge.splicing.dataset import build_splice_dataset, summary_table
 
     if quiet:
         set_quiet()
+    check_build(reference, annotation, allow=allow_build_mismatch, action="build the dataset")
     meta = build_splice_dataset(
         reference, annotation, output, context=context, transcripts=transcripts, split=split,
         train_chroms=train_chroms or (), test_chroms=test_chroms or (), train_regions=train_region or (),
-        test_regions=test_region or (), validation_fraction=validation_fraction, seed=seed, force=force,
+        test_regions=test_region or (), validation_fraction=validation_fraction, seed=seed, overwrite=overwrite,
         progress=not is_quiet(),
     )
     typer.echo(summary_table(meta))

@@ -3,13 +3,58 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from nucleoforge import registry
 from nucleoforge.cli.app import app
-from nucleoforge.cli.boundary import is_quiet, set_quiet
+from nucleoforge.cli.boundary import check_model_name, check_model_type, is_quiet, model_type_choices, set_quiet
+
+#: what --model-type accepts and lists: SpliceAI, then the registry's BERT-family model types
+_MODEL_TYPES = model_type_choices("spliceai", "bert")
+
+
+def _size_line(context: Optional[int], overrides: dict, model_type: Optional[str], init: Optional[str]) -> Optional[str]:
+    """The size line of the model one member will train (built on the meta device: no memory, no
+    weights read), or None where the options do not describe one (train_splice reports why)."""
+    import torch
+
+    from nucleoforge.training.pretrain import new_model, size_line
+
+    head = {"num_labels": 3}
+    try:
+        with torch.device("meta"):
+            if model_type not in (None, "spliceai"):
+                model = new_model(model_type, {**overrides, **head}, head="ForTokenPrediction")[0]
+            elif init is None:
+                from nucleoforge.models.spliceai import SpliceAIModel
+                from nucleoforge.splicing.training import splice_config
+
+                model = SpliceAIModel(splice_config(context, overrides))
+            else:
+                from transformers import AutoConfig
+
+                from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel
+
+                named = registry.family_of_name(init)
+                if named is not None and named.kind == "spliceai" and not Path(init).exists():
+                    model = SpliceAIModel(SpliceAIConfig.from_variant("spliceai-10k", num_members=1))
+                else:
+                    registry.register_auto_classes()
+                    config = AutoConfig.from_pretrained(init)
+                    entry = registry.family_of_config(config)
+                    if entry.kind == "spliceai":
+                        config.num_members = 1
+                        model = SpliceAIModel(config)
+                    else:
+                        config.num_labels = 3
+                        model = entry.model_class("ForTokenPrediction")(config)
+    except (ValueError, OSError, TypeError):
+        return None
+    return size_line(model)
 
 
 @app.command("train-splice")
@@ -20,8 +65,8 @@ def train_splice(
                                           "or the --init model's; token heads: nt seen around the labelled positions (default 400)"),
     config: list[str] = typer.Option([], "--config", help="architecture override as key=value, a JSON object or file (fresh models "
                                      "only): SpliceAI stages / channels, or a BERT config (hidden_size, num_hidden_layers, ...)"),
-    model_type: Optional[str] = typer.Option(None, "--model-type", help="spliceai (default) or a BERT-family type "
-                                             "(splicebert, utrbert, rnaernie, genebert-sequence, ...): a token head on "
+    model_type: Optional[str] = typer.Option(None, "--model-type", help=f"{_MODEL_TYPES[0]} (default) or a BERT-family type "
+                                             f"({', '.join(_MODEL_TYPES[1:])}): a token head on "
                                              "windows of the blocks; --config sets a fresh encoder's size"),
     width: Optional[int] = typer.Option(None, "--width", min=1, help="token heads: labelled positions per window "
                                         "(default: the model's longest input minus --context)"),
@@ -43,9 +88,10 @@ def train_splice(
     bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bf16 autocast (default: on for GPUs that support it)"),
     num_workers: int = typer.Option(0, "--num-workers", min=0, help="dataloader workers"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --output: finished members are kept, the unfinished one continues from its last checkpoint"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a non-empty --output folder (kept until the new run's first checkpoint)"),
     trace_batches: bool = typer.Option(False, "--trace-batches", help="write the trained block indices per step and rank to OUTPUT/member-i/trace/"),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="errors and the final JSON line only: no progress bar, log lines, size line or warnings"),
 ) -> None:
     """Train SpliceAI (from scratch or by transfer) into one model folder; prints the validation metrics as JSON.
 
@@ -60,6 +106,9 @@ def train_splice(
     if quiet:
         set_quiet()
     quiet = is_quiet()
+    check_model_type(model_type, _MODEL_TYPES, why="train-splice trains SpliceAI or a BERT-family token head; ")
+    if init is not None and getattr(registry.family_of_name(init), "kind", None) != "spliceai":
+        check_model_name(init, "--init")  # spliceai-10k names load; a language model's name is not a folder
     import torch
 
     if threads:
@@ -71,15 +120,18 @@ def train_splice(
         reuse_freed_cpu_memory()  # large activations are reused, not page-faulted again every step
     from nucleoforge.training.pretrain import exit_distributed, parse_config_overrides
 
+    overrides = parse_config_overrides(config)
+    if not quiet and int(os.environ.get("RANK", "0")) == 0:
+        line = _size_line(context, overrides, model_type, init)
+        if line:
+            typer.echo(line, err=True)
     metrics = run(
-        data, output, context=context, config_overrides=parse_config_overrides(config), model_type=model_type, width=width, init=init,
+        data, output, context=context, config_overrides=overrides, model_type=model_type, width=width, init=init,
         init_member=init_member, freeze_stages=freeze_stages, members=members, epochs=epochs, max_steps=max_steps,
         batch_size=batch_size, eval_batch_size=eval_batch_size, learning_rate=learning_rate, lr_floor=lr_floor,
         lr_decay=lr_decay, seed=seed, save_steps=save_steps, logging_steps=logging_steps, bf16=bf16,
-        num_workers=num_workers, resume=resume, trace_batches=trace_batches, disable_tqdm=quiet,
+        num_workers=num_workers, resume=resume, overwrite=overwrite, trace_batches=trace_batches, disable_tqdm=quiet,
     )  # fmt: skip
-    import os
-
     if int(os.environ.get("RANK", "0")) == 0:
         typer.echo(json.dumps({"output": str(output), "validation": metrics["ensemble"]}))
     exit_distributed()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -16,6 +17,8 @@ from nucleoforge.cli.boundary import check_device, is_quiet, set_quiet
 
 _MODEL_HELP = "SpliceAI weights: 'spliceai-10k' (converted from the installed spliceai wheel on first use) or a saved folder"
 _CALIBRATED_HELP = "apply the model's per-class temperatures (fitted by calibrate-splice)"
+_ALLOW_MISMATCH_HELP = ("go on (with one warning) when the reference, annotation and VCF look like different genome "
+                        "builds (chromosome lengths, GT-AG intron ends)")
 
 
 def _check_calibrated(model, name: str) -> None:
@@ -28,6 +31,16 @@ def _load_model(name: str, device: Optional[str], calibrated: bool = False):
     from nucleoforge.models.spliceai import SpliceAIModel
 
     check_device(device)
+    from nucleoforge import registry
+
+    entry = registry.family_of_name(name)
+    if entry is not None and entry.kind != "spliceai" and not os.path.exists(name):  # `--model splicebert`
+        from nucleoforge.errors import NucleoforgeError
+        from nucleoforge.models.spliceai.configuration_spliceai import SPLICEAI_VARIANTS
+
+        raise NucleoforgeError(f"--model {name}: a {entry.name} language model, not a splice model; pass one of "
+                               f"{', '.join(SPLICEAI_VARIANTS)} or a folder written by `nucleoforge convert spliceai` "
+                               "or `nucleoforge train-splice`")
     # another model type's folder, or missing/unexpected weights: a CheckpointError naming the folder
     model = SpliceAIModel.from_pretrained(name).eval()
     if calibrated:
@@ -110,6 +123,13 @@ def splice(
     # Inputs exist and no output is an input, before the model loads and anything is opened.
     check_paths({"--fasta": fasta, "--reference": reference},
                 {"--output": output, "--plot": plot, **{f"--bedgraph ({k})": p for k, p in tracks.items()}})
+    if fasta is not None:
+        from nucleoforge.errors import NucleoforgeError
+        from nucleoforge.io.fasta import has_records
+
+        if not has_records(fasta):  # else: an empty output without even its header line, and exit status 0
+            raise NucleoforgeError(f"--fasta {fasta}: the file holds no FASTA record; expected '>name' header lines, "
+                                   "each followed by its sequence")
     model = _load_model(model_name, device, calibrated)
     pipe = SpliceSitePipeline(model=model, device=device or next(model.parameters()).device)
     first: SpliceSitePrediction | None = None
@@ -138,7 +158,10 @@ def splice(
 @app.command("variants")
 def variants(
     input_vcf: str = typer.Option("-", "-I", "--input", help="input VCF/BCF (default: stdin)"),
-    output_vcf: str = typer.Option("-", "-O", "--output", help="output VCF (.gz = bgzip; default: stdout)"),
+    output_vcf: str = typer.Option("-", "-O", "--output", help="output VCF (.gz = bgzip; default: stdout), or a table "
+                                   "for a .tsv / .tsv.gz name"),
+    output_format: Optional[str] = typer.Option(None, "--format", help="vcf or tsv (one row per record x ALT x gene, "
+                                                "skip reasons in NOTE); default: tsv for a .tsv/.tsv.gz -O, else vcf"),
     reference: Path = typer.Option(..., "-R", "--reference", help="reference FASTA (plain, bgzip or gzip; chr prefixes handled)"),
     annotation: str = typer.Option(..., "-A", "--annotation", help="grch37, grch38 (tables of the spliceai wheel), a table path, or a GTF"),
     distance: int = typer.Option(50, "-D", "--distance", min=0, max=4999, help="max distance between the variant and a gained/lost splice site"),
@@ -172,6 +195,7 @@ def variants(
     activation_memory: int = typer.Option(1024, "--activation-memory", min=1, help="MiB of reference activations kept "
                                           "at a time for --incremental (10k model: ~84 MiB per variant window at -D 50; "
                                           "longer runs of nearby variants are split to fit)"),
+    allow_build_mismatch: bool = typer.Option(False, "--allow-build-mismatch", help=_ALLOW_MISMATCH_HELP),
     device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, errors only"),
 ) -> None:
@@ -180,9 +204,12 @@ def variants(
     Same rules and output as Illumina's `spliceai -I -O -R -A -D -M`; records are batched
     and streamed, written in input order, and --resume continues an interrupted run. A file
     output gets OUTPUT.manifest.json (input checksums, settings, model identity), which
-    --resume checks.
+    --resume checks. -O out.tsv (or --format tsv) writes a table instead: one row per record x
+    ALT x gene, and one per ALT left unscored with the reason in NOTE. The last line on stderr
+    counts every ALT allele (scored, outside genes, skipped per reason); a run in which no
+    chromosome name is in the reference keeps its output but exits with status 2.
     """
-    from nucleoforge.splicing.scoring import score_vcf
+    from nucleoforge.splicing.scoring import allele_summary, check_chromosomes_matched, output_format_of, score_vcf
 
     _setup_logging(quiet)
     quiet = is_quiet()
@@ -204,13 +231,17 @@ def variants(
         check_resumable({"-I/--input": input_vcf, "-R/--reference": reference})
     if transcripts is not None and transcripts not in ("canonical", "all"):
         raise typer.BadParameter(f"--transcripts {transcripts!r}: expected canonical or all")
+    output_format = output_format_of(output_vcf, output_format)  # a bad --format: one error, before anything loads
+    from nucleoforge.io.builds import check_build
     from nucleoforge.splicing.sharding import ScoringSettings, build_scorers, close_scorers, score_vcf_sharded
 
     settings = ScoringSettings(reference=str(reference), annotation=annotation, model=model_name, distance=distance,
                                mask=bool(mask), batch_size=batch_size, chunk_size=chunk_size, calibrated=calibrated,
                                device=device, cache=str(cache) if cache is not None else None,
                                precomputed=[str(p) for p in precomputed or []], transcripts=transcripts,
-                               incremental=incremental, activation_memory=activation_memory << 20)  # fmt: skip
+                               incremental=incremental, activation_memory=activation_memory << 20,
+                               output_format=output_format)  # fmt: skip
+    check_build(reference, annotation, vcf=input_vcf, allow=allow_build_mismatch)  # one build, before the model loads
     model = _load_model(model_name, device, calibrated)  # a wrong folder or missing temperatures: one error, now
     scorer, tx_scorer = build_scorers(settings, model=model)
     if workers > 1 or ray_address:
@@ -222,25 +253,23 @@ def variants(
             f"{workers} workers ({total['retried']} pool restart(s))"
         head = f"{total['records']} records written, {total['scored']} scored in {total['shards']} shards by {kind}"
         tail = f"; alleles by source: {json.dumps(total['sources'])}" if precomputed or cache else ""
-        typer.echo(_run_summary(head, total["skipped"], tail), err=True)
+        # nothing could be scored because no chromosome name is the reference's: exit 2 (the output keeps the records)
+        check_chromosomes_matched(total["summary"], str(reference), input_vcf, output_vcf)
+        typer.echo(f"{head}; {allele_summary(total['summary'])}{tail}", err=True)
         return
     try:
         summary = score_vcf(scorer, input_vcf, output_vcf, resume=resume, chunk_size=chunk_size,
-                            progress=not quiet and output_vcf != "-", transcripts=tx_scorer)
+                            progress=not quiet and output_vcf != "-", transcripts=tx_scorer, output_format=output_format,
+                            check_chromosomes=False)  # fmt: skip
     finally:
         close_scorers(scorer)
     tail = (f"; cache {cache}: {scorer.cache.hits} of {scorer.cache.lookups} alleles found, {scorer.cache.stored} added"
             if scorer.cache is not None else "")
     if precomputed or cache is not None:
         tail += f"; alleles by source: {json.dumps(summary.sources)}"
+    check_chromosomes_matched(summary, scorer.genome, input_vcf, output_vcf)  # as above
     head = f"{summary.records} records written ({summary.resumed} kept from a previous run), {summary.scored} scored"
-    typer.echo(_run_summary(head, summary.skipped, tail), err=True)
-
-
-def _run_summary(head: str, skipped: dict, tail: str) -> str:
-    """The stderr line after `variants`: HEAD, records outside genes, the other skip reasons, TAIL."""
-    others = {k: v for k, v in skipped.items() if k != "no gene"}
-    return f"{head}, {skipped.get('no gene', 0)} outside annotated genes, skipped: {json.dumps(others)}{tail}"
+    typer.echo(f"{head}; {allele_summary(summary)}{tail}", err=True)
 
 
 @app.command("evaluate-splice")
@@ -257,6 +286,7 @@ def evaluate_splice(
                                    "trained by train-splice --model-type"),
     calibrated: bool = typer.Option(False, "--calibrated", help=_CALIBRATED_HELP),
     batch_size: int = typer.Option(4, min=1, help="windows per model call"),
+    allow_build_mismatch: bool = typer.Option(False, "--allow-build-mismatch", help=_ALLOW_MISMATCH_HELP),
     device: Optional[str] = typer.Option(None, help="torch device"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
@@ -268,6 +298,7 @@ def evaluate_splice(
     train-splice writes, token heads included). Prints a table and a final JSON line.
     """
     from nucleoforge.io.annotation import GeneTable
+    from nucleoforge.io.builds import check_build
     from nucleoforge.io.genome import Genome
     from nucleoforge.splicing.evaluation import evaluate_genes, select_genes
 
@@ -303,6 +334,8 @@ def evaluate_splice(
     chosen = select_genes(genes, genome, regions=region or [], names=gene or [])
     if not chosen:
         raise typer.BadParameter("no annotated gene lies inside the given region(s) / names")
+    check_build(reference, annotation, genome=genome, genes=genes, allow=allow_build_mismatch, action="evaluate",
+                positions=[(genes[i].chrom, genes[i].tx_start + 1) for i in chosen])  # one build, before the model
     model = _load_model(model_name, device, calibrated)
     result = evaluate_genes(model, genome, genes, chosen, batch_size=batch_size, device=device, progress=not quiet,
                             calibrated=calibrated)

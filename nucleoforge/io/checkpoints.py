@@ -28,6 +28,8 @@ nucleoforge.io.checkpoints.UnsafeCheckpointError: <stream>: the pickle asks for 
 
 from __future__ import annotations
 
+from nucleoforge.errors import NucleoforgeError
+
 import hashlib
 import json
 import os
@@ -45,7 +47,7 @@ PADDLE_NAME_TABLE = "StructuredToParameterName@@"
 PADDLE_BIG_PARAMS = "UnpackBigParamInfor@@"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(NucleoforgeError):
     """A weight file is missing, truncated, corrupt or not a state dict."""
 
 

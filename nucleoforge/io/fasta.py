@@ -125,6 +125,13 @@ def read_fasta(
         yield from _parse(source, getattr(source, "name", "<stream>"), uppercase, unique_names)
 
 
+def has_records(path: str | os.PathLike) -> bool:
+    """Whether a FASTA file (plain or gzip) holds anything besides blank lines and ``;`` comments:
+    ``False`` for an empty file. Reads only up to its first such line (the first header)."""
+    with open_text(path) as fh:
+        return any(line.strip() and not line.startswith(";") for line in fh)
+
+
 def _parse(fh: Iterable[str], filename: str, uppercase: bool, unique_names: bool = True) -> Iterator[FastaRecord]:
     header: str | None = None
     header_line = 0

@@ -16,6 +16,11 @@ X, Y and W are chunked by one row and gzip-compressed (level 4), so a shuffled r
 only the rows it needs. Each file's attributes repeat ``format``, ``context``, ``block`` and
 ``split``.
 
+A damaged file (a truncated copy, a corrupted chunk) is one :class:`~nucleoforge.errors.NucleoforgeError`
+naming the file (and the dataset and rows that could not be read) whenever it is opened or read
+(:func:`read_rows`); :meth:`SpliceDataset.label_counts` checks every label of a split (Y in
+{-1, 0, 1, 2}, W in {0, 1}) in one pass.
+
 >>> import numpy as np
 >>> x = np.arange(14).reshape(1, 14)          # block 4, context C = 10: 5 nt each side
 >>> crop_context(x, 10, 2).tolist()           # context c = 2 keeps 1 nt each side
@@ -34,15 +39,62 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
+from nucleoforge.errors import NucleoforgeError
+
 __all__ = [
-    "DATASET_FORMAT", "METADATA", "SPLITS", "SpliceH5Writer", "SpliceDataset", "read_splice_dataset",
-    "iter_splice_batches", "crop_context", "one_hot_codes", "write_metadata", "read_metadata",
+    "DATASET_FORMAT", "METADATA", "SPLITS", "Y_VALUES", "SpliceH5Writer", "SpliceDataset", "read_splice_dataset",
+    "iter_splice_batches", "crop_context", "one_hot_codes", "write_metadata", "read_metadata", "open_h5", "read_rows",
 ]  # fmt: skip
 
 DATASET_FORMAT = "nucleoforge-splice-data/1"
 METADATA = "dataset.json"
 SPLITS = ("train", "validation", "test")
 _TRANSCRIPT_FIELDS = ("name", "chrom", "strand", "tx_start", "tx_end", "first_block")
+#: the values Y may hold: -1 padding (past the transcript's end), 0 neither, 1 acceptor, 2 donor
+Y_VALUES = (-1, 0, 1, 2)
+_Y_EXPECTED = "-1 (padding), 0 (neither), 1 (acceptor) or 2 (donor)"
+_REBUILD = "the file is damaged: rebuild the dataset with nucleoforge splice-data"
+
+
+def _h5_reason(exc: BaseException) -> str:
+    """h5py's message on one line."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def open_h5(path: str | os.PathLike) -> Any:
+    """``h5py.File(path, "r")``; a file HDF5 cannot open (truncated, overwritten, not HDF5) is one
+    :class:`NucleoforgeError` naming it."""
+    import h5py
+
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        if not os.path.isfile(path):
+            raise
+        raise NucleoforgeError(f"{path}: not a readable HDF5 file ({_h5_reason(exc)}); {_REBUILD}") from None
+
+
+def _rows_text(index: Any) -> str:
+    """``rows 4-7`` / ``row 3`` / ``rows 2, 9, 11`` of an h5py row index (a slice, an int, a list)."""
+    if isinstance(index, tuple):
+        index = index[0]
+    if isinstance(index, slice):
+        lo, hi = index.start or 0, index.stop
+        return f"row {lo}" if hi is not None and hi - lo == 1 else f"rows {lo}-{'end' if hi is None else hi - 1}"
+    if isinstance(index, (int, np.integer)):
+        return f"row {int(index)}"
+    rows = [int(r) for r in np.asarray(index).reshape(-1)]
+    return "rows " + ", ".join(map(str, rows[:4])) + (f" and {len(rows) - 4} more" if len(rows) > 4 else "")
+
+
+def read_rows(dataset: Any, index: Any = slice(None)) -> np.ndarray:
+    """``dataset[index]`` of an open h5py dataset; an HDF5 read error (a corrupted chunk, a
+    truncated file) is one :class:`NucleoforgeError` naming the file, the dataset and the rows."""
+    try:
+        return dataset[index]
+    except (OSError, RuntimeError) as exc:
+        raise NucleoforgeError(f"{dataset.file.filename}: cannot read {_rows_text(index)} of {dataset.name.lstrip('/')} "
+                               f"({_h5_reason(exc)}); {_REBUILD}") from None
 
 
 def crop_context(x: np.ndarray, context: int, c: int) -> np.ndarray:
@@ -172,6 +224,7 @@ class SpliceDataset:
 
     path: Path
     meta: dict[str, Any] = field(repr=False)
+    _label_counts: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def context(self) -> int:
@@ -201,10 +254,9 @@ class SpliceDataset:
         return path
 
     def open(self, split: str):
-        """The split's h5 file, read-only (``h5py.File``; use it as a context manager)."""
-        import h5py
-
-        return h5py.File(self.file(split), "r")
+        """The split's h5 file, read-only (``h5py.File``; use it as a context manager); a file
+        HDF5 cannot open is one error naming it (:func:`open_h5`)."""
+        return open_h5(self.file(split))
 
     def num_blocks(self, split: str) -> int:
         with self.open(split) as f:
@@ -215,7 +267,36 @@ class SpliceDataset:
         ``tx_end``, ``first_block`` (int64)."""
         with self.open(split) as f:
             g = f["transcripts"]
-            return {k: (g[k].asstr()[:] if g[k].dtype.kind == "O" else g[k][:]) for k in _TRANSCRIPT_FIELDS}
+            table = {k: read_rows(g[k]) for k in _TRANSCRIPT_FIELDS}
+        for k, values in table.items():
+            if values.dtype.kind == "O":  # variable-length strings come back as bytes
+                table[k] = np.array([v.decode("utf-8") if isinstance(v, bytes) else v for v in values], dtype=object)
+        return table
+
+    def label_counts(self, split: str, chunk_rows: int = 1024) -> np.ndarray:
+        """Counted positions (W = 1, Y >= 0) per class ``[neither, acceptor, donor]`` of a split,
+        after checking every label: Y in :data:`Y_VALUES`, W in {0, 1} (one error naming the file,
+        the dataset, the row and the column of the first bad value). One pass over Y and W,
+        remembered per split."""
+        if split not in self._label_counts:
+            path = self.file(split)
+            counts = np.zeros(3, dtype=np.int64)
+            with self.open(split) as h5:
+                y_all, w_all = h5["Y"], h5["W"]
+                for start in range(0, y_all.shape[0], chunk_rows):
+                    rows = slice(start, min(start + chunk_rows, y_all.shape[0]))
+                    y, w = read_rows(y_all, rows), read_rows(w_all, rows)
+                    for name, values, bad, text in (
+                        ("Y", y, (y < min(Y_VALUES)) | (y > max(Y_VALUES)), _Y_EXPECTED),
+                        ("W", w, (w < 0) | (w > 1), "0 (not counted) or 1 (counted)"),
+                    ):  # fmt: skip
+                        if bad.any():
+                            r, c = np.argwhere(bad)[0]
+                            raise NucleoforgeError(f"{path}: {name} row {start + r} column {c} holds {int(values[r, c])}; "
+                                                   f"expected {text}")
+                    counts += np.bincount(y[(w == 1) & (y >= 0)].astype(np.int64), minlength=3)
+            self._label_counts[split] = counts
+        return self._label_counts[split].copy()
 
     def _check_context(self, context: Optional[int]) -> int:
         c = self.context if context is None else int(context)
@@ -227,7 +308,7 @@ class SpliceDataset:
         c = self._check_context(context)
         lo = (self.context - c) // 2
         with self.open(split) as f:
-            return f["X"][:, lo : lo + self.block + c], f["Y"][:], f["W"][:]
+            return read_rows(f["X"], (slice(None), slice(lo, lo + self.block + c))), read_rows(f["Y"]), read_rows(f["W"])
 
     def iter_batches(self, split: str, batch_size: int = 32, *, context: Optional[int] = None, shuffle: bool = False,
                      seed: int = 0, rows: Optional[np.ndarray] = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -246,15 +327,16 @@ class SpliceDataset:
             if shuffle:
                 order = order[np.random.default_rng(seed).permutation(len(order))]
             contiguous = rows is None and not shuffle
+            cols = slice(lo, lo + self.block + c)
             for i in range(0, len(order), batch_size):
                 idx = order[i : i + batch_size]
                 if contiguous:
                     a, b = int(idx[0]), int(idx[-1]) + 1
-                    yield X[a:b, lo : lo + self.block + c], Y[a:b], W[a:b]
-                    continue
-                # one row at a time: ~20x faster than h5py's fancy indexing with chunks of one row
-                yield (np.stack([X[r, lo : lo + self.block + c] for r in idx]), np.stack([Y[r] for r in idx]),
-                       np.stack([W[r] for r in idx]))
+                    batch = read_rows(X, (slice(a, b), cols)), read_rows(Y, slice(a, b)), read_rows(W, slice(a, b))
+                else:  # one row at a time: ~20x faster than h5py's fancy indexing with chunks of one row
+                    batch = (np.stack([read_rows(X, (int(r), cols)) for r in idx]),
+                             np.stack([read_rows(Y, int(r)) for r in idx]), np.stack([read_rows(W, int(r)) for r in idx]))
+                yield batch
 
 
 def read_splice_dataset(path: str | os.PathLike) -> SpliceDataset:

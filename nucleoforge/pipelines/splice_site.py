@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from transformers import Pipeline
+from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 __all__ = ["SpliceSitePipeline", "SpliceSitePrediction"]
@@ -136,4 +136,4 @@ class SpliceSitePipeline(Pipeline):
         return super().__call__(inputs, **kwargs)
 
 
-PIPELINE_REGISTRY.register_pipeline("splice-site", pipeline_class=SpliceSitePipeline, type="text")
+PIPELINE_REGISTRY.register_pipeline("splice-site", pipeline_class=SpliceSitePipeline, pt_model=AutoModel, type="text")

@@ -12,26 +12,65 @@ entry itself) and, when the model ran, the per-position tracks ``REF_ACCEPTOR AL
 REF_DONOR ALT_DONOR`` over ``pos - distance … pos + distance`` (genomic order, the ALT track
 after the indel rules) for the page's plot.
 
+Nothing a request sends is trusted: every value is checked for its type (a JSON ``true`` is not
+the integer 1) and range before anything is keyed on it, alleles have a length limit (REF at
+most 2 x the largest distance, as the scorer needs; ALT at most :data:`MAX_ALT` nt), and an
+error quotes at most :data:`QUOTE_CHARS` characters of what it refuses (:func:`quote`, :func:`clip`).
+
 >>> parse_variant("chr8-140300616-T-G")
 ('8', 140300616, 'T', 'G')
 >>> parse_variant("22:20000146 g>a")
 ('22', 20000146, 'G', 'A')
+>>> parse_variant("chr22:g.20102090T>C")
+('22', 20102090, 'T', 'C')
 >>> parse_variant("X 1234 AC A")
 ('X', 1234, 'AC', 'A')
+>>> clip("A" * 100)
+'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA…'
 """
 
 from __future__ import annotations
 
+from nucleoforge.errors import NucleoforgeError
+
+import json
+import logging
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Iterator, Sequence
 
-__all__ = ["GenomeSpec", "RequestError", "LookupService", "parse_variant"]
+__all__ = ["GenomeSpec", "RequestError", "LookupService", "VARIANT_FORMS", "MAX_ALT", "parse_variant", "clip", "quote",
+           "show_value"]
 
-_VARIANT = re.compile(r"^\s*(?:chr)?([0-9A-Za-z_.]+)[\s:-]+([0-9][0-9,]*)[\s:-]+([ACGTNacgtn]+)[\s:>-]+([ACGTNacgtn]+)\s*$")
+logger = logging.getLogger("nucleoforge.serve")
+
+#: the longest ALT allele the server scores (nt): a longer insertion is an HTTP 400
+MAX_ALT = 1000
+#: characters of a refused input an error message quotes
+QUOTE_CHARS = 60
+#: the most digits a position may have (no chromosome reaches 10^10)
+_POS_DIGITS = 10
+
+# The one grammar of a variant string. Separators are single ('-', ':', '>' or a run of spaces),
+# so a sign can never be read as a separator: '22:-20102090 T>C' does not parse.
+_VARIANT = re.compile(r"""
+    ^\s*(?:chr)?(?P<chrom>[0-9A-Za-z_.]+)         # chromosome; a leading 'chr' is dropped
+    (?: \s*:\s*g\. | - | \s*:\s* | \s+ )             # ':g.' (HGVS), '-', ':' or spaces
+    (?P<pos>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)       # 1-based position, thousands commas allowed
+    (?: (?: - | \s*:\s* | \s+ ) (?P<ref>[ACGTN]+) (?: - | \s*[:>]\s* | \s+ ) (?P<alt>[ACGTN]+)
+      | (?P<ref_hgvs>[ACGTN]+) \s*>\s* (?P<alt_hgvs>[ACGTN]+) )   # 20102090T>C: no separator before REF
+    \s*$""", re.VERBOSE | re.IGNORECASE)
+
+#: The accepted forms, as every parse error names them.
+VARIANT_FORMS = ("chrom-pos-ref-alt (e.g. chr8-140300616-T-G), chrom:pos ref>alt or chrom pos ref alt; "
+                 "also chrom:posREF>ALT (22:20102090T>C) and HGVS chrom:g.posREF>ALT (chr22:g.20102090T>C); "
+                 "'chr' is optional and pos is a positive integer")
 
 
-class RequestError(ValueError):
+class RequestError(NucleoforgeError):
     """A request the service refuses: ``str(exc)`` is the message, ``status`` the HTTP status."""
 
     def __init__(self, message: str, status: int = 400) -> None:
@@ -39,18 +78,57 @@ class RequestError(ValueError):
         self.status = status
 
 
-def parse_variant(text: str) -> tuple[str, int, str, str]:
-    """``(chrom without 'chr', pos, REF, ALT)`` from ``chrom-pos-ref-alt``, ``chrom:pos ref>alt``
-    or ``chrom pos ref alt``; :class:`RequestError` otherwise."""
-    m = _VARIANT.match(text or "")
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def clip(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (``…`` marks a cut) and safe to encode as UTF-8 (a
+    lone surrogate from a JSON ``\\ud800`` escape becomes that escape): what an answer echoes of its input."""
+    return _cut(text, limit).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def quote(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``repr`` of ``text`` cut to ``limit`` characters: what an error message quotes of its input."""
+    return repr(_cut(text, limit))
+
+
+def show_value(value: Any) -> str:
+    """A request value as its JSON spelling (``true``, ``"50"``, ``50.0``), clipped."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return clip(text)
+
+
+def parse_variant(text: str, *, max_ref: int = 9998, max_alt: int = MAX_ALT) -> tuple[str, int, str, str]:
+    """``(chrom without 'chr', pos, REF, ALT)`` from any of :data:`VARIANT_FORMS`:
+    ``chr22-20102090-T-C``, ``22:20102090 T>C``, ``22:20102090T>C``, ``chr22:g.20102090T>C``,
+    ``22 20102090 T C``; :class:`RequestError` (naming the accepted forms, quoting at most
+    :data:`QUOTE_CHARS` characters of ``text``) otherwise, and for a REF longer than ``max_ref``
+    or an ALT longer than ``max_alt`` nt."""
+    text = text or ""
+    if len(text) > max_ref + max_alt + 200:  # before the regular expression reads it
+        raise RequestError(f"variant of {len(text):,} characters ({quote(text)}) is longer than any variant this server "
+                           f"scores (REF up to {max_ref:,} nt, ALT up to {max_alt:,} nt)")
+    m = _VARIANT.match(text)
     if not m:
-        raise RequestError(f"cannot parse variant {text!r}: expected chrom-pos-ref-alt (e.g. chr8-140300616-T-G), "
-                           "chrom:pos ref>alt or chrom pos ref alt")  # fmt: skip
-    chrom, pos, ref, alt = m.groups()
-    pos_i = int(pos.replace(",", ""))
-    if pos_i < 1:
-        raise RequestError(f"variant {text!r}: position must be >= 1")
-    return chrom, pos_i, ref.upper(), alt.upper()
+        raise RequestError(f"cannot parse variant {quote(text)}: expected {VARIANT_FORMS}")
+    digits = m["pos"].replace(",", "")
+    if len(digits.lstrip("0")) > _POS_DIGITS:
+        raise RequestError(f"variant {quote(text)}: position {clip(digits, 20)} is beyond any chromosome")
+    pos = int(digits)
+    if pos < 1:
+        raise RequestError(f"variant {quote(text)}: position must be >= 1")
+    ref, alt = (m["ref"], m["alt"]) if m["ref"] else (m["ref_hgvs"], m["alt_hgvs"])
+    if len(alt) > max_alt:
+        raise RequestError(f"variant {quote(text)}: ALT of {len(alt):,} nt is longer than this server's limit of "
+                           f"{max_alt:,} nt")
+    if len(ref) > max_ref:
+        raise RequestError(f"variant {quote(text)}: REF of {len(ref):,} nt is longer than 2 x the largest distance "
+                           f"({max_ref:,} nt)")
+    return m["chrom"], pos, ref.upper(), alt.upper()
 
 
 @dataclass(frozen=True)
@@ -63,65 +141,181 @@ class GenomeSpec:
 
 
 class LookupService:
-    """Scores for the server's worker thread (:meth:`score` is not thread-safe by design: only
-    the worker calls it). One :class:`~nucleoforge.splicing.scoring.VariantScorer` per (genome,
-    distance, mask), built on first use and kept."""
+    """Scores for the server. :meth:`score` runs on the worker thread only (it is not
+    thread-safe by design): one :class:`~nucleoforge.splicing.scoring.VariantScorer` per
+    (genome, distance, mask), built on first use and kept while it works — a scorer whose call
+    fails is dropped and rebuilt for the next request, so one failure cannot fail every later
+    request of its setting. :meth:`cached` (any thread) answers from the score cache without
+    the worker, on read-only connections of its own.
+
+    ``cache``: the SQLite score cache of ``nucleoforge variants --cache``, checked here (a
+    :class:`~nucleoforge.io.score_cache.CacheError` for a folder, a missing folder or a file that
+    is not a score cache); ``cache_readonly`` (default: whether the file or its folder is not
+    writable) opens it for lookups only: nothing is added.
+    """
 
     def __init__(self, genomes: Sequence[GenomeSpec], model: Any, *, cache: str | None = None, max_distance: int = 4999,
-                 batch_size: int = 16, device: str | None = None) -> None:
+                 batch_size: int = 16, device: str | None = None, max_alt: int = MAX_ALT,
+                 cache_readonly: bool | None = None) -> None:
         from nucleoforge.io.annotation import GeneTable
         from nucleoforge.io.genome import Genome
 
-        self.model, self.cache_path, self.max_distance = model, cache, max_distance
+        self.model, self.cache_path, self.max_distance, self.max_alt = model, cache, max_distance, max_alt
         self.batch_size, self.device = batch_size, device
+        self.cache_readonly = False
+        if cache:
+            from nucleoforge.io.score_cache import check_cache_path
+
+            writable = check_cache_path(cache)
+            self.cache_readonly = (not writable) if cache_readonly is None else bool(cache_readonly)
         self.genomes: dict[str, tuple[GenomeSpec, Any, Any]] = {}
+        self._transcript_entries: dict[str, bool] = {}  # SYMBOL|TRANSCRIPT_ID entries (GTF/GFF3 annotations)
         for spec in genomes:
             genes = GeneTable.load(spec.annotation)
             self.genomes[spec.name] = (spec, Genome(spec.reference), genes)
+            self._transcript_entries[spec.name] = all(g.transcript_id for g in genes)
         self._scorers: dict[tuple[str, int, bool], Any] = {}
+        # the cache setting (cache_setting of a scorer) per genome, hashed once here: model and annotation
+        self._setting_base = {name: self._base_setting(name) for name in self.genomes} if cache else {}
+        self._readers: dict[tuple[str, int, bool], list[Any]] = {}  # idle read-only connections per setting
+        self._readers_lock = threading.Lock()
 
     # -- checks any thread may run (no file access) -------------------------------------------
-    def check_request(self, genome: str, distance: int, mask: int) -> None:
-        if genome not in self.genomes:
-            raise RequestError(f"hg={genome!r}: this server has genome(s) {', '.join(sorted(self.genomes))}")
-        if not 0 <= distance <= self.max_distance:
-            raise RequestError(f"distance={distance}: expected an integer from 0 to {self.max_distance}")
-        if mask not in (0, 1):
-            raise RequestError(f"mask={mask}: expected 0 (raw scores) or 1 (masked)")
+    def check_request(self, genome: Any, distance: Any, mask: Any, tracks: Any = 0) -> None:
+        """Refuse (:class:`RequestError`) anything but a served genome name, an integer distance
+        from 0 to ``max_distance`` and the integers 0/1 for ``mask`` and ``tracks`` (booleans are
+        not integers here)."""
+        if not isinstance(genome, str) or genome not in self.genomes:
+            shown = quote(genome) if isinstance(genome, str) else show_value(genome)
+            raise RequestError(f"hg={shown}: this server has genome(s) {', '.join(sorted(self.genomes))}")
+        if type(distance) is not int or not 0 <= distance <= self.max_distance:
+            raise RequestError(f"distance={show_value(distance)}: expected an integer from 0 to {self.max_distance}")
+        if type(mask) is not int or mask not in (0, 1):
+            raise RequestError(f"mask={show_value(mask)}: expected 0 (raw scores) or 1 (masked)")
+        if type(tracks) is not int or tracks not in (0, 1):
+            raise RequestError(f"tracks={show_value(tracks)}: expected 0 or 1 (1 = run the model and return the tracks)")
+
+    def parse(self, text: str) -> tuple[str, int, str, str]:
+        """:func:`parse_variant` with this server's allele limits (REF up to 2 x ``max_distance``)."""
+        return parse_variant(text, max_ref=2 * self.max_distance, max_alt=self.max_alt)
+
+    # -- the score cache, from any thread ----------------------------------------------------------
+    def _base_setting(self, genome: str) -> dict[str, Any]:
+        """``cache_setting`` of a scorer of this genome (distance and mask are set per request):
+        what ``nucleoforge variants --cache`` keys its entries on, so both share one cache."""
+        from types import SimpleNamespace
+
+        from nucleoforge.splicing.scoring import cache_setting
+
+        _, fasta, genes = self.genomes[genome]
+        scorer = SimpleNamespace(genes=genes, genome=fasta, model=self.model, calibrated=False, distance=0, mask=False,
+                                 context=int(self.model.config.context))
+        return cache_setting(scorer)  # type: ignore[arg-type]
+
+    def cache_setting(self, genome: str, distance: int, mask: bool) -> dict[str, Any]:
+        """The score-cache setting of a scorer for (genome, distance, mask)."""
+        return {**self._setting_base[genome], "distance": int(distance), "mask": bool(mask)}
+
+    @contextmanager
+    def _reader(self, genome: str, distance: int, mask: bool) -> Iterator[Any]:
+        """An idle read-only cache connection for this setting (opened when none is idle), or
+        ``None`` while the cache file does not exist yet."""
+        from nucleoforge.io.score_cache import ScoreCache
+
+        key = (genome, distance, mask)
+        with self._readers_lock:
+            idle = self._readers.setdefault(key, [])
+            reader = idle.pop() if idle else None
+        if reader is None:
+            if not Path(self.cache_path or "").is_file():
+                yield None
+                return
+            reader = ScoreCache(self.cache_path, self.cache_setting(genome, distance, mask), readonly=True)
+        keep = False
+        try:
+            yield reader
+            keep = reader.setting is not None  # a setting stored later needs a fresh look-up of its id
+        finally:
+            if keep:
+                with self._readers_lock:
+                    self._readers.setdefault(key, []).append(reader)
+            else:
+                reader.close()
+
+    def cached(self, jobs: Sequence[Any]) -> list[dict | None]:
+        """Per job, its result from the score cache, or ``None`` (not cached, ``tracks`` asked, no
+        cache). Any thread may call this: it reads the cache on a read-only connection of its own
+        and touches neither the model nor the FASTA (a stored entry was checked when it was scored,
+        under the same reference, annotation, model, distance and mask)."""
+        import sqlite3
+
+        out: list[dict | None] = [None] * len(jobs)
+        if not self.cache_path:
+            return out
+        groups: dict[tuple[str, int, bool], list[tuple[int, tuple[str, int, str, str]]]] = {}
+        for i, job in enumerate(jobs):
+            fasta = self.genomes[job.genome][1]
+            if not job.tracks and job.chrom in fasta:
+                key = (fasta.resolve(job.chrom), job.pos, job.ref, job.alt)
+                groups.setdefault((job.genome, job.distance, bool(job.mask)), []).append((i, key))
+        for setting, items in groups.items():
+            try:
+                with self._reader(*setting) as reader:
+                    found = reader.lookup([k for _, k in items]) if reader is not None else {}
+            except (sqlite3.Error, OSError, ValueError) as exc:  # the worker still answers: it reads the cache too
+                logger.warning("score cache lookup failed (%s); the worker answers instead", exc)
+                continue
+            for i, k in items:
+                if found.get(k):  # an ALT stored without entries goes to the worker (which says why)
+                    out[i] = self._result(jobs[i], found[k], None, "nucleoforge:cache")
+        return out
 
     # -- worker thread ---------------------------------------------------------------------------
     def _scorer(self, genome: str, distance: int, mask: bool) -> Any:
         key = (genome, distance, mask)
         if key not in self._scorers:
-            from nucleoforge.splicing.scoring import VariantScorer, cache_setting
+            from nucleoforge.splicing.scoring import VariantScorer
 
             _, fasta, genes = self.genomes[genome]
             scorer = VariantScorer(self.model, fasta, genes, distance=distance, mask=mask, batch_size=self.batch_size,
-                                   device=self.device, transcript_entries=all(g.transcript_id for g in genes))
+                                   device=self.device, transcript_entries=self._transcript_entries[genome])
             if self.cache_path:
                 from nucleoforge.io.score_cache import ScoreCache
 
-                scorer.cache = ScoreCache(self.cache_path, cache_setting(scorer))
+                scorer.cache = ScoreCache(self.cache_path, self.cache_setting(genome, distance, mask),
+                                          readonly=self.cache_readonly)
             self._scorers[key] = scorer
         return self._scorers[key]
 
+    def _drop_scorer(self, key: tuple[str, int, bool]) -> None:
+        scorer = self._scorers.pop(key, None)
+        if scorer is not None and scorer.cache is not None:
+            scorer.cache.close()
+
     def close(self) -> None:
-        for scorer in self._scorers.values():
-            if scorer.cache is not None:
-                scorer.cache.close()
+        """Close the caches: the idle read-only connections, then the scorers' (call it on the
+        worker thread, which opened them; the last writer to close folds the WAL into the file)."""
+        with self._readers_lock:
+            readers = [r for idle in self._readers.values() for r in idle]
+            self._readers.clear()
+        for reader in readers:
+            reader.close()
+        for key in list(self._scorers):
+            self._drop_scorer(key)
 
     def _check_variant(self, scorer: Any, genome: str, chrom: str, pos: int, ref: str) -> str:
         """The variant's chromosome as the FASTA names it, or the reason it cannot be scored."""
         spec, fasta, genes = self.genomes[genome]
         if chrom not in fasta:
-            raise RequestError(f"chromosome {chrom!r} is not in the reference of genome {genome} ({spec.reference})")
+            raise RequestError(f"chromosome {quote(chrom)} is not in the reference of genome {genome} ({spec.reference})")
         name = fasta.resolve(chrom)
         length = fasta.lengths[name]
         if pos + len(ref) - 1 > length:
             raise RequestError(f"position {chrom}:{pos} is beyond the end of {name} (length {length:,})")
         has = fasta.fetch(name, pos - 1, pos - 1 + len(ref)).upper()
         if has != ref:
-            raise RequestError(f"REF {ref} does not match the reference of genome {genome} at {chrom}:{pos}: the reference has {has}")
+            raise RequestError(f"REF {clip(ref)} does not match the reference of genome {genome} at {chrom}:{pos}: "
+                               f"the reference has {clip(has)}")
         if not genes.overlapping(chrom, pos):
             raise RequestError(f"no gene of the annotation {spec.annotation} overlaps {chrom}:{pos}: SpliceAI scores "
                                "need a variant inside an annotated transcript")  # fmt: skip
@@ -134,11 +328,22 @@ class LookupService:
         return name
 
     def score(self, setting: tuple[str, int, bool, bool], jobs: Sequence[Any]) -> list[Any]:
-        """Results (dicts) or :class:`RequestError` per job, all under one ``setting``."""
+        """Results (dicts) or :class:`RequestError` per job, all under one ``setting`` (checked
+        again here: nothing is keyed on an unchecked value). Any other exception drops the
+        scorer of the setting, so that the next request builds a fresh one."""
+        genome, distance, mask, tracks = setting
+        self.check_request(genome, distance, int(mask) if isinstance(mask, bool) else mask, int(tracks))
+        key = (genome, distance, bool(mask))
+        scorer = self._scorer(*key)
+        try:
+            return self._score(scorer, genome, bool(tracks), jobs)
+        except Exception:
+            self._drop_scorer(key)
+            raise
+
+    def _score(self, scorer: Any, genome: str, tracks: bool, jobs: Sequence[Any]) -> list[Any]:
         from nucleoforge.splicing.scoring import VariantInput
 
-        genome, distance, mask, tracks = setting
-        scorer = self._scorer(genome, distance, mask)
         out: list[Any] = [None] * len(jobs)
         todo, keys = [], {}
         for i, job in enumerate(jobs):
@@ -153,31 +358,34 @@ class LookupService:
         run = [i for i in todo if keys[i] not in cached]
         for i in todo:
             if keys[i] in cached:
-                out[i] = self._result(genome, scorer, jobs[i], cached[keys[i]], None, "nucleoforge:cache")
+                out[i] = self._result(jobs[i], cached[keys[i]], None, "nucleoforge:cache")
         if run:
             inputs = [VariantInput(keys[i][0], jobs[i].pos, jobs[i].ref, [jobs[i].alt]) for i in run]
             scored = scorer.score_with_tracks(inputs)
             new = []
             for i, res in zip(run, scored):
                 if res is None:
-                    out[i] = RequestError(f"{jobs[i].chrom}:{jobs[i].pos} {jobs[i].ref}>{jobs[i].alt} got no SpliceAI score")
+                    job = jobs[i]
+                    out[i] = RequestError(f"{job.chrom}:{job.pos} {clip(job.ref)}>{clip(job.alt)} got no SpliceAI score")
                     continue
                 entries, track = res
                 new.append((keys[i], entries))
-                out[i] = self._result(genome, scorer, jobs[i], entries, track, "nucleoforge:model")
+                out[i] = self._result(jobs[i], entries, track, "nucleoforge:model")
             if scorer.cache is not None:
                 scorer.cache.store(new)
         return out
 
-    def _result(self, genome: str, scorer: Any, job: Any, entries: list[str], tracks: list | None, source: str) -> dict:
+    def _result(self, job: Any, entries: list[str], tracks: list | None, source: str) -> dict:
+        """The SpliceAI-lookup-shaped answer of ``job`` (thread-safe: it reads the gene table only)."""
+        genome, distance = job.genome, job.distance
         _, fasta, genes = self.genomes[genome]
         gene_ids = genes.overlapping(job.chrom, job.pos)
         scores = []
-        lo = job.pos - scorer.distance
+        lo = job.pos - distance
         for k, (gi, entry) in enumerate(zip(gene_ids, entries)):
             g = genes[gi]
             fields = entry.split("|")
-            values = fields[3:] if scorer.transcript_entries else fields[2:]
+            values = fields[3:] if self._transcript_entries[genome] else fields[2:]
             row: dict[str, Any] = {"g_name": g.symbol or g.name, "g_id": "", "t_id": g.transcript_id or "",
                                    "t_strand": g.strand, "TX_START": g.tx_start + 1, "TX_END": g.tx_end,
                                    "EXON_STARTS": [s + 1 for s in g.exon_starts], "EXON_ENDS": list(g.exon_ends),
@@ -191,7 +399,7 @@ class LookupService:
             if track is not None:
                 y_ref, y_alt = track
                 for n, cls in zip(names, (1, 1, 2, 2)):
-                    i = row[f"DP_{n}"] + scorer.distance
+                    i = row[f"DP_{n}"] + distance
                     row[f"DS_{n}_REF"], row[f"DS_{n}_ALT"] = f"{float(y_ref[i, cls]):.2f}", f"{float(y_alt[i, cls]):.2f}"
                 row["REF_ACCEPTOR"] = [round(float(v), 4) for v in y_ref[:, 1]]
                 row["ALT_ACCEPTOR"] = [round(float(v), 4) for v in y_alt[:, 1]]
@@ -206,7 +414,7 @@ class LookupService:
                                                                  first["REF_DONOR"], first["ALT_DONOR"]))
                         if max(ra, aa, rd, ad) >= 0.01]  # fmt: skip
         return {"variant": f"{job.chrom}-{job.pos}-{job.ref}-{job.alt}", "genomeVersion": genome, "chrom": job.chrom,
-                "pos": job.pos, "ref": job.ref, "alt": job.alt, "distance": scorer.distance, "mask": int(scorer.mask),
+                "pos": job.pos, "ref": job.ref, "alt": job.alt, "distance": distance, "mask": int(bool(job.mask)),
                 "scores": scores, "source": source, "allNonZeroScores": non_zero,
                 "allNonZeroScoresTranscriptId": first["t_id"] if first else None,
                 "allNonZeroScoresStrand": first["t_strand"] if first else None}  # fmt: skip

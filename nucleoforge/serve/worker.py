@@ -6,6 +6,10 @@ and wait for its future. The worker takes every job waiting (up to ``max_batch``
 with or without per-position tracks) and scores each group with one scorer call, so the
 reference windows and ALT cones of concurrent requests share model calls. Scorers (one per
 setting) live only in this thread; results depend on the variant and the setting alone.
+
+A job whose future was cancelled before the worker took it (its client went away or timed out)
+is dropped unscored. When a scorer call fails, each of its jobs is tried again alone, so one
+bad job cannot fail the jobs of other requests that happened to share its batch.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ class WorkerStats:
     batches: int = 0  # scorer calls (one per setting present in a batch)
     largest_batch: int = 0  # jobs in the largest scorer call
     batched_jobs: int = 0  # jobs scored in a call together with at least one other
-    errors: int = 0
+    errors: int = 0  # jobs that failed with an exception (each is tried alone before it counts)
+    cancelled: int = 0  # jobs dropped before they ran: their client closed the connection or timed out
     busy_seconds: float = 0.0
     histogram: dict[int, int] = field(default_factory=dict)  # jobs per scorer call -> calls
 
@@ -56,7 +61,8 @@ class ScoringWorker:
     """Run ``score(setting, jobs) -> results`` for batches of jobs on one thread.
 
     ``score`` is called only from the worker thread; it returns one result per job, in order
-    (an exception fails every job of that call with it). ``on_close`` runs on the worker thread
+    (when it raises, every job of that call is scored again alone: only the jobs that fail alone
+    get the exception). ``on_close`` runs on the worker thread
     when it stops (what the scorers opened there, e.g. SQLite connections, must close there).
     """
 
@@ -73,6 +79,11 @@ class ScoringWorker:
         future: Future = Future()
         self._queue.put((job, future))
         return future
+
+    @property
+    def queued(self) -> int:
+        """Jobs waiting for the worker (cancelled ones included until it drops them)."""
+        return self._queue.qsize()
 
     def close(self, timeout: float = 10.0) -> None:
         self._queue.put(None)
@@ -109,17 +120,14 @@ class ScoringWorker:
     def _run(self, batch: list[tuple[Job, Future]]) -> None:
         groups: OrderedDict[tuple, list[tuple[Job, Future]]] = OrderedDict()
         for job, future in batch:
-            if future.set_running_or_notify_cancel():  # a request that timed out and cancelled is dropped
+            if future.set_running_or_notify_cancel():  # a cancelled job (its client left or timed out) is dropped
                 groups.setdefault(job.setting, []).append((job, future))
         for setting, items in groups.items():
             t0 = time.perf_counter()
             try:
-                results = self._score(setting, [job for job, _ in items])
-            except Exception as exc:  # the request sees the error; the worker keeps serving
-                self.stats.errors += len(items)
-                for _, future in items:
-                    future.set_exception(exc)
-                continue
+                results: list[Any] = self._score(setting, [job for job, _ in items])
+            except Exception as exc:
+                results = [_Failed(exc)] if len(items) == 1 else [self._alone(setting, job) for job, _ in items]
             finally:
                 s = self.stats
                 s.busy_seconds += time.perf_counter() - t0
@@ -129,4 +137,21 @@ class ScoringWorker:
                 s.batched_jobs += len(items) if len(items) > 1 else 0
                 s.histogram[len(items)] = s.histogram.get(len(items), 0) + 1
             for (_, future), result in zip(items, results):
-                future.set_result(result)
+                if isinstance(result, _Failed):  # the request sees the error; the worker keeps serving
+                    self.stats.errors += 1
+                    future.set_exception(result.error)
+                else:
+                    future.set_result(result)
+
+    def _alone(self, setting: tuple, job: Job) -> Any:
+        try:
+            return self._score(setting, [job])[0]
+        except Exception as exc:
+            return _Failed(exc)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """The exception a job's scorer call raised (set on its future)."""
+
+    error: BaseException

@@ -219,6 +219,8 @@ def _select_positions(split: SpliceSplit, *, max_negatives: int, seed: int, max_
     Returns ``(rows, [cols_per_row], info)`` with the labels/weights in ``info``. Every positive
     with ``W = 1`` is kept; negatives with ``W = 1`` are sampled (``max_negatives``, ``seed``).
     """
+    from nucleoforge.io.splice_h5 import read_rows  # a damaged file: one error naming it and the rows
+
     rng = np.random.default_rng(seed)
     rows = np.arange(split.rows)
     if max_rows is not None and max_rows < split.rows:
@@ -228,9 +230,10 @@ def _select_positions(split: SpliceSplit, *, max_negatives: int, seed: int, max_
         for i in range(0, len(rows), rows_at_once):
             r = rows[i : i + rows_at_once]
             if r[-1] - r[0] + 1 == len(r):
-                y, w = fh["Y"][int(r[0]) : int(r[-1]) + 1], fh["W"][int(r[0]) : int(r[-1]) + 1]
+                span = slice(int(r[0]), int(r[-1]) + 1)
+                y, w = read_rows(fh["Y"], span), read_rows(fh["W"], span)
             else:  # row by row: much faster than h5py's fancy indexing on chunks of one row
-                y, w = np.stack([fh["Y"][int(j)] for j in r]), np.stack([fh["W"][int(j)] for j in r])
+                y, w = np.stack([read_rows(fh["Y"], int(j)) for j in r]), np.stack([read_rows(fh["W"], int(j)) for j in r])
             labels_rows.append(np.where((w == 1) & (y >= 0) & (y <= 2), y, -1).astype(np.int8))
     labels = np.concatenate(labels_rows) if labels_rows else np.zeros((0, split.block), np.int8)
     flat = labels.reshape(-1)
@@ -405,7 +408,7 @@ _PLOT_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 
 
 def calibrate_model(model_dir: str | os.PathLike, data_dir: str | os.PathLike, *, output_dir: str | os.PathLike | None = None,
-                    plot: str | os.PathLike | None = None, split: str = "validation", max_negatives: int = 200_000,
+                    overwrite: bool = False, plot: str | os.PathLike | None = None, split: str = "validation", max_negatives: int = 200_000,
                     seed: int = 0, max_rows: int | None = None, batch_size: int = 8, device: str | None = None,
                     progress: bool = False) -> CalibrationResult:
     """``nucleoforge calibrate-splice``: fit, draw the reliability diagram, store the temperatures.
@@ -415,12 +418,13 @@ def calibrate_model(model_dir: str | os.PathLike, data_dir: str | os.PathLike, *
     (:func:`fit_model_temperatures`) and writes ``calibration_temperatures`` + ``calibration``
     into ``config.json``: of ``model_dir`` itself (atomically: the other files are untouched),
     or of the new folder ``output_dir`` (every file of the model folder copied, the folder
-    assembled beside its target and renamed when complete; it must not exist or be empty).
+    assembled beside its target and renamed when complete; it must not exist or be empty, unless
+    ``overwrite``: then the old folder is replaced only once the new one is complete).
     The reliability diagram goes to ``plot`` (default ``reliability.png`` in the folder written),
     before the config, so a failed plot leaves the config as it was. Every check on the paths
     happens before the model is run.
     """
-    from nucleoforge.io.outputs import atomic_folder, atomic_output, atomic_path, check_paths
+    from nucleoforge.io.outputs import atomic_folder, atomic_output, atomic_path, check_output_folder, check_paths
     from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel
 
     name = str(model_dir)
@@ -434,10 +438,7 @@ def calibrate_model(model_dir: str | os.PathLike, data_dir: str | os.PathLike, *
         target = source
     else:
         target = Path(output_dir)
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
-            raise ValueError(f"--output {target} exists and is not an empty folder; give a new folder name")
-        if not target.resolve().parent.is_dir():
-            raise FileNotFoundError(f"--output {target}: the directory {target.resolve().parent} does not exist")
+        check_output_folder(target, overwrite=overwrite, inputs=(source, Path(data_dir)))
     plot_path = Path(plot) if plot is not None else target / "reliability.png"
     fmt = _PLOT_FORMATS.get(plot_path.suffix.lower())
     if fmt is None:
@@ -479,7 +480,7 @@ def calibrate_model(model_dir: str | os.PathLike, data_dir: str | os.PathLike, *
         return result
     if not inside:
         draw(plot_path)
-    with atomic_folder(target, inputs=(source, Path(data_dir))) as tmp_dir:  # renamed into place when complete
+    with atomic_folder(target, overwrite=overwrite, inputs=(source, Path(data_dir))) as tmp_dir:  # swapped in when complete
         if source is not None:
             for item in sorted(source.iterdir()):
                 if item.is_file() and item.name != "reliability.png":

@@ -366,16 +366,18 @@ def build_splice_dataset(
     test_regions: Sequence[str] = (),
     validation_fraction: float = 0.05,
     seed: int = 0,
-    force: bool = False,
+    overwrite: bool = False,
     progress: bool = False,
     rows_per_write: int = 256,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Write the dataset folder ``output`` (see the module docstring) and return its metadata
     (the content of ``dataset.json``; ``["summary"]`` holds the per-split counts).
 
     ``annotation``: ``grch37``/``grch38``, a SpliceAI-style table, a GTF or a GFF3 file. The
-    folder must not exist or be empty (``force``: replace it); it is built beside ``output``
-    and renamed on success, so an error or an interrupt leaves no half dataset.
+    folder must not exist or be empty (``overwrite``, or its older name ``force``: replace it);
+    it is built beside ``output`` and renamed on success, so an error or an interrupt leaves no
+    half dataset and an old folder as it was.
     """
     from nucleoforge.io.outputs import check_output_folder
 
@@ -386,19 +388,20 @@ def build_splice_dataset(
     if transcripts not in ("canonical", "all"):
         raise ValueError(f"--transcripts must be 'canonical' or 'all', got {transcripts!r}")
     inputs = (reference,) if str(annotation) in ("grch37", "grch38") else (reference, annotation)
-    check_output_folder(output, force=force, inputs=inputs)
+    overwrite = overwrite or force
+    check_output_folder(output, overwrite=overwrite, inputs=inputs)
     with Genome(reference) as genome:
         return _build(genome, reference, annotation, output, inputs, context=context, block=block,
                       transcripts=transcripts, split=split, train_chroms=train_chroms, test_chroms=test_chroms,
                       train_regions=train_regions, test_regions=test_regions,
-                      validation_fraction=validation_fraction, seed=seed, force=force, progress=progress,
+                      validation_fraction=validation_fraction, seed=seed, overwrite=overwrite, progress=progress,
                       rows_per_write=rows_per_write)
 
 
 def _build(genome: Genome, reference: str | os.PathLike, annotation: str | os.PathLike, output: str | os.PathLike,
            inputs: tuple, *, context: int, block: int, transcripts: str, split: Optional[str],
            train_chroms: Sequence[str], test_chroms: Sequence[str], train_regions: Sequence[str],
-           test_regions: Sequence[str], validation_fraction: float, seed: int, force: bool, progress: bool,
+           test_regions: Sequence[str], validation_fraction: float, seed: int, overwrite: bool, progress: bool,
            rows_per_write: int) -> dict[str, Any]:
     from nucleoforge.io.outputs import atomic_folder, file_sha256
 
@@ -418,7 +421,7 @@ def _build(genome: Genome, reference: str | os.PathLike, annotation: str | os.Pa
                    key=lambda t: (rank[genome.resolve(genes[t[0]].chrom)], genes[t[0]].tx_start, genes[t[0]].tx_end, t[0]))
     from tqdm.auto import tqdm
 
-    with atomic_folder(output, force=force, inputs=inputs) as tmp:
+    with atomic_folder(output, overwrite=overwrite, inputs=inputs) as tmp:
         writers: dict[str, SpliceH5Writer] = {}
         try:
             for s in SPLITS:

@@ -7,13 +7,30 @@ from typing import Any
 
 from nucleoforge.pipelines.splice_site import SpliceSitePrediction
 
-__all__ = ["plot_reliability", "plot_tracks"]
+__all__ = ["plot_reliability", "plot_tracks", "tracks_figure", "tracks_title"]
 
 
-def plot_tracks(pred: SpliceSitePrediction, path: str | os.PathLike, *, genes: Any = None,
-                title: str | None = None) -> None:
-    """Acceptor (up) and donor (down) tracks, with the exons of annotated genes in view when
-    ``genes`` (a :class:`~nucleoforge.io.annotation.GeneTable`) is given."""
+def tracks_title(pred: SpliceSitePrediction) -> str:
+    """``SpliceAI NAME (STRAND)``, the strand stated once: a name that already ends in this strand
+    (``22:100-200:+`` from ``--region``, ``chr22:99-200(+)`` from ``bedtools getfasta -s``) loses
+    that suffix.
+
+    >>> import numpy as np
+    >>> from nucleoforge.pipelines.splice_site import SpliceSitePrediction
+    >>> tracks_title(SpliceSitePrediction("22:20105071-20114704:+", np.zeros(3), np.zeros(3), strand="+"))
+    'SpliceAI 22:20105071-20114704 (+)'
+    """
+    name, strand = pred.name, pred.strand
+    for suffix in (f":{strand}", f"({strand})"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    return f"SpliceAI {name} ({strand})"
+
+
+def tracks_figure(pred: SpliceSitePrediction, *, genes: Any = None, title: str | None = None) -> Any:
+    """The matplotlib figure of :func:`plot_tracks` (its title: ``title`` or :func:`tracks_title`);
+    the caller closes it (``matplotlib.pyplot.close(fig)``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,8 +65,19 @@ def plot_tracks(pred: SpliceSitePrediction, path: str | os.PathLike, *, genes: A
     axes[-1].xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v):,}"))
     axes[-1].set_xlabel(f"{pred.chrom or pred.name} position (1-based)")
     axes[-1].set_xlim(x[0], x[-1])
-    fig.suptitle(title or f"SpliceAI {pred.name} ({pred.strand})")
+    fig.suptitle(title or tracks_title(pred))
     fig.tight_layout()
+    return fig
+
+
+def plot_tracks(pred: SpliceSitePrediction, path: str | os.PathLike, *, genes: Any = None,
+                title: str | None = None) -> None:
+    """Acceptor (up) and donor (down) tracks, with the exons of annotated genes in view when
+    ``genes`` (a :class:`~nucleoforge.io.annotation.GeneTable`) is given, written to ``path``
+    (the file type from its extension)."""
+    fig = tracks_figure(pred, genes=genes, title=title)
+    import matplotlib.pyplot as plt
+
     from nucleoforge.io.outputs import atomic_output
 
     with atomic_output(path, "wb") as fh:  # an existing PNG is replaced only by a complete one

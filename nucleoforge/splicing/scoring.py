@@ -43,14 +43,16 @@ from nucleoforge.io.genome import Genome
 
 logger = logging.getLogger("nucleoforge.spliceai")
 
-__all__ = ["VariantScorer", "VariantInput", "SkipReason", "cache_setting", "format_scores", "score_vcf", "variants_manifest",
-           "VcfRunSummary"]
+__all__ = ["VariantScorer", "VariantInput", "AlleleResult", "SkipReason", "cache_setting", "format_scores", "score_vcf",
+           "variants_manifest", "VcfRunSummary", "reason_text", "allele_summary", "check_chromosomes_matched"]
 
 _BAD_ALT_CHARS = set(".-*<>")
 
 
 class SkipReason:
-    """Why a record got no SpliceAI entry (keys of :attr:`VariantScorer.counts`)."""
+    """Why a record got no SpliceAI entry (keys of :attr:`VariantScorer.counts`), and why an ALT
+    allele got no delta scores (:attr:`AlleleResult.reason`: the record's reason, or one of the
+    three allele-level reasons at the end)."""
 
     BAD_INPUT = "bad input"
     NO_GENE = "no gene"
@@ -58,6 +60,25 @@ class SkipReason:
     REF_MISMATCH = "REF does not match the reference"
     CHROM_END = "near chromosome end"
     REF_TOO_LONG = "REF longer than 2 x distance"
+    # allele level only
+    NO_ALT = "no ALT allele"  # ALT is '.'
+    UNSUPPORTED_ALT = "unsupported ALT"  # symbolic or spanning-deletion ALTs: '.', '-', '*', '<...>'
+    MNV = "REF and ALT both longer than one base"  # the entry is ALT|GENE|.|.|.|.|.|.|.|.
+
+
+def reason_text(reason: str) -> str:
+    """A skip reason as the summary line and the table's NOTE column spell it."""
+    return "outside annotated genes" if reason == SkipReason.NO_GENE else reason
+
+
+@dataclass
+class AlleleResult:
+    """One ALT allele of a record: its INFO entries (one per gene, ALT-major like the ``SpliceAI``
+    field; empty when it has none) and why it has no delta scores (``None``: it has them)."""
+
+    alt: str
+    entries: list[str]
+    reason: str | None = None
 
 
 @dataclass
@@ -82,6 +103,14 @@ class _Task:
     ref_len: int
     alt_window: str  # the ALT model input, forward strand
     dist_boundary: int
+
+
+def _entries_reason(entries: Sequence[str]) -> str | None:
+    """Why an ALT with these entries (from a score file or the cache) has no delta scores: none
+    (an unsupported ALT), dots (REF and ALT both longer than one base); ``None`` when it has them."""
+    if not entries:
+        return SkipReason.UNSUPPORTED_ALT
+    return SkipReason.MNV if entries[0].split("|")[-8] == "." else None
 
 
 def format_scores(alt: str, gene: str, ds: Sequence[float], dp: Sequence[int]) -> str:
@@ -151,6 +180,7 @@ class VariantScorer:
         self.cache = cache  # a nucleoforge.io.score_cache.ScoreCache opened with cache_setting(self), or None
         self.precomputed = list(precomputed)  # nucleoforge.io.precomputed.PrecomputedScores, asked in this order
         self.provenance: dict[str, int] = {}  # ALT alleles with entries, per source ("precomputed FILE", "cache", "model")
+        self._checked_sources: set[int] = set()  # ids of the precomputed files whose build was checked
         # SYMBOL|TRANSCRIPT_ID in each entry (the SpliceAI_TX field) instead of the gene name
         self.transcript_entries = bool(transcript_entries)
         if self.transcript_entries:
@@ -159,6 +189,13 @@ class VariantScorer:
                 raise ValueError(f"--transcripts needs a GTF or GFF3 annotation with transcript IDs; {genes.source} has none "
                                  f"({missing.name})")
         self.log_skips = True  # False: count skipped records without a warning (a second pass over the same records)
+        # False: records on a chromosome absent from the FASTA are only counted (score_vcf reports
+        # them once at the end); True: one warning per such chromosome
+        self.log_missing_chromosomes = True
+        self._warned_chromosomes: set[str] = set()
+        # called after each model call with the share (0..1] of the current chunk's model input done
+        self.progress: Callable[[float], None] | None = None
+        self._planned = self._done = 0
         self._tracks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None = None  # see score_with_tracks
 
     # -- model ---------------------------------------------------------------------------------
@@ -179,6 +216,7 @@ class VariantScorer:
             if strand == "-":
                 y = y[:, ::-1]
             out.extend(np.ascontiguousarray(y[j]) for j in range(y.shape[0]))
+            self._advance(batch.shape[0] * batch.shape[1])
         return out
 
     def _encode(self, windows: list[str], strand: str) -> np.ndarray:
@@ -189,6 +227,12 @@ class VariantScorer:
             batch = reverse_complement_one_hot(batch)
         self.model_positions += batch.shape[0] * batch.shape[1]
         return batch
+
+    def _advance(self, positions: int) -> None:
+        """``positions`` model input positions of the current chunk are done: tell :attr:`progress`."""
+        self._done += positions
+        if self.progress is not None and self._planned:
+            self.progress(min(1.0, self._done / self._planned))
 
     def _span_fitting(self, memory: int) -> int:
         """Most reference outputs one window may hold with its activations within ``memory`` bytes."""
@@ -245,6 +289,7 @@ class VariantScorer:
             for (b, _, _), a in zip(items, alts):
                 per_window[b].append(np.ascontiguousarray(a))
             alt_out.extend(per_window)
+            self._advance(batch.shape[0] * batch.shape[1])
         return ref_out, alt_out
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -253,9 +298,9 @@ class VariantScorer:
         g = self.genes[gene_idx]
         return f"{g.symbol or g.name}|{g.transcript_id}" if self.transcript_entries else g.name
 
-    def _skip(self, reason: str, label: str, detail: str = "") -> None:
+    def _skip(self, reason: str, label: str, detail: str = "", log: bool = True) -> None:
         self.counts[reason] = self.counts.get(reason, 0) + 1
-        if self.log_skips:
+        if self.log_skips and log:
             logger.warning("skipping %s: %s%s", label, reason, f" ({detail})" if detail else "")
 
     def _gene_window(self, chrom: str, gene_idx: int, start: int, end: int) -> str:
@@ -283,21 +328,33 @@ class VariantScorer:
             yield from self.score_chunk(chunk)
 
     def score_chunk(self, chunk: Sequence[VariantInput]) -> list[list[str] | None]:
-        """Score a list of variants together (shared reference tracks, batched ALT windows).
+        """Score a list of variants together (shared reference tracks, batched ALT windows): per
+        variant its INFO entries, ALT-major (None = leave unscored). :meth:`score_alleles` says
+        the same per ALT allele, with the reason of every ALT left without delta scores."""
+        return [[e for a in alleles for e in a.entries] or None for alleles in self.score_alleles(chunk)]
+
+    def score_alleles(self, chunk: Sequence[VariantInput]) -> list[list[AlleleResult]]:
+        """Like :meth:`score_chunk`, per ALT allele: one :class:`AlleleResult` per ALT of each
+        variant (one with ALT ``.`` for a variant without ALT), holding its entries and, when it
+        has no delta scores, why (the record's :class:`SkipReason`, ``unsupported ALT`` for a
+        symbolic or ``*`` allele, or ``REF and ALT both longer than one base``).
 
         With :attr:`precomputed` files and/or a :attr:`cache`, each ALT is looked up in them in
         that order (the first that has it wins); records whose every ALT is found take the found
         entries, the others are scored and their entries (per ALT) stored in the cache. Only
         scored records are stored (a record left unscored is cheap to find again), so with a
         cache alone the output is the same either way. :attr:`provenance` counts the ALTs with
-        entries per source.
+        entries per source. :attr:`progress` hears after each model call how much of this
+        chunk's model input is done.
         """
+        self._planned = self._done = 0
         if self.cache is None and not self.precomputed:
-            return self._score_chunk(chunk)
+            return self._score_alleles(chunk)
+        self.check_sources()
         keys: list[list[tuple[str, int, str, str]] | None] = []
         for v in chunk:
-            ok = (v.ref is not None and v.alts and v.pos is not None and v.chrom in self.genome
-                  and len(set(v.alts)) == len(v.alts))  # fmt: skip
+            # the record rules first (REF, gene, chromosome end …): a record they skip is never looked up
+            ok = v.alts and len(set(v.alts)) == len(v.alts) and self._check_record(v)[0] is None
             keys.append([(self.genome.resolve(v.chrom), int(v.pos), v.ref, a) for a in v.alts] if ok else None)
         found: dict[tuple[str, int, str, str], list[str]] = {}
         source: dict[tuple[str, int, str, str], str] = {}
@@ -308,32 +365,65 @@ class VariantScorer:
             wanted = [k for ks in keys if ks for k in ks if k not in found]
             if not wanted:
                 break
-            for k, entries in src.lookup(wanted).items():
+            checked = {"distance": self.distance, "fields": 10 + self.transcript_entries} if src is not self.cache else {}
+            for k, entries in src.lookup(wanted, **checked).items():
                 found[k], source[k] = entries, name
-        results: list[list[str] | None] = [None] * len(chunk)
+        results: list[list[AlleleResult]] = [[] for _ in chunk]
         todo = []
         for r, ks in enumerate(keys):
             if ks and all(k in found for k in ks):
-                results[r] = [e for k in ks for e in found[k]] or None
+                results[r] = [AlleleResult(k[3], list(found[k]), _entries_reason(found[k])) for k in ks]
                 for k in ks:
                     if found[k]:
                         self.provenance[source[k]] = self.provenance.get(source[k], 0) + 1
             else:
                 todo.append(r)
-        scored = self._score_chunk([chunk[r] for r in todo]) if todo else []
+        scored = self._score_alleles([chunk[r] for r in todo]) if todo else []
         new = []
-        for r, entries in zip(todo, scored):
-            results[r] = entries
-            if entries:
-                by_alt: dict[str, list[str]] = {}
-                for e in entries:
-                    by_alt.setdefault(e.split("|", 1)[0], []).append(e)
-                self.provenance["model"] = self.provenance.get("model", 0) + len(by_alt)
+        for r, alleles in zip(todo, scored):
+            results[r] = alleles
+            with_entries = {a.alt for a in alleles if a.entries}
+            if with_entries:
+                self.provenance["model"] = self.provenance.get("model", 0) + len(with_entries)
                 if keys[r]:
-                    new.extend((k, by_alt.get(k[3], [])) for k in keys[r])
+                    new.extend((k, a.entries) for k, a in zip(keys[r], alleles))
         if self.cache is not None:
             self.cache.store(new)
         return results
+
+    def check_sources(self) -> None:
+        """Refuse (``NucleoforgeError``, one line) a :attr:`precomputed` file of another genome build
+        than the reference (:meth:`~nucleoforge.io.precomputed.PrecomputedScores.check_build`);
+        each file is checked once."""
+        for p in self.precomputed:
+            if id(p) not in self._checked_sources:
+                p.check_build(self.genome.lengths, self.genome.path)
+                self._checked_sources.add(id(p))
+
+    def _check_record(self, v: VariantInput) -> tuple[str | None, str, list[int], str]:
+        """The record rules, in order: ``(reason, detail, gene indices, reference window)`` — the
+        :class:`SkipReason` that leaves ``v`` unscored and what the warning adds (``None``, ``""``
+        when it passes), the genes at POS, and the upper-case reference window around POS.
+        Nothing is counted or logged; :meth:`score_alleles` applies it before any score file or
+        cache is asked, :meth:`_score_alleles` before the model."""
+        if v.ref is None or v.alts is None or v.pos is None:
+            return SkipReason.BAD_INPUT, "", [], ""
+        gene_ids = list(self.genes.overlapping(v.chrom, v.pos))
+        if not gene_ids:
+            return SkipReason.NO_GENE, "", [], ""
+        if v.chrom not in self.genome:
+            return SkipReason.FASTA, "", gene_ids, ""
+        chrom, half = self.genome.resolve(v.chrom), self.wid // 2
+        start, end = v.pos - half - 1, v.pos + half
+        n = self.genome.lengths[chrom]
+        if start < 0 or end > n:
+            return SkipReason.CHROM_END, f"the {self.wid}-nt window passes the end of {chrom} (length {n:,})", gene_ids, ""
+        seq = self.genome.fetch(chrom, start, end).upper()
+        if seq[half : half + len(v.ref)] != v.ref:
+            return SkipReason.REF_MISMATCH, f"reference has {seq[half:half + len(v.ref)]}", gene_ids, seq
+        if len(v.ref) > 2 * self.distance:
+            return SkipReason.REF_TOO_LONG, f"{len(v.ref)} > {2 * self.distance}", gene_ids, seq
+        return None, "", gene_ids, seq
 
     def score_with_tracks(self, chunk: Sequence[VariantInput]) -> list[tuple[list[str], list[Any]] | None]:
         """Like :meth:`score_chunk` without the cache and precomputed files, and with the
@@ -342,6 +432,7 @@ class VariantScorer:
         (neither / acceptor / donor at ``POS - distance … POS + distance``, the ALT track after
         the indel rules) for ``entries[i]``, or None for an entry that needs no model (``.``)."""
         self._tracks = {}
+        self._planned = self._done = 0
         try:
             entries = self._score_chunk(chunk)
             tracks = self._tracks
@@ -350,41 +441,44 @@ class VariantScorer:
         return [None if e is None else (e, [tracks.get((r, i)) for i in range(len(e))]) for r, e in enumerate(entries)]
 
     def _score_chunk(self, chunk: Sequence[VariantInput]) -> list[list[str] | None]:
+        return [[e for a in alleles for e in a.entries] or None for alleles in self._score_alleles(chunk)]
+
+    def _score_alleles(self, chunk: Sequence[VariantInput]) -> list[list[AlleleResult]]:
         half, d = self.wid // 2, self.distance
         results: list[list[str | None] | None] = [None] * len(chunk)
+        # per record, per ALT: (ALT, first entry, end of its entries, reason it has no delta scores)
+        spans: list[list[tuple[str, int, int, str | None]]] = []
         tasks: list[_Task] = []
         for r, v in enumerate(chunk):
+            alts = list(v.alts or [])
+            spans.append([])
+
+            def skip_all(reason: str) -> None:
+                spans[-1] = [(a, 0, 0, reason) for a in alts] or [(".", 0, 0, SkipReason.NO_ALT)]
+
             label = v.label or f"{v.chrom}:{v.pos} {v.ref}>{','.join(v.alts or ['.'])}"
-            if v.ref is None or v.alts is None or v.pos is None:
-                self._skip(SkipReason.BAD_INPUT, label)
-                continue
-            gene_ids = self.genes.overlapping(v.chrom, v.pos)
-            if not gene_ids:
-                self.counts[SkipReason.NO_GENE] = self.counts.get(SkipReason.NO_GENE, 0) + 1
-                continue
-            if v.chrom not in self.genome:
-                self._skip(SkipReason.FASTA, label, f"chromosome {v.chrom!r}")
-                continue
-            chrom = self.genome.resolve(v.chrom)
-            start, end = v.pos - half - 1, v.pos + half
-            n = self.genome.lengths[chrom]
-            if start < 0 or end > n:
-                self._skip(SkipReason.CHROM_END, label, f"the {self.wid}-nt window passes the end of {chrom} (length {n:,})")
-                continue
-            seq = self.genome.fetch(chrom, start, end).upper()
-            if seq[half : half + len(v.ref)] != v.ref:
-                self._skip(SkipReason.REF_MISMATCH, label, f"reference has {seq[half:half + len(v.ref)]}")
-                continue
-            if len(v.ref) > 2 * d:
-                self._skip(SkipReason.REF_TOO_LONG, label, f"{len(v.ref)} > {2 * d}")
+            reason, detail, gene_ids, seq = self._check_record(v)
+            if reason == SkipReason.NO_GENE:  # counted, never warned about
+                self.counts[reason] = self.counts.get(reason, 0) + 1
+            elif reason == SkipReason.FASTA:  # warned once per chromosome (or reported by score_vcf)
+                first = self.log_missing_chromosomes and v.chrom not in self._warned_chromosomes
+                self._warned_chromosomes.add(v.chrom)
+                self._skip(reason, label, f"chromosome {v.chrom!r}; its other records are skipped silently", log=first)
+            elif reason is not None:
+                self._skip(reason, label, detail)
+            if reason is not None:
+                skip_all(reason)
                 continue
             entries: list[str | None] = []
-            for alt in v.alts:
+            for alt in alts:
+                first_entry = len(entries)
                 if not alt or _BAD_ALT_CHARS.intersection(alt):
+                    spans[-1].append((alt or ".", first_entry, first_entry, SkipReason.UNSUPPORTED_ALT))
                     continue
+                mnv = len(v.ref) > 1 and len(alt) > 1
                 for gi in gene_ids:
                     gene = self.genes[gi]
-                    if len(v.ref) > 1 and len(alt) > 1:
+                    if mnv:
                         entries.append(f"{alt}|{self.label(gi)}|.|.|.|.|.|.|.|.")
                         continue
                     bounds = [s + 1 for s in gene.exon_starts] + list(gene.exon_ends)
@@ -394,30 +488,31 @@ class VariantScorer:
                     alt_window = masked[:half] + alt.upper() + masked[half + len(v.ref) :]
                     tasks.append(_Task(r, len(entries), alt, gi, len(v.ref), alt_window, dist_b))
                     entries.append(None)
+                spans[-1].append((alt, first_entry, len(entries), SkipReason.MNV if mnv else None))
             results[r] = entries
         if tasks:
             self._fill(chunk, tasks, results)
-        return [None if e is None or not e else e for e in results]  # type: ignore[misc]
+        return [[AlleleResult(alt, list((results[r] or [])[a:b]), reason) for alt, a, b, reason in spans[r]]  # type: ignore[misc]
+                for r in range(len(chunk))]
 
     def _mask_window(self, seq: str, dist_tx_start: int, dist_tx_end: int) -> str:
         half, wid = self.wid // 2, self.wid
         pad0, pad1 = max(half + dist_tx_start, 0), max(half - dist_tx_end, 0)
         return "N" * pad0 + seq[pad0 : wid - pad1] + "N" * pad1
 
-    def _reference_tracks(self, chunk: Sequence[VariantInput], tasks: list[_Task],
-                          cones: Sequence[_Task] = ()) -> tuple[dict[tuple[int, int], np.ndarray], dict[int, np.ndarray]]:
-        """Reference predictions per (gene, POS), sharing one model call across nearby variants;
-        and the ALT tracks of the substitutions ``cones`` (by ``id`` of the task), computed
-        from the activations of those same reference calls."""
-        d, flank = self.distance, self.flank
+    def _segments(self, chunk: Sequence[VariantInput], tasks: list[_Task]
+                  ) -> tuple[list[tuple[int, int, int]], dict[int, set[int]], dict[int, str]]:
+        """The reference windows of ``tasks``: ``(gene, first, last)`` output positions (1-based,
+        inclusive) per window, one window shared by nearby variants of a gene (merged when the gap
+        is shorter than the context, which is cheaper than a second window, and capped in length);
+        and per gene its variant positions and chromosome."""
+        d = self.distance
         by_gene: dict[int, set[int]] = {}
         chrom_of: dict[int, str] = {}
         for t in tasks:
             v = chunk[t.record]
             by_gene.setdefault(t.gene, set()).add(v.pos)
             chrom_of[t.gene] = self.genome.resolve(v.chrom)
-        # Segments of output positions (1-based inclusive) per gene, merged when the gap is
-        # shorter than the context (cheaper than a second window) and capped in length.
         segments: list[tuple[int, int, int]] = []  # (gene, first, last)
         for gi, positions in by_gene.items():
             cur: list[int] | None = None
@@ -431,6 +526,15 @@ class VariantScorer:
                     cur = [lo, hi]
             if cur:
                 segments.append((gi, cur[0], cur[1]))
+        return segments, by_gene, chrom_of
+
+    def _reference_tracks(self, chunk: Sequence[VariantInput], planned: tuple[list[tuple[int, int, int]], dict[int, set[int]],
+                          dict[int, str]], cones: Sequence[_Task] = ()) -> tuple[dict[tuple[int, int], np.ndarray], dict[int, np.ndarray]]:
+        """Reference predictions per (gene, POS) over the windows ``planned`` by :meth:`_segments`,
+        sharing one model call across nearby variants; and the ALT tracks of the substitutions
+        ``cones`` (by ``id`` of the task), computed from the activations of those same reference calls."""
+        d, flank = self.distance, self.flank
+        segments, by_gene, chrom_of = planned
         # Batch segments of equal length and strand.
         groups: OrderedDict[tuple[int, str], list[tuple[int, int, int]]] = OrderedDict()
         for seg in segments:
@@ -461,16 +565,20 @@ class VariantScorer:
     def _fill(self, chunk: Sequence[VariantInput], tasks: list[_Task], results: list) -> None:
         # substitutions: from the reference activations; other ALTs: a full ALT pass
         cones = [t for t in tasks if t.ref_len == 1 and len(t.alt) == 1] if self.incremental else []
-        ref_tracks, cone_tracks = self._reference_tracks(chunk, tasks, cones)
-        for t in cones:
-            results[t.record][t.slot] = self._entry(t.alt, self.label(t.gene), ref_tracks[(t.gene, chunk[t.record].pos)],
-                                                    cone_tracks[id(t)], t.dist_boundary, (t.record, t.slot))
         # ALT windows: identical inputs predicted once; equal lengths and strands batched.
         unique: OrderedDict[tuple[str, str], list[_Task]] = OrderedDict()
         in_cone = {id(t) for t in cones}
         for t in tasks:
             if id(t) not in in_cone:
                 unique.setdefault((self.genes[t.gene].strand, t.alt_window), []).append(t)
+        planned = self._segments(chunk, tasks)
+        # the model input this chunk needs, for progress reports: reference windows, then ALT windows
+        self._planned += sum(last - first + 1 + self.context for _, first, last in planned[0])
+        self._planned += sum(len(window) for _, window in unique)
+        ref_tracks, cone_tracks = self._reference_tracks(chunk, planned, cones)
+        for t in cones:
+            results[t.record][t.slot] = self._entry(t.alt, self.label(t.gene), ref_tracks[(t.gene, chunk[t.record].pos)],
+                                                    cone_tracks[id(t)], t.dist_boundary, (t.record, t.slot))
         by_shape: OrderedDict[tuple[int, str], list[str]] = OrderedDict()
         for strand, window in unique:
             by_shape.setdefault((len(window), strand), []).append(window)
@@ -520,13 +628,68 @@ class VariantScorer:
 
 @dataclass
 class VcfRunSummary:
-    """What :func:`score_vcf` did."""
+    """What :func:`score_vcf` did. The allele counts cover every ALT allele of every record read
+    in this run (a record without ALT counts as one allele ``.``):
+    ``alleles == alleles_scored + sum(alleles_skipped.values())``."""
 
     records: int = 0  # records in the output (resumed + new)
     resumed: int = 0  # records kept from an interrupted run
     scored: int = 0  # records that got a SpliceAI entry in this run
-    skipped: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)  # records left unscored, per reason (the scorer's counts)
     sources: dict[str, int] = field(default_factory=dict)  # ALT alleles with entries per source (precomputed, cache, model)
+    alleles: int = 0  # ALT alleles of the records read in this run
+    alleles_scored: int = 0  # ... with delta scores
+    alleles_skipped: dict[str, int] = field(default_factory=dict)  # ... without, per SkipReason ("no gene" included)
+    matched_records: int = 0  # records read in this run whose chromosome is in the reference
+    missing_chromosomes: dict[str, int] = field(default_factory=dict)  # records per chromosome absent from the reference
+
+    def count_alleles(self, alleles: Sequence[AlleleResult]) -> None:
+        """Count the ALT alleles of one record."""
+        for a in alleles:
+            self.alleles += 1
+            if a.reason is None:
+                self.alleles_scored += 1
+            else:
+                self.alleles_skipped[a.reason] = self.alleles_skipped.get(a.reason, 0) + 1
+
+
+def allele_summary(summary: VcfRunSummary) -> str:
+    """The allele part of the line ``variants`` prints: every ALT allele read in this run, scored
+    or skipped (outside annotated genes, then the other reasons by name), e.g. ``11 ALT alleles:
+    5 scored, 1 outside annotated genes, 5 skipped (REF does not match the reference: 1,
+    unsupported ALT: 4)``."""
+    others = {reason_text(k): v for k, v in summary.alleles_skipped.items() if k != SkipReason.NO_GENE}
+    outside = summary.alleles_skipped.get(SkipReason.NO_GENE, 0)
+    where = f" in the {summary.records - summary.resumed} records scored now" if summary.resumed else ""
+    detail = " (" + ", ".join(f"{k}: {v}" for k, v in sorted(others.items())) + ")" if others else ""
+    return (f"{summary.alleles} ALT alleles{where}: {summary.alleles_scored} scored, {outside} outside annotated genes, "
+            f"{sum(others.values())} skipped{detail}")
+
+
+def _some(names: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", … ({len(names)} sequences)" if len(names) > limit else f" ({len(names)} sequence{'s' * (len(names) > 1)})")
+
+
+def check_chromosomes_matched(summary: VcfRunSummary, reference: Genome | str, input_path: str, output_path: str) -> None:
+    """After a run: ``NucleoforgeError`` (one line) when records were read but none of their
+    chromosome names is in the reference, listing the names the reference has (nothing could be
+    scored: the output holds the records unscored); a warning when only some are missing."""
+    from nucleoforge.errors import NucleoforgeError
+
+    missing = summary.missing_chromosomes
+    if not missing:
+        return
+    vcf_names = ", ".join(f"{k} ({v} record{'s' * (v > 1)})" for k, v in list(missing.items())[:5])
+    vcf_names += f", … ({len(missing)} names)" if len(missing) > 5 else ""
+    genome = reference if isinstance(reference, Genome) else Genome(reference)
+    if summary.matched_records == 0 and summary.records > summary.resumed:
+        where = "stdout" if output_path in ("-", "/dev/stdout") else output_path
+        raise NucleoforgeError(
+            f"{'stdin' if input_path in ('-', '/dev/stdin') else input_path}: no record could be scored: none of its "
+            f"chromosome names ({vcf_names}) is in the reference {genome.path}, which has {_some(genome.chroms)}; a 'chr' "
+            f"prefix is matched either way, other names must be renamed (the records were written unscored to {where})")
+    logger.warning("records on chromosomes not in the reference %s were left unscored: %s", genome.path, vcf_names)
 
 
 def _record_key(rec: Any) -> tuple[str, str, str, str, str]:
@@ -571,9 +734,9 @@ def cache_setting(scorer: VariantScorer) -> dict[str, Any]:
 def provenance_header(scorer: VariantScorer) -> str | None:
     """The ``##nucleoforge_provenance=`` header line of a run that reads precomputed files or a
     cache (None otherwise): the model, annotation and reference identities, ``-D``, ``-M`` and the
-    sources in the order they are asked. The per-source counts are known only at the end:
-    :func:`score_vcf` then rewrites the line with ``alleles=SOURCE:N,…`` appended
-    (:func:`provenance_with_counts`) and writes ``OUT.provenance.json``."""
+    sources in the order they are asked. The line depends only on the run's settings, so a run that
+    finds every score in the cache writes the same file as the run that filled it; how many ALT
+    alleles came from each source goes to the summary line and ``OUT.provenance.json``."""
     if scorer.cache is None and not scorer.precomputed:
         return None
     setting = cache_setting(scorer)
@@ -584,12 +747,6 @@ def provenance_header(scorer: VariantScorer) -> str | None:
               f"annotation_sha256={setting['annotation']['sha256']}", f"distance={scorer.distance}",
               f"mask={int(scorer.mask)}", f"calibrated={int(scorer.calibrated)}", "sources=" + ",".join([*sources, "model"])]
     return "##nucleoforge_provenance=" + ";".join(f.replace(" ", "_") for f in fields)
-
-
-def provenance_with_counts(line: str, counts: dict[str, int]) -> str:
-    """``line`` with ``;alleles=SOURCE:N,…`` (ALT alleles with entries per source) appended."""
-    items = ",".join(f"{k.replace(' ', ':', 1).replace(' ', '_')}:{v}" for k, v in sorted(counts.items())) or "none"
-    return f"{line};alleles={items}"
 
 
 def variants_manifest(scorer: VariantScorer, input_path: str, transcripts: VariantScorer | None = None) -> dict[str, Any]:
@@ -615,6 +772,44 @@ def variants_manifest(scorer: VariantScorer, input_path: str, transcripts: Varia
     )
 
 
+def output_format_of(output_path: str, output_format: str | None = None) -> str:
+    """``vcf`` or ``tsv``: ``output_format`` when given, else ``tsv`` for a ``.tsv``/``.tsv.gz`` name."""
+    from nucleoforge.errors import NucleoforgeError
+    from nucleoforge.io.variant_table import is_table_path
+
+    if output_format is None:
+        return "tsv" if is_table_path(output_path) else "vcf"
+    if output_format not in ("vcf", "tsv"):
+        raise NucleoforgeError(f"--format {output_format!r}: expected vcf or tsv")
+    return output_format
+
+
+class _Redraw:
+    """Redraw a tqdm bar every ``interval`` seconds from a thread (elapsed time and rate move
+    while one model call runs longer than that)."""
+
+    def __init__(self, bar: Any, interval: float) -> None:
+        import threading
+
+        self.bar, self.interval = bar, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="nucleoforge-progress", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.bar.refresh()
+
+    def __enter__(self) -> "_Redraw":
+        if not self.bar.disable:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
 def score_vcf(
     scorer: VariantScorer,
     input_path: str,
@@ -624,6 +819,9 @@ def score_vcf(
     chunk_size: int = 256,
     progress: bool = True,
     transcripts: VariantScorer | None = None,
+    output_format: str | None = None,
+    check_chromosomes: bool = True,
+    progress_options: dict[str, Any] | None = None,
 ) -> VcfRunSummary:
     """Annotate ``input_path`` into ``output_path`` (``-`` = stdout; ``.gz`` = BGZF), streaming.
 
@@ -632,6 +830,10 @@ def score_vcf(
     is refused before anything is opened. A record that cannot be parsed stops the run after
     every record before it has been written: ``ValueError("FILE:LINE: ...")``.
 
+    ``output_format``: ``vcf`` (the input with ``INFO/SpliceAI``) or ``tsv`` (the table of
+    :mod:`nucleoforge.io.variant_table`: one row per record x ALT x gene, and one per ALT left
+    unscored with its reason); by default ``tsv`` for a ``.tsv``/``.tsv.gz`` name.
+
     A file output gets a run manifest ``OUTPUT.manifest.json`` (:func:`variants_manifest`).
     With ``resume=True`` an existing output is continued only when its manifest matches this
     run (same input, reference, annotation, ``-D``, ``-M`` and model; otherwise a
@@ -639,35 +841,54 @@ def score_vcf(
     that place (CHROM, POS, ID, REF, ALT); its incomplete last line is dropped and scoring
     continues after the last complete record, so the result is byte-identical to an
     uninterrupted run. The protocol is :func:`nucleoforge.io.outputs.open_resumable` (a resume
-    from an input that is not a regular file, e.g. stdin, is refused).
+    from an input that is not a regular file, e.g. stdin, is refused). A table keeps the rows up
+    to its last checkpoint (``OUTPUT.checkpoints``).
 
     ``transcripts``: a second scorer over a per-transcript table (``transcript_entries=True``);
     its entries go to ``INFO/SpliceAI_TX`` (``ALLELE|SYMBOL|TRANSCRIPT_ID|DS_AG|…|DP_DL``), the
-    ``SpliceAI`` field stays as it is without it.
+    ``SpliceAI`` field stays as it is without it; a table then has one row per transcript.
+
+    ``check_chromosomes``: when no record's chromosome is in the reference, raise
+    ``NucleoforgeError`` after the output is written (see :func:`check_chromosomes_matched`);
+    when some are missing, one warning. Records on a missing chromosome are never warned about
+    one by one.
+
+    ``progress``: a bar whose total is the input's record count (:func:`nucleoforge.io.vcf.count_vcf_records`;
+    none for stdin), advanced within a chunk after every model call and redrawn every
+    half second; ``progress_options``: more tqdm arguments (e.g. ``file``).
     """
     from tqdm.auto import tqdm
 
-    from nucleoforge.io.outputs import check_paths, open_resumable
+    from nucleoforge.io.outputs import check_paths, manifest_path, open_resumable
+    from nucleoforge.io.variant_table import TableSink, salvage_table, table_header, table_rows
     from nucleoforge.io.vcf import (
         SPLICEAI_INFO_LINE,
         SPLICEAI_TX_INFO_LINE,
+        OutputWriteError,
         VcfFormatError,
         VcfSink,
+        count_vcf_records,
         iter_vcf_records,
         open_vcf,
         salvage_vcf_output,
     )
 
     input_path, output_path = str(input_path), str(output_path)
+    fmt = output_format_of(output_path, output_format)
     to_stdout = output_path == "-"
     if resume and to_stdout:
         raise ValueError("--resume needs an output file (-O), not stdout")
     annotation = scorer.genes.source if os.path.isfile(str(scorer.genes.source)) else None
     check_paths({"-I/--input": input_path, "-R/--reference": str(scorer.genome.path), "-A/--annotation": annotation},
                 {"-O/--output": output_path})
+    scorer.check_sources()  # a score file of another build: refused before the output is touched
+    total = count_vcf_records(input_path) if progress else None  # before the input is opened (a file: read twice)
     vcf = open_vcf(input_path)
     out: Any = None
     pending: VcfFormatError | None = None
+    table = fmt == "tsv"
+    log_missing = scorer.log_missing_chromosomes
+    scorer.log_missing_chromosomes = False  # reported once, at the end
     try:
         header = vcf.header
         if "SpliceAI" not in header.info:
@@ -678,51 +899,121 @@ def score_vcf(
         if provenance is not None:
             header.add_line(provenance)
         manifest = None if to_stdout else variants_manifest(scorer, input_path, transcripts)
+        if manifest is not None and table:  # a table and a VCF of the same run are different outputs
+            manifest["parameters"]["format"] = "tsv"
         summary = VcfRunSummary()
         records = iter_vcf_records(vcf, input_path)
+        head_text = table_header(transcripts is not None) if table else str(header)
+        kept_table: dict[str, Any] = {}
 
-        def read_kept() -> tuple[list[list[str]], int, str]:
+        def read_kept() -> tuple[list[Sequence[str]], int, str]:
+            if table:
+                n, size, text, checkpoints = salvage_table(output_path, head_text)
+                kept_table.update(size=size, checkpoints=checkpoints)
+                # the rows of a record are not one line: the checkpoint says how many records they hold;
+                # their keys are the input's first n (the manifest has checked that input's sha256)
+                again = open_vcf(input_path)
+                try:
+                    keys: list[Sequence[str]] = [_record_key(r) for _, r in zip(range(n), iter_vcf_records(again, input_path))]
+                finally:
+                    again.close()
+                last = text.rstrip("\n").rsplit("\n", 1)[-1].split("\t")
+                if keys and (tuple(last[:4]) != tuple(keys[-1][:4])):
+                    raise ValueError(f"{output_path}: its last kept row ({' '.join(last[:4])}) is not of input record "
+                                     f"{n} ({' '.join(keys[-1][:4])}); --resume needs the same input (rerun without --resume)")
+                return keys, size, text
             old_header, done_lines, end = salvage_vcf_output(output_path)
             if not old_header or not old_header[-1].startswith("#CHROM"):
                 raise ValueError(f"{output_path}: cannot resume, the file has no complete VCF header")
             return [line.split("\t", 5) for line in done_lines], end, "".join(old_header + done_lines)
 
+        def open_sink(append: bool) -> Any:
+            if table:
+                return TableSink(output_path, append=append, kept_bytes=kept_table.get("size", 0),
+                                 kept_checkpoints=kept_table.get("checkpoints", ""))
+            return VcfSink(output_path, append=append)
+
         out, summary.resumed = open_resumable(
             output_path, manifest, resume=resume, inputs={"-I/--input": input_path}, source=input_path,
-            input_keys=map(_record_key, records), read_kept=read_kept,
-            open_sink=lambda append: VcfSink(output_path, append=append), header=str(header),
+            input_keys=map(_record_key, records), read_kept=read_kept, open_sink=open_sink, header=head_text,
             bgzf=output_path.endswith((".gz", ".bgz")))
+        if table and not summary.resumed:
+            out.checkpoint(0)
         write = out.write
-        bar = tqdm(desc="variants", unit=" rec", disable=not progress, initial=summary.resumed, dynamic_ncols=True)
+        bar = tqdm(desc="variants", unit=" rec", disable=not progress, initial=summary.resumed, total=total,
+                   dynamic_ncols=True, **(progress_options or {}))
         summary.records = summary.resumed
-        while pending is None:
-            batch = []
-            try:
-                for rec in records:
-                    batch.append(rec)
-                    if len(batch) >= chunk_size:
-                        break
-            except VcfFormatError as exc:  # write the records before the bad line, then fail
-                pending = exc
-            if not batch:
-                break
-            inputs = [VariantInput(r.chrom, r.pos, r.ref, r.alts, f"{r.chrom}:{r.pos} {r.id or '.'} {r.ref}>{','.join(r.alts or ['.'])}") for r in batch]
-            scores = scorer.score_chunk(inputs)
-            per_tx = transcripts.score_chunk(inputs) if transcripts is not None else [None] * len(batch)
-            lines = []
-            for rec, s, tx in zip(batch, scores, per_tx):
-                if s:
-                    rec.info["SpliceAI"] = s
-                    summary.scored += 1
-                if tx:
-                    rec.info["SpliceAI_TX"] = tx
-                lines.append(str(rec))
-            write("".join(lines))
-            out.flush()
-            summary.records += len(batch)
-            bar.update(len(batch))
+        in_reference: dict[str, bool] = {}
+        with _Redraw(bar, 0.5):
+            while pending is None:
+                batch = []
+                try:
+                    for rec in records:
+                        batch.append(rec)
+                        if len(batch) >= chunk_size:
+                            break
+                except VcfFormatError as exc:  # write the records before the bad line, then fail
+                    pending = exc
+                if not batch:
+                    break
+                inputs = [VariantInput(r.chrom, r.pos, r.ref, r.alts, f"{r.chrom}:{r.pos} {r.id or '.'} {r.ref}>{','.join(r.alts or ['.'])}") for r in batch]
+                base, passes = summary.records, 1 + (transcripts is not None)
+
+                def advance(share: float, part: int = 0) -> None:
+                    # records "done" within the chunk, estimated from the model input done; the last is
+                    # counted when the chunk is written
+                    target = base + min(len(batch) - 1, int(len(batch) * (part + share) / passes))
+                    if target > bar.n:
+                        bar.update(target - bar.n)
+
+                scorer.progress = advance
+                alleles = scorer.score_alleles(inputs)
+                per_tx: list[Any] = [None] * len(batch)
+                if transcripts is not None:
+                    transcripts.progress = lambda share: advance(share, 1)
+                    per_tx = transcripts.score_alleles(inputs)
+                lines = []
+                for rec, rec_alleles, tx in zip(batch, alleles, per_tx):
+                    summary.count_alleles(rec_alleles)
+                    if rec.chrom not in in_reference:
+                        in_reference[rec.chrom] = rec.chrom in scorer.genome
+                    if in_reference[rec.chrom]:
+                        summary.matched_records += 1
+                    else:
+                        summary.missing_chromosomes[rec.chrom] = summary.missing_chromosomes.get(rec.chrom, 0) + 1
+                    s = [e for a in rec_alleles for e in a.entries]
+                    if s:
+                        summary.scored += 1
+                    if table:
+                        shown = tx if tx is not None else rec_alleles
+                        lines.extend(table_rows(rec.chrom, rec.pos, rec.id or ".", rec.ref or ".",
+                                                ((a.alt, a.entries, None if a.reason is None else reason_text(a.reason)) for a in shown),
+                                                transcripts=transcripts is not None))  # fmt: skip
+                        continue
+                    if s:
+                        rec.info["SpliceAI"] = s
+                    tx_entries = [e for a in tx for e in a.entries] if tx is not None else []
+                    if tx_entries:
+                        rec.info["SpliceAI_TX"] = tx_entries
+                    lines.append(str(rec))
+                try:
+                    write("".join(lines))
+                    summary.records += len(batch)
+                    if table:
+                        out.checkpoint(summary.records)
+                    else:
+                        out.flush()
+                except OutputWriteError as exc:  # a full disk: with a manifest, what was flushed can be resumed
+                    resumable = manifest is not None and os.path.isfile(output_path) and manifest_path(output_path).is_file()
+                    raise exc.with_note("its complete records are kept: rerun with --resume once there is room"
+                                        if resumable else "the output is incomplete") from None
+                bar.update(summary.records - bar.n)
         bar.close()
     finally:
+        scorer.progress = None
+        if transcripts is not None:
+            transcripts.progress = None
+        scorer.log_missing_chromosomes = log_missing
         if out is not None:
             out.close()
         vcf.close()
@@ -734,12 +1025,10 @@ def score_vcf(
         import json
 
         from nucleoforge.io.outputs import atomic_output
-        from nucleoforge.io.vcf import replace_header_line
-
-        # the header was streamed before the counts were known: rewrite its provenance line now
-        replace_header_line(output_path, "##nucleoforge_provenance=", provenance_with_counts(provenance, summary.sources))
 
         with atomic_output(output_path + ".provenance.json") as fh:
             fh.write(json.dumps({"header": provenance, "records": summary.records, "resumed": summary.resumed,
                                  "alleles_by_source": summary.sources}, indent=2) + "\n")  # fmt: skip
+    if check_chromosomes:
+        check_chromosomes_matched(summary, scorer.genome, input_path, output_path)
     return summary

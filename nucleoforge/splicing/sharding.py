@@ -10,10 +10,15 @@ processes, merged in input order.
   shard into ``part-K.vcf``, with the run manifest and resume of that function. Torch runs one
   thread per worker by default.
 * **Faults**: a worker that dies (killed, out of memory) breaks the pool; the unfinished shards are
-  submitted again to a new pool, up to ``retries`` times each.
-* **Merge**: the header of part 0 and the records of every part in order, written atomically to
-  the output (plain or BGZF); then ``OUT.shards`` is removed. A plain output is byte-identical
-  to the single-process run (tested); a ``.gz`` one decompresses to the same bytes.
+  submitted again to a new pool, up to ``retries`` times each. A driver that dies takes its workers
+  with it (:func:`_watch_parent`), so no worker outlives a killed run and the resource tracker
+  exits too; a driver that ignores warnings (``-q``) starts the tracker ignoring its "leaked
+  semaphore" warning after a killed worker (the tracker removes those semaphores either way).
+* **Merge**: the header of part 0 (a VCF's header lines, a table's header row) and the records
+  (rows) of every part in order, written atomically to the output (plain or BGZF); then
+  ``OUT.shards`` is removed. A plain output is byte-identical to the single-process run (tested,
+  VCF and table); a ``.gz`` one decompresses to the same bytes. The parts' summaries are summed
+  (records, every ALT allele by outcome, chromosomes missing from the reference).
 * **Resume**: ``OUT.shards/plan.json`` records the input (sha256), ``shard_size`` and ``-D``; a
   resumed run with the same plan keeps every finished part (and continues a half-written one);
   another plan is refused.
@@ -53,6 +58,7 @@ class ScoringSettings:
     threads: int | None = None
     incremental: bool = True
     activation_memory: int = 1 << 30  # bytes
+    output_format: str = "vcf"  # or "tsv" (nucleoforge.io.variant_table)
 
 
 def build_scorers(settings: ScoringSettings, model: Any = None) -> tuple[Any, Any]:
@@ -140,6 +146,45 @@ def write_shards(input_path: str, folder: Path, shard_size: int, distance: int) 
 _WORKER: dict[str, Any] = {}
 
 
+def _watch_parent(parent: int) -> None:
+    """End this worker as soon as process ``parent`` (the driver) dies.
+
+    On Linux the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); everywhere a
+    daemon thread compares ``os.getppid()`` with ``parent`` every 0.5 s and calls ``os._exit``
+    (a dead parent's children are adopted by another process). Either way no worker blocks
+    forever on the dead driver's queue.
+    """
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # no prctl (another libc): the thread below still watches
+            pass
+    if os.getppid() != parent:  # the driver died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="nucleoforge-parent-watch", daemon=True).start()
+
+
+def _init_local_worker(settings: ScoringSettings, parent: int) -> None:
+    """Initializer of a local pool's worker: die with the driver ``parent``, then build the scorers."""
+    _watch_parent(parent)
+    _init_worker(settings)
+
+
 def _init_worker(settings: ScoringSettings) -> None:
     import torch
 
@@ -171,7 +216,7 @@ def _score_shard(shard: str, part: str) -> dict[str, Any]:
     resume = Path(part).exists() and Path(f"{part}.manifest.json").exists()
     counts, sources = dict(scorer.counts), dict(scorer.provenance)  # the scorer counts over all its shards
     summary = score_vcf(scorer, shard, part, resume=resume, chunk_size=settings.chunk_size, progress=False,
-                        transcripts=tx_scorer)  # fmt: skip
+                        transcripts=tx_scorer, output_format=settings.output_format, check_chromosomes=False)  # fmt: skip
     summary.skipped = {k: v - counts.get(k, 0) for k, v in scorer.counts.items() if v - counts.get(k, 0)}
     summary.sources = {k: v - sources.get(k, 0) for k, v in scorer.provenance.items() if v - sources.get(k, 0)}
     Path(f"{part}.done").write_text(json.dumps(asdict(summary)), encoding="utf-8")
@@ -204,6 +249,39 @@ class _Jobs:
                                f"parts are kept in {self.folder}: rerun with --resume")  # fmt: skip
 
 
+#: the resource tracker's warning after a killed worker (it then removes the worker's semaphores)
+_LEAK_WARNING = ("resource_tracker: There appear to be 1 leaked semaphore objects to clean up at shutdown",
+                 UserWarning, "multiprocessing.resource_tracker")  # fmt: skip
+
+
+def _ignored_here(message: str, category: type[Warning], module: str) -> bool:
+    """Whether this process's warning filters would ignore ``message`` raised in ``module``."""
+    import warnings
+
+    for action, msg, cat, mod, lineno in warnings.filters:
+        if ((msg is None or msg.match(message)) and issubclass(category, cat) and (mod is None or mod.match(module))
+                and lineno == 0):  # fmt: skip
+            return action == "ignore"
+    return False
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (shared by the driver and its workers) now, told to
+    ignore its leaked-semaphore warning when this process ignores warnings (``-q``). A tracker
+    already running (an earlier pool in this process) is kept as it is."""
+    import sys
+    from multiprocessing import resource_tracker
+
+    if not _ignored_here(*_LEAK_WARNING):
+        return
+    flag = f"ignore::UserWarning:{_LEAK_WARNING[2]}"  # the tracker takes the driver's -W options
+    sys.warnoptions.append(flag)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.warnoptions.remove(flag)
+
+
 def _run_local(settings: ScoringSettings, jobs: _Jobs, workers: int) -> None:
     """Score ``jobs`` with a pool of ``workers`` spawned processes, a new pool after a worker died."""
     import multiprocessing
@@ -211,9 +289,10 @@ def _run_local(settings: ScoringSettings, jobs: _Jobs, workers: int) -> None:
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("spawn")  # no forked torch state
+    _start_resource_tracker()
     while jobs.todo:
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs.todo)), mp_context=ctx, initializer=_init_worker,
-                                   initargs=(settings,))  # fmt: skip
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs.todo)), mp_context=ctx,
+                                   initializer=_init_local_worker, initargs=(settings, os.getpid()))  # fmt: skip
         futures = {pool.submit(_score_shard, str(jobs.shards[i]), str(jobs.parts[i])): i for i in jobs.todo}
         broken = False
         try:
@@ -245,7 +324,8 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
     ``ray_address``: run the shards as tasks of Ray actors instead of local processes (``local``
     starts a Ray instance on this machine with ``workers`` CPUs; ``auto`` or ``HOST:PORT`` join a
     running cluster, one actor per CPU unless ``workers`` > 1 says how many). Returns the summed
-    summary (``records``, ``scored``, ``skipped``, ``sources``, ``shards``, ``retried``, ``workers``).
+    summary (``records``, ``scored``, ``skipped``, ``sources``, ``shards``, ``retried``, ``workers``, and
+    ``summary``: the parts' :class:`~nucleoforge.splicing.scoring.VcfRunSummary` summed).
     """
     from nucleoforge.io.outputs import atomic_path, check_paths, file_sha256
 
@@ -287,8 +367,12 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
         bar.close()
 
     # merge: the header of part 0, then every part's records in order
+    from nucleoforge.splicing.scoring import VcfRunSummary
+
+    table = settings.output_format == "tsv"
     total: dict[str, Any] = {"records": 0, "scored": 0, "skipped": {}, "sources": {}, "shards": len(shards),
                              "retried": jobs.retried, "workers": workers}
+    summed = VcfRunSummary()
     with atomic_path(output_path) as tmp:  # renamed over -O only when every part is in
         gz = output_path.endswith((".gz", ".bgz"))  # the temporary name has no suffix: decide on -O's
         if gz:
@@ -300,24 +384,26 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
         try:
             for k, part in enumerate(parts):
                 with open(part, encoding="utf-8") as src:
-                    text = "".join(line for line in src if not (k and line.startswith("#")))
+                    if table:  # a table's header is its first row
+                        text = "".join(line for n, line in enumerate(src) if not (k and n == 0))
+                    else:
+                        text = "".join(line for line in src if not (k and line.startswith("#")))
                 sink.write(text.encode() if gz else text)
                 summary = json.loads(Path(f"{part}.done").read_text())
-                for key in ("records", "scored"):
-                    total[key] += summary[key]
-                for key in ("skipped", "sources"):
+                for key in ("records", "resumed", "scored", "alleles", "alleles_scored", "matched_records"):
+                    setattr(summed, key, getattr(summed, key) + summary.get(key, 0))
+                for key in ("skipped", "sources", "alleles_skipped", "missing_chromosomes"):
+                    into = getattr(summed, key)
                     for name, n in summary.get(key, {}).items():
-                        total[key][name] = total[key].get(name, 0) + n
+                        into[name] = into.get(name, 0) + n
         finally:
             sink.close()
+    total.update(records=summed.records, scored=summed.scored, skipped=summed.skipped, sources=summed.sources,
+                 summary=summed)
     first = Path(f"{parts[0]}.provenance.json")
     if first.exists():  # a run with --precomputed / --cache: the summed counts, as a single process writes them
         from nucleoforge.io.outputs import atomic_output
-        from nucleoforge.io.vcf import replace_header_line
-        from nucleoforge.splicing.scoring import provenance_with_counts
 
-        base = json.loads(first.read_text())["header"]  # part 0's line carries part 0's counts: put the totals in
-        replace_header_line(output_path, "##nucleoforge_provenance=", provenance_with_counts(base, total["sources"]))
         with atomic_output(f"{output_path}.provenance.json") as fh:
             fh.write(json.dumps({"header": json.loads(first.read_text())["header"], "records": total["records"],
                                  "resumed": 0, "alleles_by_source": total["sources"], "shards": len(shards)},

@@ -28,6 +28,7 @@ from nucleoforge.splicing.training import (
     SpliceWindowDataset,
     collate_windows,
     open_dataset,
+    open_split_file,
 )
 
 __all__ = ["SplitEvaluation", "evaluate_split", "load_splice_model"]
@@ -99,6 +100,7 @@ def evaluate_split(
     """
     dataset = open_dataset(data_dir)
     dataset.file(split)  # a missing split: one error naming the folder
+    open_split_file(dataset, split)  # X, Y, W shapes and every label, before the model runs; a damaged file: one error
     if device:
         model.to(device)
     param = next(model.parameters())

@@ -63,6 +63,14 @@ read with ``context / 2`` nt each side (:class:`SpliceWindowDataset`; default co
 schedule, validation, resume and DDP. ``OUT`` is that model's folder; its config keeps
 ``splice_windows`` for :func:`nucleoforge.splicing.split_evaluation.evaluate_split`.
 
+**Faults.** Every label of the train and validation splits is checked when they are opened (Y in
+{-1, 0, 1, 2}, W in {0, 1}); a split HDF5 cannot open or read (a truncated copy, a corrupted
+chunk) is one error naming the file, the dataset and the rows, also when the rows are read
+mid-run (in a dataloader worker too). A step whose loss or gradient norm is not finite stops the
+run before its optimizer step, with one error naming the step and the likely causes (a learning
+rate far too high, bad labels). A run in a new (missing or empty) ``OUT`` that stops before any
+member has a checkpoint leaves ``OUT`` as it was, so the same command can simply be run again.
+
 **DDP.** Under ``torchrun --nproc_per_node K`` (gloo on CPU, NCCL on GPUs) the Trainer shards the
 rows: each rank trains on its own ``batch_size`` rows per step (global batch ``K × batch_size``);
 BatchNorm statistics are per rank (no SyncBatchNorm); validation is sharded and gathered; only
@@ -71,13 +79,14 @@ rank 0 writes files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +95,17 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback
 
-from nucleoforge.io.splice_h5 import SpliceDataset, one_hot_codes, read_splice_dataset
+from nucleoforge.errors import NucleoforgeError
+from nucleoforge.io.splice_h5 import SpliceDataset, one_hot_codes, read_rows, read_splice_dataset
 from nucleoforge.models.spliceai import SPLICEAI_10K_STAGES, SPLICEAI_VARIANTS, SpliceAIConfig, SpliceAIModel
 from nucleoforge.splicing.evaluation import average_precision, topk_accuracy
 from nucleoforge.tokenization import IGNORE_INDEX
-from nucleoforge.training.pretrain import JsonLogCallback, finish_distributed, training_arguments
+from nucleoforge.training.pretrain import (
+    JsonLogCallback,
+    finish_distributed,
+    replace_at_first_checkpoint,
+    training_arguments,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -178,15 +193,19 @@ def check_model_context(dataset: SpliceDataset, model_context: int) -> None:
 
 
 def open_split_file(dataset: SpliceDataset, split: str) -> tuple[Path, int]:
-    """``(path, rows)`` of one split after :func:`check_split`; a missing file, or one that is not
-    HDF5, is one error naming it."""
+    """``(path, rows)`` of one split after :func:`check_split` and a check of every label
+    (:meth:`~nucleoforge.io.splice_h5.SpliceDataset.label_counts`); a missing file, one that is not
+    HDF5 or cannot be read, or a label out of range is one error naming it."""
     path = dataset.file(split)
-    try:
-        h5 = dataset.open(split)
-    except OSError as exc:
-        raise ValueError(f"{path}: not an HDF5 file ({exc})") from None
-    with h5:
-        return path, check_split(path, h5, dataset.context, dataset.block)
+    with dataset.open(split) as h5:
+        try:
+            rows = check_split(path, h5, dataset.context, dataset.block)
+        except (OSError, RuntimeError, KeyError) as exc:  # a damaged object header or index
+            reason = " ".join(str(exc).strip("'\"").split())
+            raise NucleoforgeError(f"{path}: cannot read its X, Y and W datasets ({reason}); the file is damaged: "
+                                   "rebuild the dataset with nucleoforge splice-data") from None
+    dataset.label_counts(split)  # Y in {-1, 0, 1, 2}, W in {0, 1}: found now, not as an IndexError mid-run
+    return path, rows
 
 
 class SpliceBlockDataset(torch.utils.data.Dataset):
@@ -224,8 +243,8 @@ class SpliceBlockDataset(torch.utils.data.Dataset):
         order, back = np.unique(idx, return_inverse=True)  # h5py reads increasing unique indices in one call
         rows = order.tolist()
         h5 = self._file()
-        x = h5["X"][rows, self.offset : self.offset + self.block + self.context]
-        return x[back], h5["Y"][rows][back], h5["W"][rows][back]
+        x = read_rows(h5["X"], (rows, slice(self.offset, self.offset + self.block + self.context)))
+        return x[back], read_rows(h5["Y"], rows)[back], read_rows(h5["W"], rows)[back]
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         x, y, w = self.read(indices)
@@ -258,7 +277,7 @@ class SpliceWindowDataset(SpliceBlockDataset):
         counted = np.zeros((self.rows, self.pieces), dtype=bool)
         with dataset.open(split) as h5:
             for start in range(0, self.rows, 1024):
-                y, w = h5["Y"][start : start + 1024], h5["W"][start : start + 1024]
+                y, w = read_rows(h5["Y"], slice(start, start + 1024)), read_rows(h5["W"], slice(start, start + 1024))
                 keep = np.pad((w > 0) & (y >= 0), ((0, 0), (0, self.pieces * self.width - self.block)))
                 counted[start : start + len(y)] = keep.reshape(len(y), self.pieces, self.width).any(-1)
         self.items = np.flatnonzero(counted.reshape(-1))
@@ -316,20 +335,10 @@ def collate_blocks(examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor
 
 
 def class_counts(dataset: SpliceDataset, split: str = "train", chunk_rows: int = 1024) -> np.ndarray:
-    """Counted positions (W = 1, Y >= 0) per class ``[neither, acceptor, donor]`` of one split."""
-    path = _split_path(dataset, split)
-    counts = np.zeros(3, dtype=np.int64)
-    with dataset.open(split) as h5:
-        y_all, w_all = h5["Y"], h5["W"]
-        for start in range(0, y_all.shape[0], chunk_rows):
-            y = y_all[start : start + chunk_rows]
-            w = w_all[start : start + chunk_rows]
-            keep = (w > 0) & (y >= 0)
-            values = y[keep]
-            if values.size and values.max() > 2:
-                raise ValueError(f"{path}: Y holds the label {int(values.max())}; expected 0, 1, 2 (or -1 for padding)")
-            counts += np.bincount(values.astype(np.int64), minlength=3)[:3]
-    return counts
+    """Counted positions (W = 1, Y >= 0) per class ``[neither, acceptor, donor]`` of one split
+    (every label checked; :meth:`~nucleoforge.io.splice_h5.SpliceDataset.label_counts`)."""
+    _split_path(dataset, split)
+    return dataset.label_counts(split, chunk_rows)
 
 
 def class_weights(counts: Sequence[int]) -> np.ndarray:
@@ -596,13 +605,18 @@ class SpliceTrainer(Trainer):
     * ``class_weights``: ``[w_neither, w_acceptor, w_donor]`` (:func:`class_weights`);
     * ``lr_floor`` / ``lr_decay``: the schedule (γ from the run's total steps when ``lr_decay`` is None);
     * ``frozen_norms``: BatchNorm modules put back in eval mode at every training step;
-    * ``trace_dir``: each rank appends ``step idx,idx,…`` per training batch to ``rank{R}.txt``.
+    * ``trace_dir``: each rank appends ``step idx,idx,…`` per training batch to ``rank{R}.txt``;
+    * ``member``: named in the error of a step whose loss or gradient norm is not finite
+      (:class:`_StopOnNonFinite`: training stops there, before the optimizer step).
     """
 
     def __init__(self, *args: Any, class_weights: Sequence[float], lr_floor: float = 1e-5, lr_decay: float | None = None,
                  frozen_norms: Sequence[torch.nn.Module] = (), trace_dir: str | os.PathLike | None = None,
-                 **kwargs: Any) -> None:  # fmt: skip
+                 member: int | None = None, **kwargs: Any) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
+        self.member = member
+        self.step_loss: torch.Tensor | None = None  # the last micro-batch loss of the current optimizer step
+        self.add_callback(_StopOnNonFinite(self))
         self.model_accepts_loss_kwargs = False  # the loss is a mean per batch; accumulation averages
         self.class_weights = torch.as_tensor(np.asarray(class_weights, dtype=np.float32))
         self.lr_floor, self.lr_decay = lr_floor, lr_decay
@@ -628,6 +642,13 @@ class SpliceTrainer(Trainer):
         loss = weighted_splice_loss(logits, inputs["labels"], self.class_weights)
         return (loss, {"probabilities": probabilities}) if return_outputs else loss
 
+    def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        last = loss.detach()
+        # the step's loss for _StopOnNonFinite: the latest micro-batch's, or the first one that is not finite
+        self.step_loss = last if self.step_loss is None else torch.where(torch.isfinite(self.step_loss), last, self.step_loss)
+        return loss
+
     def forward_splice(self, model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """``(logits for the loss, class probabilities)`` of one batch: SpliceAI's per-member logits
         ``(B, M, L, 3)`` and the ensemble's probabilities ``(B, L, 3)``."""
@@ -647,6 +668,34 @@ class SpliceTokenTrainer(SpliceTrainer):
     def forward_splice(self, model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits  # (B, nt, 3)
         return logits, logits.float().softmax(-1)
+
+
+class _StopOnNonFinite(TrainerCallback):
+    """Before each optimizer step: a loss or gradient norm that is not finite stops the run with one
+    error naming the step (1-based, as in ``log.jsonl``) and the likely causes; the weights are not
+    updated and the run saves nothing more. One device sync per step."""
+
+    def __init__(self, trainer: SpliceTrainer) -> None:
+        self.trainer = trainer
+
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):  # noqa: ANN001
+        trainer = self.trainer
+        loss, trainer.step_loss = trainer.step_loss, None
+        grads = [p.grad.detach() for p in trainer.model.parameters() if p.grad is not None]
+        norms = [torch.linalg.vector_norm(g.float()) for g in grads]
+        norm = torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+        loss = loss.float().to(norm.device) if loss is not None else torch.zeros((), device=norm.device)
+        values = torch.stack([norm.float(), loss]).cpu()  # the one sync
+        if bool(torch.isfinite(values).all()):
+            return
+        grad_norm, loss_value = (float(v) for v in values)
+        bad = [name for name, v in (("loss", loss_value), ("gradient norm", grad_norm)) if not math.isfinite(v)]
+        which = "loss and the gradient norm are" if len(bad) == 2 else f"{bad[0]} is"
+        member = f" (member {trainer.member})" if trainer.member is not None else ""
+        raise NucleoforgeError(
+            f"train-splice stopped at step {state.global_step + 1}{member}: the {which} not finite (loss {loss_value:g}, "
+            f"gradient norm {grad_norm:g}); the learning rate is likely too high (--lr {args.learning_rate:g}: try 10x "
+            "lower) or the labels are bad (check Y and W of the training split)")
 
 
 class _MetricsFileCallback(TrainerCallback):
@@ -710,6 +759,38 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def _worker_errors() -> Iterator[None]:
+    """A :class:`NucleoforgeError` raised in a dataloader worker comes back wrapped with the
+    worker's traceback in its message; re-raise it with the original one-line message."""
+    try:
+        yield
+    except NucleoforgeError as exc:
+        text = str(exc)
+        marker = f"{NucleoforgeError.__module__}.{NucleoforgeError.__name__}: "
+        if text.startswith("Caught ") and marker in text:
+            raise NucleoforgeError(text.rsplit(marker, 1)[1].strip()) from None
+        raise
+
+
+@contextlib.contextmanager
+def _removed_if_untrained(folder: Path, new_run: bool, *, keep_folder: bool) -> Iterator[None]:
+    """On an error (or an interrupt) of a ``new_run``, remove what it wrote into ``folder`` unless a
+    member has a checkpoint or is finished (then the run is resumable); the folder itself stays
+    when ``keep_folder`` (it existed, empty, before the run). Rank 0 only."""
+    try:
+        yield
+    except BaseException:
+        if new_run and _is_main() and folder.is_dir() and not any(folder.glob("member-*/checkpoint-*")) \
+                and not any(folder.glob("member-*/member.json")):  # fmt: skip
+            if keep_folder:
+                for item in folder.iterdir():
+                    shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
 def _quiet(trainer: Trainer, quiet: bool) -> None:
     """Without progress bars, no printed logs either (they go to log.jsonl and metrics.json)."""
     if quiet:
@@ -750,6 +831,7 @@ def train_splice(
     bf16: bool | None = None,
     num_workers: int = 0,
     resume: bool = False,
+    overwrite: bool = False,
     trace_batches: bool = False,
     disable_tqdm: bool = False,
     extra_args: dict[str, Any] | None = None,
@@ -759,12 +841,27 @@ def train_splice(
     See the module docstring for the loss, schedule, transfer, members, resume and outputs.
     ``max_steps`` (optimizer steps per member) overrides ``epochs``; ``save_steps`` checkpoints
     every N steps (default: every epoch). Returns the content of ``OUT/metrics.json``.
+    ``output_dir`` must be missing or empty unless ``resume`` (continue its run) or ``overwrite``
+    (replace it; the old folder stays until the new run's first checkpoint exists).
     """
     from transformers import set_seed
 
-    from nucleoforge.io.outputs import manifest_differences, read_manifest, run_manifest, write_manifest
+    from nucleoforge.io.outputs import (
+        manifest_differences,
+        prepare_output_folder,
+        read_manifest,
+        run_manifest,
+        write_manifest,
+    )
 
     data_dir, output_dir = Path(data_dir), Path(output_dir)
+    out = prepare_output_folder(output_dir, command="train-splice", overwrite=overwrite, resume=resume,
+                                resumable=("training.manifest.json", "member-*"), inputs=[data_dir, init])
+    output_dir = out.path  # a staging folder beside the old one until the first checkpoint (--overwrite)
+    # a new run in a missing or empty folder that stops before its first checkpoint leaves nothing behind
+    # (as an --overwrite run leaves the old folder): a plain rerun then starts again
+    new_run = not resume and not out.staged and not (output_dir.is_dir() and any(output_dir.iterdir()))
+    folder_existed = output_dir.is_dir()
     dataset = open_dataset(data_dir)
     meta = dataset.meta
     train_path, val_path = _split_path(dataset, "train"), _split_path(dataset, "validation")
@@ -860,8 +957,7 @@ def train_splice(
                             (net if init is not None else None))
     anchor = output_dir / "training"  # -> OUT/training.manifest.json
     manifest_file = output_dir / "training.manifest.json"
-    existing = sorted(p.name for p in output_dir.glob("member-*")) if output_dir.is_dir() else []
-    if resume:
+    if resume:  # (a run in a non-empty folder without --resume was refused by prepare_output_folder)
         old = read_manifest(anchor)
         if old is None:
             raise FileNotFoundError(f"--resume: {output_dir} holds no train-splice run (no {manifest_file.name})")
@@ -869,105 +965,110 @@ def train_splice(
         if diffs:
             raise ValueError(f"cannot resume {output_dir}: it was started with other settings or data (see {manifest_file}): "
                              + "; ".join(diffs))  # fmt: skip
-    elif manifest_file.exists() or existing:
-        raise ValueError(f"{output_dir} already holds a train-splice run ({manifest_file.name if manifest_file.exists() else existing[0]}); "
-                         "pass --resume to continue it, or choose another --output")  # fmt: skip
-    finish_distributed()  # every rank has checked the folder before rank 0 writes into it
-    main = _is_main()
-    if main:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            write_manifest(anchor, manifest)
-    finish_distributed()
-
-    report: dict[str, Any] = {"class_weights": dict(zip(("neither", "acceptor", "donor"), weights.tolist())),
-                              "class_counts": dict(zip(("neither", "acceptor", "donor"), counts.tolist())),
-                              "members": [], "ensemble": None}  # fmt: skip
-    live: dict[str, Any] = {}
-
-    def write_metrics(current: list[dict[str, Any]] | None = None) -> None:
-        if not main:
-            return
-        rows = list(report["members"])
-        if current is not None:
-            rows.append({**live, "evaluations": current})
-        _write_json(output_dir / "metrics.json", {**report, "members": rows})
-
-    member_dirs = [output_dir / f"member-{i}" for i in range(members)]
-    for i, member_dir in enumerate(member_dirs):
-        done = member_dir / "member.json"
-        if done.is_file():
-            report["members"].append(json.loads(done.read_text(encoding="utf-8")))
-            logger.info("member %d: already trained (%s), skipped", i, done)
-            continue
-        member_seed = seed + i
-        set_seed(member_seed)  # the fresh member's initial weights depend on its seed
-        k = init_member if init_member is not None else i
-        if lm is not None:
-            model, frozen = net, []  # built (seeded) above; its config carries splice_windows
-        else:
-            model = _single_member(config, source, k) if source is not None else _single_member(config)
-            frozen = freeze_first_stages(model, freeze_stages)
-        overrides: dict[str, Any] = dict(
-            per_device_train_batch_size=batch_size,
-            per_device_eval_batch_size=eval_batch_size or batch_size,
-            learning_rate=learning_rate,
-            weight_decay=0.0,
-            adam_beta1=0.9,
-            adam_beta2=0.999,
-            adam_epsilon=1e-8,
-            optim="adamw_torch",
-            max_grad_norm=0.0,
-            num_train_epochs=epochs,
-            max_steps=max_steps if max_steps is not None else -1,
-            logging_steps=logging_steps,
-            eval_strategy="epoch",
-            save_strategy="steps" if save_steps else "epoch",
-            save_steps=save_steps or 500,
-            seed=member_seed,
-            data_seed=member_seed,
-            dataloader_num_workers=num_workers,
-            disable_tqdm=disable_tqdm,
-            label_names=["labels"],
-        )
-        if bf16 is not None:
-            overrides["bf16"] = bf16
-        overrides.update(extra_args or {})
-        args = training_arguments(member_dir, **overrides)
-        live = {"member": i, "seed": member_seed, "init": str(init) if init is not None else None,
-                "init_member": k if source is not None else None}  # fmt: skip
-        trainer = trainer_class(
-            model=model, args=args, train_dataset=train_set, eval_dataset=val_set, data_collator=collate,
-            compute_metrics=SpliceMetrics(), preprocess_logits_for_metrics=_acceptor_donor,
-            callbacks=[JsonLogCallback(member_dir / "log.jsonl"), _MetricsFileCallback(write_metrics, i, disable_tqdm)],
-            class_weights=weights, lr_floor=lr_floor, lr_decay=lr_decay, frozen_norms=frozen,
-            trace_dir=member_dir / "trace" if trace_batches else None,
-        )  # fmt: skip
-        _quiet(trainer, disable_tqdm)
-        checkpoint = None
-        if resume and any(member_dir.glob("checkpoint-*")):
-            from transformers.trainer_utils import get_last_checkpoint
-
-            checkpoint = get_last_checkpoint(str(member_dir))
-        result = trainer.train(resume_from_checkpoint=checkpoint)
-        evaluations = _evaluations(trainer.state.log_history)
-        if not evaluations or evaluations[-1]["step"] != trainer.state.global_step:
-            trainer.evaluate()  # the end of a run that stopped inside an epoch
-            evaluations = _evaluations(trainer.state.log_history)
-        trainer.save_model(str(member_dir))
-        if lm is not None and main:
-            tokenizer.save_pretrained(str(member_dir))
-        train_metrics = dict(result.metrics)
-        if "train_samples_per_second" in train_metrics:
-            per_example = meta["block"] if lm is None else width
-            train_metrics["train_positions_per_second"] = round(train_metrics["train_samples_per_second"] * per_example * world, 1)
-        entry = {**live, "steps": trainer.state.global_step, "lr_decay": getattr(trainer, "decay", lr_decay),
-                 "evaluations": evaluations, "final": evaluations[-1], "train": train_metrics}  # fmt: skip
+    # an error before the first checkpoint removes the staging folder (the old one stays), or the new folder
+    with _removed_if_untrained(output_dir, new_run, keep_folder=folder_existed), out:
+        finish_distributed()  # every rank has checked the folder before rank 0 writes into it
+        main = _is_main()
         if main:
-            _write_json(done, entry)
-        report["members"].append(entry)
-        write_metrics()
+            output_dir.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                write_manifest(anchor, manifest)
         finish_distributed()
+
+        report: dict[str, Any] = {"class_weights": dict(zip(("neither", "acceptor", "donor"), weights.tolist())),
+                                  "class_counts": dict(zip(("neither", "acceptor", "donor"), counts.tolist())),
+                                  "members": [], "ensemble": None}  # fmt: skip
+        live: dict[str, Any] = {}
+
+        def write_metrics(current: list[dict[str, Any]] | None = None) -> None:
+            if not main:
+                return
+            rows = list(report["members"])
+            if current is not None:
+                rows.append({**live, "evaluations": current})
+            _write_json(out.path / "metrics.json", {**report, "members": rows})  # moves with the folder at its commit
+
+        for i in range(members):
+            member_dir = out.path / f"member-{i}"  # out.path: the staging folder until the first checkpoint
+            done = member_dir / "member.json"
+            if done.is_file():
+                report["members"].append(json.loads(done.read_text(encoding="utf-8")))
+                logger.info("member %d: already trained (%s), skipped", i, done)
+                continue
+            member_seed = seed + i
+            set_seed(member_seed)  # the fresh member's initial weights depend on its seed
+            k = init_member if init_member is not None else i
+            if lm is not None:
+                model, frozen = net, []  # built (seeded) above; its config carries splice_windows
+            else:
+                model = _single_member(config, source, k) if source is not None else _single_member(config)
+                frozen = freeze_first_stages(model, freeze_stages)
+            overrides: dict[str, Any] = dict(
+                per_device_train_batch_size=batch_size,
+                per_device_eval_batch_size=eval_batch_size or batch_size,
+                learning_rate=learning_rate,
+                weight_decay=0.0,
+                adam_beta1=0.9,
+                adam_beta2=0.999,
+                adam_epsilon=1e-8,
+                optim="adamw_torch",
+                max_grad_norm=0.0,
+                num_train_epochs=epochs,
+                max_steps=max_steps if max_steps is not None else -1,
+                logging_steps=logging_steps,
+                eval_strategy="epoch",
+                save_strategy="steps" if save_steps else "epoch",
+                save_steps=save_steps or 500,
+                seed=member_seed,
+                data_seed=member_seed,
+                dataloader_num_workers=num_workers,
+                disable_tqdm=disable_tqdm,
+                label_names=["labels"],
+            )
+            if bf16 is not None:
+                overrides["bf16"] = bf16
+            overrides.update(extra_args or {})
+            args = training_arguments(member_dir, **overrides)
+            live = {"member": i, "seed": member_seed, "init": str(init) if init is not None else None,
+                    "init_member": k if source is not None else None}  # fmt: skip
+            trainer = trainer_class(
+                model=model, args=args, train_dataset=train_set, eval_dataset=val_set, data_collator=collate,
+                compute_metrics=SpliceMetrics(), preprocess_logits_for_metrics=_acceptor_donor,
+                callbacks=[JsonLogCallback(member_dir / "log.jsonl"), _MetricsFileCallback(write_metrics, i, disable_tqdm)],
+                class_weights=weights, lr_floor=lr_floor, lr_decay=lr_decay, frozen_norms=frozen,
+                trace_dir=member_dir / "trace" if trace_batches else None, member=i,
+            )  # fmt: skip
+            _quiet(trainer, disable_tqdm)
+            checkpoint = None
+            if resume and any(member_dir.glob("checkpoint-*")):
+                from transformers.trainer_utils import get_last_checkpoint
+
+                checkpoint = get_last_checkpoint(str(member_dir))
+            replace_at_first_checkpoint(trainer, out)  # --overwrite: the old folder is replaced at member 0's first checkpoint
+            with _worker_errors():  # --num-workers: a worker's one-line error, not its traceback
+                result = trainer.train(resume_from_checkpoint=checkpoint)
+            member_dir, done = out.path / member_dir.name, out.path / member_dir.name / "member.json"
+            evaluations = _evaluations(trainer.state.log_history)
+            if not evaluations or evaluations[-1]["step"] != trainer.state.global_step:
+                trainer.evaluate()  # the end of a run that stopped inside an epoch
+                evaluations = _evaluations(trainer.state.log_history)
+            trainer.save_model(str(member_dir))
+            if lm is not None and main:
+                tokenizer.save_pretrained(str(member_dir))
+            train_metrics = dict(result.metrics)
+            if "train_samples_per_second" in train_metrics:
+                per_example = meta["block"] if lm is None else width
+                train_metrics["train_positions_per_second"] = round(train_metrics["train_samples_per_second"] * per_example * world, 1)
+            entry = {**live, "steps": trainer.state.global_step, "lr_decay": getattr(trainer, "decay", lr_decay),
+                     "evaluations": evaluations, "final": evaluations[-1], "train": train_metrics}  # fmt: skip
+            if main:
+                _write_json(done, entry)
+            report["members"].append(entry)
+            write_metrics()
+            finish_distributed()
+
+    output_dir = out.target
+    member_dirs = [output_dir / f"member-{i}" for i in range(members)]
 
     # -- one ensemble folder
     if main and lm is not None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,15 +20,19 @@ import torch
 from transformers import EarlyStoppingCallback
 
 from nucleoforge import registry
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.tokenization import IGNORE_INDEX, pad_batch
 from nucleoforge.training.data import LabelledData, read_labelled
-from nucleoforge.training.metrics import FinetuneMetrics, first_logits
+from nucleoforge.training.metrics import METRIC_NAMES, FinetuneMetrics, first_logits, metric_names
+from nucleoforge.io.outputs import prepare_output_folder
 from nucleoforge.training.pretrain import (
     bert_family,
     build_trainer,
     finish_distributed,
+    follow_output_folder,
     load_model,
     new_model,
+    replace_at_first_checkpoint,
     training_arguments,
 )
 
@@ -195,10 +198,23 @@ def finetune(
     bf16: bool | None = None,
     logging_steps: int = 50,
     disable_tqdm: bool = False,
+    overwrite: bool = False,
+    announce: Callable[[str], None] | None = None,
     extra_args: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune a model head; returns (and writes to ``metrics.json``) eval and test metrics of the best model."""
-    output_dir = Path(output_dir)
+    """Fine-tune a model head; returns (and writes to ``metrics.json``) eval and test metrics of the best model.
+
+    ``output_dir`` must be missing or empty unless ``overwrite`` (replace it; the old folder stays
+    until the new run's first checkpoint exists).
+    """
+    # --metric is checked now, not as a KeyError at the first evaluation (an epoch later)
+    if metric is not None and (task == "contact" or problem_type in METRIC_NAMES):
+        names = metric_names(task, problem_type)
+        if metric.removeprefix("eval_") not in names:
+            what = "contact" if task == "contact" else f"{problem_type} {task}"
+            raise NucleoforgeError(f"--metric {metric}: not a metric of a {what} task; expected one of {', '.join(names)}")
+    out = prepare_output_folder(output_dir, command="finetune", overwrite=overwrite, inputs=[train, eval, test, model])
+    output_dir = out.path  # a staging folder beside the old one until the first checkpoint (--overwrite)
     overrides = dict(config_overrides or {})
     config = _model_config(model, model_type, overrides)
     tokenizer = _tokenizer_for(config) if model is None else None
@@ -250,12 +266,16 @@ def finetune(
     overrides_args.update(extra_args or {})
     args = training_arguments(output_dir, **overrides_args)
     callbacks = [EarlyStoppingCallback(early_stopping_patience=patience)] if has_eval and patience else []
-    trainer = build_trainer(
-        net, LabelledDataset(train_data, tokenizer), LabelledDataset(eval_data, tokenizer) if has_eval else None,
-        collator, args, compute_metrics=FinetuneMetrics(task, problem_type), preprocess_logits_for_metrics=first_logits,
-        callbacks=callbacks, log_file=output_dir / "log.jsonl", track_mlm_accuracy=False,
-    )  # fmt: skip
-    result = trainer.train()
+    with out:  # an error before the first checkpoint removes the staging folder; the old one stays
+        trainer = build_trainer(
+            net, LabelledDataset(train_data, tokenizer), LabelledDataset(eval_data, tokenizer) if has_eval else None,
+            collator, args, compute_metrics=FinetuneMetrics(task, problem_type), preprocess_logits_for_metrics=first_logits,
+            callbacks=callbacks, log_file=output_dir / "log.jsonl", track_mlm_accuracy=False, announce=announce,
+        )  # fmt: skip
+        replace_at_first_checkpoint(trainer, out)
+        result = trainer.train()
+    follow_output_folder(trainer, out)
+    output_dir = out.target
     trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations below are not validation rounds
     metrics: dict[str, Any] = {"train": result.metrics, "best_checkpoint": trainer.state.best_model_checkpoint,
                                "metric_for_best_model": metric if has_eval else None}  # fmt: skip

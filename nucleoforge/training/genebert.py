@@ -41,7 +41,7 @@ from transformers import Trainer
 from nucleoforge.models.genebert.configuration_genebert import GeneBertConfig
 from nucleoforge.training.collators import MASK_SEED, MaskingSchedule, StepMasking, WholeKmerMaskingCollator, mask_seed
 from nucleoforge.regions.datasets import central_crop
-from nucleoforge.training.pretrain import training_arguments
+from nucleoforge.training.pretrain import follow_output_folder, replace_at_first_checkpoint, training_arguments
 from nucleoforge.tokenization import NucleotideTokenizer, kmer_count, pad_batch
 
 __all__ = [
@@ -309,6 +309,7 @@ def pretrain_genebert(
     save_steps: int = 500,
     region_weights: str | os.PathLike | None = None,
     report_to: str | list[str] = "none",
+    overwrite: bool = False,
     **training_kwargs: Any,
 ) -> dict[str, Any]:
     """Pretrain GeneBERT on a dataset from :func:`~nucleoforge.regions.datasets.build_region_dataset`.
@@ -317,13 +318,19 @@ def pretrain_genebert(
     is saved to ``output_dir`` (with its tokenizer), the sequence encoder alone to
     ``output_dir/sequence`` (see :meth:`GeneBertPreTrainedModel.save_sequence_model`), and
     checkpoints every ``save_steps`` to ``output_dir/checkpoint-*``; ``resume=True`` continues
-    from the latest one. Returns the final training metrics.
+    from the latest one. Returns the final training metrics. ``output_dir`` must be missing or
+    empty unless ``resume`` or ``overwrite`` (replace it; the old folder stays until the new
+    run's first checkpoint exists).
     """
     from transformers.trainer_utils import get_last_checkpoint
 
     from nucleoforge.models.genebert.modeling_genebert import GeneBertForPreTraining
+    from nucleoforge.io.outputs import prepare_output_folder
     from nucleoforge.regions.datasets import load_region_dataset, read_region_metadata
 
+    out = prepare_output_folder(output_dir, command="genebert pretrain", overwrite=overwrite, resume=bool(resume),
+                                resumable=("checkpoint-*",), inputs=[dataset_dir, region_weights])
+    output_dir = out.path  # a staging folder beside the old one until the first checkpoint (--overwrite)
     meta = read_region_metadata(dataset_dir)
     tokenizer = NucleotideTokenizer.for_model("dnabert", k=config.sequence_config.k)
     if tokenizer.vocab_size != config.sequence_config.vocab_size:
@@ -372,19 +379,27 @@ def pretrain_genebert(
     final_steps = max_steps // 6 if final_mask_steps is None else final_mask_steps
     # mask_rate, then final_mask_rate for the last final_steps steps (paper: 15 %, 20 % for the last 20k of 120k)
     collator.masker = MaskingSchedule.rates(collator.masker, mask_rate, final_mask_rate, final_steps)
-    trainer = GeneBertTrainer(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        data_collator=collator,
-    )
-    trainer.masking = collator.masker
     checkpoint = None
     if resume:
         checkpoint = resume if isinstance(resume, str) else get_last_checkpoint(str(output_dir))
         if checkpoint is None:
             raise FileNotFoundError(f"{output_dir}: no checkpoint-* folder to resume from (run without --resume to start)")
-    result = trainer.train(resume_from_checkpoint=checkpoint)
+    with out:  # an error before the first checkpoint removes the staging folder; the old one stays
+        trainer = GeneBertTrainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            data_collator=collator,
+        )
+        trainer.masking = collator.masker
+        if args.disable_tqdm:  # without a bar the Trainer prints every log dict instead (-q means quiet)
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)
+        replace_at_first_checkpoint(trainer, out)
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+    follow_output_folder(trainer, out)
+    output_dir = out.target
     trainer.save_model(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
     if trainer.is_world_process_zero():

@@ -133,6 +133,29 @@ def prediction_metrics(logits: np.ndarray, labels: np.ndarray, problem_type: str
     raise ValueError(f"unknown problem type {problem_type!r}")
 
 
+#: the names each problem type's metrics report (besides ``loss``); contact tasks: :func:`contact_metrics`
+METRIC_NAMES: dict[str, tuple[str, ...]] = {
+    "binary": ("accuracy", "f1", "mcc", "auroc", "auprc"),
+    "multiclass": ("accuracy", "f1", "mcc", "auroc"),
+    "multilabel": ("accuracy", "f1", "auroc", "auprc"),
+    "regression": ("pearson", "spearman", "rmse", "r2"),
+    "contact": ("precision", "recall", "f1", "top_l_precision", "micro_f1"),
+}
+
+
+def metric_names(task: str, problem_type: str) -> tuple[str, ...]:
+    """The metrics a fine-tuning run reports at each evaluation (``eval_`` + name): ``loss`` and the
+    task's (a contact task's, else the problem type's).
+
+    >>> metric_names("sequence", "regression")
+    ('loss', 'pearson', 'spearman', 'rmse', 'r2')
+    """
+    key = "contact" if task == "contact" else problem_type
+    if key not in METRIC_NAMES:
+        raise ValueError(f"unknown problem type {problem_type!r}")
+    return ("loss", *METRIC_NAMES[key])
+
+
 # ---------------------------------------------------------------------------- contacts
 def greedy_pairs(probs: np.ndarray, threshold: float = 0.5, min_separation: int = 4) -> list[tuple[int, int]]:
     """Base pairs from an ``(n, n)`` probability map: highest first, each nucleotide paired at most once.

@@ -25,6 +25,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from nucleoforge import registry
+from nucleoforge.io.outputs import OutputFolder, prepare_output_folder
 from nucleoforge.tokenization import IGNORE_INDEX
 from nucleoforge.training.collators import (
     MaskingCollator,
@@ -49,6 +50,28 @@ def bert_family(model_type: str) -> registry.ModelFamily:
         raise ValueError(f"model type {model_type!r} is not a BERT-family language model; expected one of "
                          f"{', '.join(f.model_type for f in registry.families(kind='bert'))}")
     return entry
+
+
+def _figure(x: float) -> str:
+    return f"{x:.0f}" if x >= 10 else f"{x:.1f}"
+
+
+def size_line(model: torch.nn.Module) -> str:
+    """One line on what a training run will hold: ``model: splicebert, 1.2 M parameters, checkpoints ~14 MB each``.
+
+    A checkpoint holds the weights and buffers (in their dtype) plus AdamW's two moments of every
+    trainable parameter; the scheduler, RNG and trainer state add a few kB.
+    """
+    params = list(model.parameters())
+    count = sum(p.numel() for p in params)
+    weights = sum(p.numel() * p.element_size() for p in params) + sum(b.numel() * b.element_size() for b in model.buffers())
+    moments = 2 * sum(p.numel() * p.element_size() for p in params if p.requires_grad)
+    size = float(weights + moments)
+    unit = next((u for u, f in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if size >= f), "B")
+    scale = {"GB": 1e9, "MB": 1e6, "kB": 1e3, "B": 1.0}[unit]
+    number = next((f"{_figure(count / f)} {u}" for u, f in (("B", 1e9), ("M", 1e6), ("k", 1e3)) if count >= f), str(count))
+    name = getattr(getattr(model, "config", None), "model_type", None) or type(model).__name__
+    return f"model: {name}, {number} parameters, checkpoints ~{_figure(size / scale)} {unit} each"
 
 
 # ---------------------------------------------------------------------------- configuration
@@ -218,6 +241,51 @@ class JsonLogCallback(TrainerCallback):
                 fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")
 
 
+class ReplaceAtFirstCheckpoint(TrainerCallback):
+    """Swap an ``--overwrite`` run's staging folder in place of the old folder once the first
+    checkpoint is saved (:class:`~nucleoforge.io.outputs.OutputFolder`), then point the trainer at
+    the real folder (:func:`follow_output_folder`)."""
+
+    def __init__(self, trainer: Trainer, out: OutputFolder) -> None:
+        self.trainer = trainer
+        self.out = out
+
+    def on_save(self, args, state, control, **kwargs):  # noqa: ANN001
+        if self.out.staged:
+            self.out.commit()
+            follow_output_folder(self.trainer, self.out)
+
+
+def follow_output_folder(trainer: Trainer, out: OutputFolder) -> None:
+    """After :meth:`OutputFolder.commit`: the trainer's paths that pointed into the staging folder
+    (checkpoints, the best checkpoint, the JSON log, the batch trace) point into the real folder;
+    the saved checkpoints' ``trainer_state.json`` name the best checkpoint there too."""
+    args, state = trainer.args, trainer.state
+    staged_best = state.best_model_checkpoint
+    args.output_dir = str(out.relocate(args.output_dir))
+    if staged_best:
+        state.best_model_checkpoint = str(out.relocate(staged_best))
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, JsonLogCallback):
+            callback.path = out.relocate(callback.path)
+    if getattr(trainer, "trace_dir", None) is not None:
+        trainer.trace_dir = out.relocate(trainer.trace_dir)
+    if staged_best and state.best_model_checkpoint != staged_best and trainer.is_world_process_zero():
+        for saved in Path(args.output_dir).glob("checkpoint-*/trainer_state.json"):
+            data = json.loads(saved.read_text(encoding="utf-8"))
+            if data.get("best_model_checkpoint") == staged_best:
+                data["best_model_checkpoint"] = state.best_model_checkpoint
+                saved.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def replace_at_first_checkpoint(trainer: Trainer, out: OutputFolder) -> Trainer:
+    """Make ``trainer`` swap ``out``'s staging folder in at its first checkpoint (nothing to do
+    when ``out`` has none); returns ``trainer``."""
+    if out.staged:
+        trainer.add_callback(ReplaceAtFirstCheckpoint(trainer, out))
+    return trainer
+
+
 def training_arguments(output_dir: str | os.PathLike, **overrides: Any) -> TrainingArguments:
     """``TrainingArguments`` with nucleoforge defaults: no external loggers, bf16 on capable GPUs,
     per-rank sharding of streaming data (``dispatch_batches=False``), metrics batch by batch."""
@@ -254,11 +322,14 @@ def build_trainer(
     trace_dir: str | os.PathLike | None = None,
     log_file: str | os.PathLike | None = None,
     track_mlm_accuracy: bool = True,
+    announce: Callable[[str], None] | None = None,
 ) -> NucleoTrainer:
     """A :class:`NucleoTrainer` for any model/dataset/collator (MLM defaults when metrics are not given).
 
     With a :class:`MaskingSchedule` as (or inside) the collator, the trainer masks each batch at
-    its step. ``log_file`` receives every log as JSON lines.
+    its step. ``log_file`` receives every log as JSON lines; with ``args.disable_tqdm`` the logs
+    are not printed either (quiet runs print nothing). ``announce`` is called (on rank 0) with
+    :func:`size_line` of the model, before any progress bar starts.
     """
     callbacks = list(callbacks)
     masker = getattr(data_collator, "masker", data_collator)
@@ -280,6 +351,12 @@ def build_trainer(
     )
     if isinstance(masker, MaskingSchedule):
         trainer.masking = masker
+    if args.disable_tqdm:  # without a bar the Trainer prints every log dict instead
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    if announce is not None and trainer.is_world_process_zero():
+        announce(size_line(model))
     return trainer
 
 
@@ -316,16 +393,22 @@ def pretrain(
     bf16: bool | None = None,
     num_workers: int = 0,
     resume: bool | str = False,
+    overwrite: bool = False,
     trace_batches: bool = False,
     disable_tqdm: bool = False,
+    announce: Callable[[str], None] | None = None,
     extra_args: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Pretrain (or continue pretraining) a BERT-family MLM on FASTA corpora.
 
     Writes checkpoints (``checkpoint-N``), the final model + tokenizer, ``log.jsonl`` and
-    ``metrics.json`` into ``output_dir``. Returns the final metrics.
+    ``metrics.json`` into ``output_dir``. Returns the final metrics. ``output_dir`` must be
+    missing or empty unless ``resume`` (continue its last checkpoint) or ``overwrite`` (replace
+    it; the old folder stays until the new run's first checkpoint exists).
     """
-    output_dir = Path(output_dir)
+    out = prepare_output_folder(output_dir, command="pretrain", overwrite=overwrite, resume=bool(resume),
+                                resumable=("checkpoint-*",), inputs=[*train, *eval_files, init_model])
+    output_dir = out.path  # a staging folder beside the old one until the first checkpoint (--overwrite)
     from transformers import set_seed
 
     set_seed(seed)  # the fresh model's initial weights depend on the seed too
@@ -378,13 +461,17 @@ def pretrain(
         overrides["bf16"] = bf16
     overrides.update(extra_args or {})
     args = training_arguments(output_dir, **overrides)
-    trainer = build_trainer(model, train_set, eval_set, collator, args,
-                            trace_dir=output_dir / "trace" if trace_batches else None,
-                            log_file=output_dir / "log.jsonl")  # fmt: skip
     resume_from = resume if isinstance(resume, str) else (True if resume else None)
     if resume_from is True and not any(output_dir.glob("checkpoint-*")):
         raise FileNotFoundError(f"--resume: no checkpoint-* folder in {output_dir}")
-    result = trainer.train(resume_from_checkpoint=resume_from)
+    with out:  # an error before the first checkpoint removes the staging folder; the old one stays
+        trainer = build_trainer(model, train_set, eval_set, collator, args,
+                                trace_dir=output_dir / "trace" if trace_batches else None,
+                                log_file=output_dir / "log.jsonl", announce=announce)  # fmt: skip
+        replace_at_first_checkpoint(trainer, out)
+        result = trainer.train(resume_from_checkpoint=resume_from)
+    follow_output_folder(trainer, out)
+    output_dir = out.target
     metrics: dict[str, Any] = {"train": result.metrics}
     if eval_set is not None:
         metrics["eval"] = trainer.evaluate()

@@ -15,7 +15,7 @@ def test_atomic_folder_replaces_only_on_success(tmp_path):
         assert tmp.parent == tmp_path and tmp.name.startswith("out.tmp") and not target.exists()
         (tmp / "a.txt").write_text("1")
     assert (target / "a.txt").read_text() == "1"
-    with pytest.raises(ValueError, match="folder exists and is not empty .*--force"):
+    with pytest.raises(ValueError, match="folder exists and is not empty .*--overwrite"):
         with atomic_folder(target):
             pass
     with pytest.raises(RuntimeError):

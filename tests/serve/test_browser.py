@@ -111,3 +111,63 @@ def test_every_resource_is_served_locally_and_the_openapi_page_renders(server, b
         assert loaded and all(u.startswith(server.url) for u in loaded), loaded  # no CDN, nothing remote
     operations = {e.text.split("\n")[0] for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
     assert {"/spliceai/", "/spliceai/batch", "/health"} <= {o.replace("\u200b", "") for o in operations}
+
+
+# ------------------------------------------------------------------------ the plot's axis and legend
+def _plot(server, browser, variant: str = "chr22-20102090-T-C") -> None:
+    """Open the page's permalink for ``variant`` (distance 50) and wait for uPlot's chart."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server.url + "/?" + urllib.parse.urlencode({"variant": variant, "hg": "37", "distance": 50, "mask": 0}))
+    WebDriverWait(browser, 120).until(lambda d: d.find_element("id", "plot").get_attribute("data-ready") == "1")
+
+
+def test_every_x_axis_label_fits_inside_the_plot_canvas(server, browser):
+    """Issue 20, item 3: the last x label (20,102,140) was cut at the canvas edge ('20,102,14')."""
+    _plot(server, browser)
+    # uPlot's own geometry, in canvas pixels: each tick label is centred on its tick (axes[0]._splits /
+    # _values are the ticks and the strings uPlot drew, in the vendored 1.6.32)
+    labels = browser.execute_script("""
+        const u = chart, ax = u.axes[0];
+        u.ctx.save(); u.ctx.font = ax.font[0];
+        const out = ax._splits.map((v, i) => {
+          const w = u.ctx.measureText(ax._values[i]).width, c = u.valToPos(v, "x", true);
+          return [ax._values[i], c - w / 2, c + w / 2];
+        });
+        u.ctx.restore();
+        return [u.ctx.canvas.width, out];""")
+    width, ticks = labels
+    assert ticks[-1][0] == browser.execute_script("return (20102140).toLocaleString()")  # pos + distance
+    assert len(ticks) == 11
+    for text, left, right in ticks:
+        assert 0 <= left and right <= width, (text, left, right, width)
+
+
+def test_the_legend_lists_the_variant_line_and_hides_it_on_click(server, browser):
+    """Issue 20, item 3: the green variant line (and the grey exon boundaries) had no legend entry."""
+    from selenium.webdriver.common.by import By
+
+    _plot(server, browser)
+    entries = browser.find_elements(By.CSS_SELECTOR, "#plot .u-legend .u-series")
+    labels = [e.find_element(By.CSS_SELECTOR, ".u-label").text.rstrip(":") for e in entries]
+    assert labels == ["position", "REF acceptor", "ALT acceptor", "REF donor", "ALT donor", "variant", "exon boundary"]
+    variant = entries[5]
+    pos = browser.execute_script("return (20102090).toLocaleString()")
+    assert variant.find_element(By.CSS_SELECTOR, ".u-value").text == f"{pos} T>C"
+    marker = variant.find_element(By.CSS_SELECTOR, ".u-marker").value_of_css_property("border-color")
+    assert marker == "rgb(34, 170, 34)"  # the colour the line is drawn in (#2a2)
+
+    def around_variant() -> list[list[int]]:
+        """RGBA of the canvas 2 px either side of the variant's x, half-way up the plot area."""
+        return browser.execute_script("""
+            const u = chart, x = Math.round(u.valToPos(current.pos, "x", true));
+            const y = Math.round(u.bbox.top + u.bbox.height / 2), px = u.ctx.getImageData(x - 2, y, 5, 1).data;
+            return [0, 1, 2, 3, 4].map((i) => Array.from(px.slice(4 * i, 4 * i + 4)));""")
+
+    green = [34, 170, 34, 255]
+    assert green in around_variant()
+    variant.find_element(By.CSS_SELECTOR, ".u-label").click()  # uPlot toggles the series; the hook follows it
+    assert "u-off" in variant.get_attribute("class")
+    assert green not in around_variant()
+    shot = Path("/tmp") / "nucleoforge_serve_plot.png"
+    assert browser.find_element(By.ID, "plot").screenshot(str(shot))

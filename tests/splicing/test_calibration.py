@@ -289,7 +289,7 @@ def test_cli_calibrate_into_a_new_folder(capsys, tmp_path, data_dir, model_dir):
     assert not any(p.name.startswith("calibrated.tmp") for p in tmp_path.iterdir())
     # a non-empty --output is refused before anything runs; so is a bad --plot name
     again = run_main(capsys, "calibrate-splice", "-d", data_dir, "-m", model_dir, "-o", out, "-q")
-    assert_user_error(again, "--output", str(out), "not an empty folder")
+    assert_user_error(again, "--output", str(out), "folder exists and is not empty")
     bad = run_main(capsys, "calibrate-splice", "-d", data_dir, "-m", model_dir, "--plot", tmp_path / "r.txt", "-q")
     assert_user_error(bad, "--plot", ".png")
 

@@ -283,7 +283,7 @@ def _cli_errors(fa, table, tmp_path):
                                      ["has no gene on the chromosomes", "other.txt"]),
         "test region without genes": ([*base, "--test-region", "chr1:1-20"], ["--test-region chr1:1-20", "no whole transcript"]),
         "empty training split": ([*base, "--train-chroms", "chr3", "--test-chroms", "chr20"], ["no training transcript", "chr3"]),
-        "output not empty": ([*base[:-3], "-o", full, "--test-chroms", "chr20"], ["folder exists and is not empty", "--force"]),
+        "output not empty": ([*base[:-3], "-o", full, "--test-chroms", "chr20"], ["folder exists and is not empty", "--overwrite"]),
         "bad region syntax": ([*base, "--test-region", "chr1:abc"], ["--test-region 'chr1:abc'", "cannot parse region"]),
     }
 

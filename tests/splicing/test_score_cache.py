@@ -57,8 +57,8 @@ def test_rerun_takes_every_entry_from_the_cache_and_writes_the_same_bytes(capsys
     assert "15 of 17 alleles found, 0 added" in second.err
     prov = {run: [ln for ln in (tmp_path / f"{run}.vcf").read_text().splitlines() if ln.startswith("##nucleoforge_prov")]
             for run in "ab"}  # fmt: skip
-    assert prov["a"][0].endswith(";alleles=model:15") and prov["b"][0].endswith(f";alleles=cache:15")
-    assert prov["a"][0].rsplit(";", 1)[0] == prov["b"][0].rsplit(";", 1)[0]
+    # the header names the sources and settings, not counts: a model run and a cache run are the same file
+    assert prov["a"] == prov["b"] and ";alleles=" not in prov["a"][0]
     # the same as without a cache, but for the one provenance header line
     with_cache = [ln for ln in (tmp_path / "a.vcf").read_text().splitlines() if not ln.startswith("##nucleoforge_provenance=")]
     assert with_cache == plain.read_text().splitlines()
@@ -210,7 +210,7 @@ def test_precomputed_entries_are_taken_and_misses_computed(capsys, setup, tmp_pa
     header = [ln for ln in out.read_text().splitlines() if ln.startswith("##nucleoforge_provenance=")]
     assert len(header) == 1 and f"sources=precomputed:{early},cache:{cache},model" in header[0]
     n_pre = json.loads(Path(f"{out}.provenance.json").read_text())["alleles_by_source"][f"precomputed {early}"]
-    assert header[0].endswith(f";alleles=model:{15 - n_pre},precomputed:{early}:{n_pre}")
+    assert ";alleles=" not in header[0] and n_pre > 0
     assert "distance=50;mask=0" in header[0]
     report = json.loads(Path(f"{out}.provenance.json").read_text())
     n_early = sum(1 for ln in _body(plain) if int(ln.split("\t")[1]) < 300 and "SpliceAI=" in ln)
@@ -253,7 +253,6 @@ def test_resume_refuses_other_precomputed_files(capsys, setup, tmp_path) -> None
     assert_user_error(_variants(capsys, fa, table, vcf, out, model, "--resume"), "cannot resume", "precomputed")
     r = _variants(capsys, fa, table, vcf, out, model, "--resume", "--precomputed", scores)
     assert r.code == 0, r.err
-    strip = lambda text: [ln for ln in text if not ln.startswith("##nucleoforge_provenance=")]  # noqa: E731
-    assert strip(out.read_text().splitlines(keepends=True)) == strip(lines)
+    assert out.read_text().splitlines(keepends=True) == lines  # byte-identical, header included
     # the counts of a resumed run cover the records it scored (the kept ones were counted before the stop)
-    assert [ln for ln in out.read_text().splitlines() if ln.startswith("##nucleoforge_prov")][0].endswith(f"{scores}:3")
+    assert json.loads(Path(f"{out}.provenance.json").read_text())["alleles_by_source"] == {f"precomputed {scores}": 3}

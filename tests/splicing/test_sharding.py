@@ -112,8 +112,7 @@ def test_sharded_provenance_counts_are_the_totals(capsys, spread, tmp_path) -> N
     def prov(path: Path) -> str:
         return next(ln for ln in path.read_text().splitlines() if ln.startswith("##nucleoforge_provenance="))
 
-    assert prov(one).split(";alleles=")[1] == prov(many).split(";alleles=")[1]
-    assert prov(one).split(";alleles=")[1].startswith("model:")
+    assert ";alleles=" not in prov(one) and ";alleles=" not in prov(many)  # counts live in OUT.provenance.json
     assert json.loads(Path(f"{many}.provenance.json").read_text())["alleles_by_source"] == \
         json.loads(Path(f"{one}.provenance.json").read_text())["alleles_by_source"]
 

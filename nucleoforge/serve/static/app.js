@@ -3,6 +3,16 @@
 const $ = (id) => document.getElementById(id);
 const KEYS = ["AG", "AL", "DG", "DL"];
 let current = null, chart = null;
+const VARIANT_COLOR = "#2a2", EXON_COLOR = "#999";
+const AXIS_FONT = "12px system-ui, -apple-system, sans-serif";  // the axes' font, also used to measure labels
+const fmtPos = (v) => v.toLocaleString();
+
+/** Width in CSS pixels of `text` in the axes' font. */
+function labelWidth(text) {
+  const ctx = (labelWidth.canvas ||= document.createElement("canvas")).getContext("2d");
+  ctx.font = AXIS_FONT;
+  return ctx.measureText(text).width;
+}
 
 function params() {
   const mask = document.querySelector('input[name="mask"]:checked').value;
@@ -81,28 +91,38 @@ function select(i) {
   const hi = x[x.length - 1];
   const bounds = row.EXON_STARTS.map((s) => s - 0.5).concat(row.EXON_ENDS.map((e) => e + 0.5))
     .filter((b) => b >= lo - 0.5 && b <= hi + 0.5);
+  const none = x.map(() => null);  // the variant and exon-boundary series: drawn by the hook, listed in the legend
   const opts = {
     width: Math.min(1050, window.innerWidth - 60), height: 320,
+    // room right of the plot for half of the widest x label, centred on the last tick
+    padding: [null, Math.ceil(labelWidth(fmtPos(hi)) / 2) + 8, null, null],
     scales: { x: { time: false }, y: { range: [0, 1] } },
-    axes: [{ label: "position" }, { label: "probability" }],
-    series: [{ label: "position" },
+    axes: [{ label: "position", font: AXIS_FONT, values: (u, splits) => splits.map(fmtPos) },
+           { label: "probability", font: AXIS_FONT }],
+    series: [{ label: "position", value: (u, v) => (v == null ? "--" : fmtPos(v)) },
       { label: "REF acceptor", stroke: "#1f77b4", width: 1.5 },
       { label: "ALT acceptor", stroke: "#1f77b4", dash: [6, 4], width: 2 },
       { label: "REF donor", stroke: "#d62728", width: 1.5 },
-      { label: "ALT donor", stroke: "#d62728", dash: [6, 4], width: 2 }],
-    hooks: { draw: [(u) => {  // exon boundaries and the variant
+      { label: "ALT donor", stroke: "#d62728", dash: [6, 4], width: 2 },
+      { label: "variant", stroke: VARIANT_COLOR, width: 2,
+        value: () => `${fmtPos(current.pos)} ${current.ref}>${current.alt}` },
+      { label: "exon boundary", stroke: EXON_COLOR, dash: [3, 3], width: 1, value: () => `${bounds.length} in view` }],
+    hooks: { draw: [(u) => {  // exon boundaries and the variant (hidden when their legend entry is clicked off)
       const ctx = u.ctx; ctx.save();
       const top = u.bbox.top, bottom = u.bbox.top + u.bbox.height;
-      const line = (pos, color, dash) => {
-        const px = u.valToPos(pos, "x", true);
-        ctx.strokeStyle = color; ctx.setLineDash(dash); ctx.beginPath(); ctx.moveTo(px, top); ctx.lineTo(px, bottom); ctx.stroke();
+      const line = (pos, color, dash, width) => {
+        const w = Math.round(width * uPlot.pxRatio);  // in canvas pixels; an odd width is centred on a pixel
+        const px = Math.round(u.valToPos(pos, "x", true)) + (w % 2 ? 0.5 : 0);
+        ctx.strokeStyle = color; ctx.lineWidth = w;
+        ctx.setLineDash(dash.map((d) => d * uPlot.pxRatio));
+        ctx.beginPath(); ctx.moveTo(px, top); ctx.lineTo(px, bottom); ctx.stroke();
       };
-      bounds.forEach((b) => line(b, "#999", [3, 3]));
-      line(current.pos, "#2a2", []);
+      if (u.series[6].show) bounds.forEach((b) => line(b, EXON_COLOR, [3, 3], 1));
+      if (u.series[5].show) line(current.pos, VARIANT_COLOR, [], 2);
       ctx.restore();
     }] },
   };
-  chart = new uPlot(opts, [x, row.REF_ACCEPTOR, row.ALT_ACCEPTOR, row.REF_DONOR, row.ALT_DONOR], $("plot"));
+  chart = new uPlot(opts, [x, row.REF_ACCEPTOR, row.ALT_ACCEPTOR, row.REF_DONOR, row.ALT_DONOR, none, none], $("plot"));
   $("plot").dataset.ready = "1";
 }
 
