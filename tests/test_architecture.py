@@ -1,4 +1,4 @@
-"""The layout rules of docs/ARCHITECTURE.md, checked on the import graph of the package."""
+"""The layout rules of docs/explanation/architecture.md, checked on the import graph of the package."""
 
 from __future__ import annotations
 

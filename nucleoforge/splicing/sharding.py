@@ -334,6 +334,11 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
     if output_path == "-":
         raise ValueError(f"{'--ray-address' if ray_address else '--workers'} needs an output file (-O), not stdout")
     check_paths({"-I/--input": input_path, "-R/--reference": settings.reference}, {"-O/--output": output_path})
+    if os.path.exists(output_path) and not os.path.isfile(output_path):  # /dev/full, a FIFO: no shard folder beside it
+        from nucleoforge.errors import NucleoforgeError
+
+        raise NucleoforgeError(f"{'--ray-address' if ray_address else '--workers'} needs a regular output file (-O): "
+                               f"{output_path} is not one (its shards are kept beside it, in {output_path}.shards)")
     folder = Path(f"{output_path}.shards")
     plan = {"input_sha256": file_sha256(input_path), "shard_size": shard_size, "distance": settings.distance}
     plan_file = folder / "plan.json"
@@ -373,6 +378,36 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
     total: dict[str, Any] = {"records": 0, "scored": 0, "skipped": {}, "sources": {}, "shards": len(shards),
                              "retried": jobs.retried, "workers": workers}
     summed = VcfRunSummary()
+    try:
+        _merge_parts(parts, output_path, table, summed)
+    except OSError as exc:  # a full disk or /dev/full: one line naming -O; the scored parts stay for --resume
+        import errno
+
+        from nucleoforge.io.vcf import OutputWriteError
+
+        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise
+
+        raise OutputWriteError(output_path, exc, note="the scored shards are kept: rerun with --resume once "
+                                                      "there is room") from None
+    total.update(records=summed.records, scored=summed.scored, skipped=summed.skipped, sources=summed.sources,
+                 summary=summed)
+    first = Path(f"{parts[0]}.provenance.json")
+    if first.exists():  # a run with --precomputed / --cache: the summed counts, as a single process writes them
+        from nucleoforge.io.outputs import atomic_output
+
+        with atomic_output(f"{output_path}.provenance.json") as fh:
+            fh.write(json.dumps({"header": json.loads(first.read_text())["header"], "records": total["records"],
+                                 "resumed": 0, "alleles_by_source": total["sources"], "shards": len(shards)},
+                                indent=2) + "\n")  # fmt: skip
+    shutil.rmtree(folder)
+    return total
+
+
+def _merge_parts(parts: list[Path], output_path: str, table: bool, summed: Any) -> None:
+    """Concatenate the finished parts into ``output_path`` (atomically; headers once) and sum their summaries into ``summed``."""
+    from nucleoforge.io.outputs import atomic_path
+
     with atomic_path(output_path) as tmp:  # renamed over -O only when every part is in
         gz = output_path.endswith((".gz", ".bgz"))  # the temporary name has no suffix: decide on -O's
         if gz:
@@ -398,16 +433,3 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
                         into[name] = into.get(name, 0) + n
         finally:
             sink.close()
-    total.update(records=summed.records, scored=summed.scored, skipped=summed.skipped, sources=summed.sources,
-                 summary=summed)
-    first = Path(f"{parts[0]}.provenance.json")
-    if first.exists():  # a run with --precomputed / --cache: the summed counts, as a single process writes them
-        from nucleoforge.io.outputs import atomic_output
-
-        with atomic_output(f"{output_path}.provenance.json") as fh:
-            fh.write(json.dumps({"header": json.loads(first.read_text())["header"], "records": total["records"],
-                                 "resumed": 0, "alleles_by_source": total["sources"], "shards": len(shards)},
-                                indent=2) + "\n")  # fmt: skip
-    shutil.rmtree(folder)
-    return total
-

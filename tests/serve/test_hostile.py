@@ -449,3 +449,31 @@ def test_a_lone_surrogate_in_a_batch_is_an_error_answer_not_a_crash(served):
     status, data = _json(served.batch(b'["\\ud800", "' + served.variant(300).encode() + b'"]'))
     assert status == 200 and data[0]["variant"] == "\\ud800" and data[0]["error"].startswith("cannot parse variant '\\ud800'")
     assert data[1]["scores"]
+
+
+def test_one_run_of_every_hostile_request_then_good_requests_at_every_distance(served):
+    """The issue's end-to-end check, in one bounded run on one server: every hostile request above,
+    then the same good variant at several distances and masks, by GET and in a batch: all 200."""
+    v = served.variant(300)
+    hostile = [
+        lambda: served.batch({"variants": [v], "distance": True}),
+        lambda: served.batch({"variants": [v], "mask": True}),
+        lambda: served.batch(b"[" * 100_000 + b"]" * 100_000),
+        lambda: served.batch(b'{"variants": [], "distance": ' + b"1" * 5000 + b"}"),
+        lambda: served.batch(b'["1-120-\xff-A"]'),
+        lambda: served.batch(b'["\\ud800"]'),
+        lambda: served.get("1:-300 A>C"),
+        lambda: served.get("1-" + "1" * 5000 + "-A-C"),
+        lambda: served.get("A" * 100_000),
+        lambda: _http(f"{served.url}/spliceai/?hg=t&variant={v}" + "&a" * 10_000),
+        lambda: served.batch(json.dumps([v]).encode(), content_type="multipart/form-data; boundary=x"),
+    ]
+    for send in hostile:
+        status, _ = send()
+        assert status in (200, 400, 413, 414, 415), status  # a batch of bad items answers 200 with error entries
+    for distance in (1, 2, 5, 50):
+        for mask in (0, 1):
+            status, data = _json(served.get(v, distance=distance, mask=mask))
+            assert status == 200 and data["distance"] == distance and data["scores"], (distance, mask)
+    status, data = _json(served.batch({"variants": [v, served.variant(310)], "distance": 1}))
+    assert status == 200 and all(item["scores"] for item in data)

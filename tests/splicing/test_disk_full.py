@@ -98,3 +98,13 @@ def test_an_existing_regular_output_is_not_removed(setup, tmp_path) -> None:
     assert done.stderr.splitlines() == [f"error: {out}: cannot write the output: File too large [EFBIG]; "
                                         "no records were written"]
     assert out.is_file() and not Path(f"{out}.manifest.json").exists()
+
+
+
+def test_a_sharded_run_needs_a_regular_output_file(capsys, setup) -> None:
+    """--workers keeps its shards beside -O: a device is refused before anything is scored (and nothing is made in /dev)."""
+    r = run_main(capsys, *_args(setup, "/dev/full", "--workers", "2", "--shard-size", "8"))
+    assert assert_user_error(r, "/dev/full") == ("error: --workers needs a regular output file (-O): /dev/full is not one "
+                                                 "(its shards are kept beside it, in /dev/full.shards)")
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode) and not os.path.exists("/dev/full.shards")
+
