@@ -327,7 +327,7 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
     summary (``records``, ``scored``, ``skipped``, ``sources``, ``shards``, ``retried``, ``workers``, and
     ``summary``: the parts' :class:`~nucleoforge.splicing.scoring.VcfRunSummary` summed).
     """
-    from nucleoforge.io.outputs import atomic_path, check_paths, file_sha256
+    from nucleoforge.io.outputs import check_paths, file_sha256
 
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
