@@ -11,12 +11,14 @@
 >>> check_nucleotides("ACXT", "s1")
 Traceback (most recent call last):
 ...
-ValueError: sequence 's1', position 3: invalid character 'X' (expected A, C, G, T/U or an IUPAC ambiguity code)
+nucleoforge.errors.NucleoforgeError: sequence 's1', position 3: invalid character 'X' (expected A, C, G, T/U or an IUPAC ambiguity code)
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from nucleoforge.errors import NucleoforgeError
 
 DNA = "ACGT"
 RNA = "ACGU"
@@ -56,7 +58,7 @@ for _c in NUCLEOTIDE_LETTERS + NUCLEOTIDE_LETTERS.lower():
     _IS_LETTER[ord(_c)] = True
 
 
-def invalid_character(char: str, position: int, sequence: str | int | None = None, hint: str = "") -> ValueError:
+def invalid_character(char: str, position: int, sequence: str | int | None = None, hint: str = "") -> NucleoforgeError:
     """The one error for a character that is not a nucleotide letter.
 
     ``position`` is 0-based; the message counts from 1. ``sequence`` names the sequence (a name
@@ -64,7 +66,7 @@ def invalid_character(char: str, position: int, sequence: str | int | None = Non
     """
     where = "" if sequence is None else f"sequence {sequence!r}, " if isinstance(sequence, str) else f"sequence {sequence}, "
     message = f"{where}position {position + 1}: invalid character {char!r} (expected A, C, G, T/U or an IUPAC ambiguity code)"
-    return ValueError(f"{message}; {hint}" if hint else message)
+    return NucleoforgeError(f"{message}; {hint}" if hint else message)
 
 
 def check_nucleotides(

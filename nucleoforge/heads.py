@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.activations import ACT2FN
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.tokenization import IGNORE_INDEX, covered_length, tokens_to_nucleotides
 
 
@@ -93,7 +94,7 @@ def resolve_problem_type(problem_type: str | None, num_labels: int, labels: torc
         return "regression" if labels.is_floating_point() else "binary"
     if not labels.is_floating_point():
         return "multilabel" if label_axis else "multiclass"
-    raise ValueError(
+    raise NucleoforgeError(
         f"cannot infer the problem type of float labels with num_labels={num_labels}: set "
         "config.problem_type to 'multilabel' or 'regression'"
     )
@@ -101,9 +102,9 @@ def resolve_problem_type(problem_type: str | None, num_labels: int, labels: torc
 
 def _check_problem_type(problem_type: str, num_labels: int) -> None:
     if problem_type == "binary" and num_labels != 1:
-        raise ValueError(f"problem_type 'binary' needs num_labels=1 (one logit), got num_labels={num_labels}")
+        raise NucleoforgeError(f"problem_type 'binary' needs num_labels=1 (one logit), got num_labels={num_labels}")
     if problem_type == "multiclass" and num_labels < 2:
-        raise ValueError(f"problem_type 'multiclass' needs num_labels >= 2, got num_labels={num_labels}")
+        raise NucleoforgeError(f"problem_type 'multiclass' needs num_labels >= 2, got num_labels={num_labels}")
 
 
 def prediction_loss(
@@ -127,7 +128,7 @@ def prediction_loss(
     if labels.dim() == logits.dim() and not label_axis and labels.shape[-1] == 1:
         labels = labels.squeeze(-1)
     if not label_axis and labels.shape != lead:
-        raise ValueError(f"labels of shape {tuple(labels.shape)} do not match logits of shape {tuple(logits.shape)}")
+        raise NucleoforgeError(f"labels of shape {tuple(labels.shape)} do not match logits of shape {tuple(logits.shape)}")
     kind = resolve_problem_type(problem_type, num_labels, labels, label_axis)
     flat_logits = logits.reshape(-1, num_labels).float()
     flat_labels = labels.reshape(-1, num_labels) if label_axis else labels.reshape(-1)
@@ -143,14 +144,14 @@ def prediction_loss(
         return logits.sum() * 0.0
     if kind == "multiclass":
         if label_axis:
-            raise ValueError("multiclass labels are class indices without a label axis")
+            raise NucleoforgeError("multiclass labels are class indices without a label axis")
         return F.cross_entropy(flat_logits, flat_labels.long())
     if kind == "binary":
         return F.binary_cross_entropy_with_logits(flat_logits.squeeze(-1), flat_labels.reshape(-1).float())
     if kind == "multilabel":
         if not label_axis:
             if num_labels != 1:
-                raise ValueError(f"multilabel labels need a trailing axis of size num_labels={num_labels}")
+                raise NucleoforgeError(f"multilabel labels need a trailing axis of size num_labels={num_labels}")
             flat_labels = flat_labels.unsqueeze(-1)
         return F.binary_cross_entropy_with_logits(flat_logits, flat_labels.float())
     target = flat_labels.float()

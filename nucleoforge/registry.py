@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nucleoforge.errors import NucleoforgeError
+
 __all__ = [
     "SPECIAL_TOKENS", "RNAERNIE_RNA_TYPES", "kmer_vocabulary", "ModelFamily", "register_family", "unregister_family", "family",
     "families", "family_of_config", "family_of_name", "register_auto_classes", "register_pipelines", "install_auto_registration", "resolve",
@@ -42,7 +44,7 @@ RNAERNIE_RNA_TYPES = [
 def kmer_vocabulary(k: int, alphabet: str = "AUCG") -> list[str]:
     """Special tokens then every k-mer in ``itertools.product(alphabet, repeat=k)`` order (DNABERT)."""
     if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+        raise NucleoforgeError(f"k must be >= 1, got {k}")
     return SPECIAL_TOKENS + ["".join(p) for p in itertools.product(alphabet, repeat=k)]
 
 
@@ -116,10 +118,10 @@ class ModelFamily:
     def positions(self, variant: str | None = None) -> int:
         """``max_position_embeddings`` of ``variant`` (default: the first)."""
         if not self.variants:
-            raise ValueError(f"{self.name} has no fixed number of positions")
+            raise NucleoforgeError(f"{self.name} has no fixed number of positions")
         variant = variant or self.default_variant
         if variant not in self.variants:
-            raise ValueError(f"unknown {self.name} variant {variant!r}; expected one of {sorted(self.variants)}")
+            raise NucleoforgeError(f"unknown {self.name} variant {variant!r}; expected one of {sorted(self.variants)}")
         return self.variants[variant]
 
     def check_k(self, k: int | None) -> int:
@@ -127,13 +129,13 @@ class ModelFamily:
         k = self.ks[0] if k is None else k
         if k not in self.ks:
             sizes = ", ".join(f"{x}-mer" if x > 1 else "single-nucleotide" for x in self.ks)
-            raise ValueError(f"{self.name} has {sizes} vocabularies, got k={k!r}")
+            raise NucleoforgeError(f"{self.name} has {sizes} vocabularies, got k={k!r}")
         return k
 
     def tokens(self, k: int | None = None) -> list[str]:
         """The vocabulary for ``k`` (checked against :attr:`ks`)."""
         if self.vocabulary is None:
-            raise ValueError(f"{self.name} ({self.model_type}) has no nucleotide vocabulary")
+            raise NucleoforgeError(f"{self.name} ({self.model_type}) has no nucleotide vocabulary")
         return self.vocabulary(self.check_k(k))
 
     def info_rows(self) -> Iterator[tuple[str, dict[str, Any], str]]:
@@ -169,7 +171,7 @@ class ModelFamily:
         name = self.prefix + suffix
         module = importlib.import_module(self.module)
         if not hasattr(module, name):
-            raise ValueError(f"{self.name} has no {name} class (in {self.module})")
+            raise NucleoforgeError(f"{self.name} has no {name} class (in {self.module})")
         return getattr(module, name)
 
 
@@ -197,7 +199,7 @@ def family(model_type: str) -> ModelFamily:
     for entry in _FAMILIES.values():
         if model_type in entry.aliases:
             return entry
-    raise ValueError(f"unknown model type {model_type!r}; expected one of {', '.join(_FAMILIES)}")
+    raise NucleoforgeError(f"unknown model type {model_type!r}; expected one of {', '.join(_FAMILIES)}")
 
 
 def families(kind: str | None = None) -> list[ModelFamily]:

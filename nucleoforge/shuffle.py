@@ -25,6 +25,8 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from nucleoforge.errors import NucleoforgeError
+
 __all__ = ["dinucleotide_counts", "dinucleotide_shuffle", "dinucleotide_shuffles"]
 
 
@@ -91,7 +93,7 @@ def dinucleotide_shuffles(
 ) -> Iterator[str]:
     """Shuffle many sequences from one seeded generator (``copies`` shuffles of each, in order)."""
     if copies < 1:
-        raise ValueError(f"copies must be >= 1, got {copies}")
+        raise NucleoforgeError(f"copies must be >= 1, got {copies}")
     rng = np.random.default_rng(seed)
     for seq in sequences:
         for _ in range(copies):

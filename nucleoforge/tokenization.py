@@ -23,7 +23,7 @@ Batches take a vectorised NumPy path (lookup tables over the bytes of all sequen
 >>> tok("ACXT")
 Traceback (most recent call last):
 ...
-ValueError: sequence 0, position 3: invalid character 'X' (expected A, C, G, T/U or an IUPAC ambiguity code); pass errors="replace" to map it to N
+nucleoforge.errors.NucleoforgeError: sequence 0, position 3: invalid character 'X' (expected A, C, G, T/U or an IUPAC ambiguity code); pass errors="replace" to map it to N
 
 The module also holds the rules every layer above shares: how k-mer tokens cover nucleotides
 (:func:`kmer_count`, :func:`covered_length`, :func:`tokens_to_nucleotides`,
@@ -45,6 +45,7 @@ from transformers import BatchEncoding, PreTrainedTokenizer
 
 from nucleoforge import registry
 from nucleoforge.alphabet import NUCLEOTIDE_LETTERS, encode_bytes, invalid_character
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.registry import RNAERNIE_RNA_TYPES, SPECIAL_TOKENS, kmer_vocabulary  # noqa: F401  (re-exported)
 
 def vocabulary_for(model_type: str, k: int | None = None) -> list[str]:
@@ -192,7 +193,7 @@ def pad_batch(
     ([[5, 6, 7], [0, 0, 8]], [[1, 1, 1], [0, 0, 1]])
     """
     if len(rows) == 0:
-        raise ValueError("cannot collate an empty batch")
+        raise NucleoforgeError("cannot collate an empty batch")
     arrays = [np.asarray(r, dtype=dtype).reshape(-1) for r in rows]
     lengths = np.array([len(a) for a in arrays], dtype=np.int64)
     out, inside, _ = _scatter_rows(np.concatenate(arrays), lengths, value, width, pad_to_multiple_of, side, dtype)
@@ -208,13 +209,13 @@ def _scatter_rows(
     for the caller to fill (the tokenizer's [CLS]/[SEP]). Returns the array and, as booleans, the
     rows' extent and the part written from ``flat``."""
     if side not in ("right", "left"):
-        raise ValueError(f"padding side must be 'right' or 'left', got {side!r}")
+        raise NucleoforgeError(f"padding side must be 'right' or 'left', got {side!r}")
     longest = int(lengths.max()) if len(lengths) else 0
     width = longest if width is None else int(width)
     if pad_to_multiple_of:
         width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
     if width < longest:
-        raise ValueError(f"a row of {longest} entries does not fit a padded width of {width}")
+        raise NucleoforgeError(f"a row of {longest} entries does not fit a padded width of {width}")
     columns = np.arange(width)[None, :]
     start = np.zeros((len(lengths), 1), dtype=np.int64) if side == "right" else (width - lengths)[:, None]
     end = start + lengths[:, None]
@@ -253,20 +254,20 @@ class NucleotideTokenizer(PreTrainedTokenizer):
     ) -> None:
         if vocab is None:
             if vocab_file is None:
-                raise ValueError("NucleotideTokenizer needs a vocab_file or a vocab list")
+                raise NucleoforgeError("NucleotideTokenizer needs a vocab_file or a vocab list")
             with open(vocab_file, encoding="utf-8") as fh:
                 vocab = [line.rstrip("\r\n") for line in fh if line.rstrip("\r\n")]
         self._vocab: dict[str, int] = {}
         for i, token in enumerate(vocab):
             if token in self._vocab:
-                raise ValueError(f"vocabulary token {token!r} appears twice (ids {self._vocab[token]} and {i})")
+                raise NucleoforgeError(f"vocabulary token {token!r} appears twice (ids {self._vocab[token]} and {i})")
             self._vocab[token] = i
         self.ids_to_tokens = {i: t for t, i in self._vocab.items()}
         for name, token in (("unk", unk_token), ("pad", pad_token), ("cls", cls_token), ("sep", sep_token), ("mask", mask_token)):
             if str(token) not in self._vocab:
-                raise ValueError(f"the vocabulary has no {name} token {str(token)!r}")
+                raise NucleoforgeError(f"the vocabulary has no {name} token {str(token)!r}")
         if errors not in ("strict", "replace"):
-            raise ValueError(f"errors must be 'strict' or 'replace', got {errors!r}")
+            raise NucleoforgeError(f"errors must be 'strict' or 'replace', got {errors!r}")
         self.errors = errors
         self.k = self._infer_k(k)
         self._build_tables()
@@ -303,10 +304,10 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         lengths = {len(t) for t in self._vocab if set(t) <= set("ACGTU") and t}
         if k is None:
             if len(lengths) != 1:
-                raise ValueError(f"cannot infer k from the vocabulary (nucleotide tokens of lengths {sorted(lengths)}); pass k=")
+                raise NucleoforgeError(f"cannot infer k from the vocabulary (nucleotide tokens of lengths {sorted(lengths)}); pass k=")
             k = next(iter(lengths))
         if k < 1 or k not in lengths:
-            raise ValueError(f"k={k} does not match the vocabulary (it has nucleotide tokens of lengths {sorted(lengths)})")
+            raise NucleoforgeError(f"k={k} does not match the vocabulary (it has nucleotide tokens of lengths {sorted(lengths)})")
         return k
 
     def _build_tables(self) -> None:
@@ -314,12 +315,12 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         kmers = [t for t in self._vocab if len(t) == k and set(t) <= set("ACGTU")]
         letters = set("".join(kmers))
         if "T" in letters and "U" in letters:
-            raise ValueError("the vocabulary mixes T and U nucleotide tokens")
+            raise NucleoforgeError("the vocabulary mixes T and U nucleotide tokens")
         self.fourth_base = "U" if "U" in letters else "T"
         bases = "ACG" + self.fourth_base
         missing = ["".join(p) for p in itertools.product(bases, repeat=k) if "".join(p) not in self._vocab]
         if missing:
-            raise ValueError(f"the {k}-mer vocabulary lacks {len(missing)} k-mers, e.g. {missing[:3]}")
+            raise NucleoforgeError(f"the {k}-mer vocabulary lacks {len(missing)} k-mers, e.g. {missing[:3]}")
         # k-mer code (base-4 number over A,C,G,T/U) -> token id
         self._kmer_ids = np.array(
             [self._vocab["".join(p)] for p in itertools.product(bases, repeat=k)], dtype=np.int64
@@ -362,7 +363,7 @@ class NucleotideTokenizer(PreTrainedTokenizer):
     def nucleotide_token_ids(self) -> dict[str, int]:
         """Ids of the four nucleotide tokens (single-nucleotide vocabularies), keyed A, C, G, T/U."""
         if self.k != 1:
-            raise ValueError(f"a {self.k}-mer vocabulary has no single-nucleotide tokens")
+            raise NucleoforgeError(f"a {self.k}-mer vocabulary has no single-nucleotide tokens")
         return {b: self._vocab[b] for b in "ACG" + self.fourth_base}
 
     def build_inputs_with_special_tokens(self, token_ids_0: list[int], token_ids_1: list[int] | None = None) -> list[int]:
@@ -438,7 +439,7 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         if k > 1:
             for i, n in enumerate(lengths):
                 if n < k:
-                    raise ValueError(
+                    raise NucleoforgeError(
                         f"sequence {i} has {n} nucleotides, shorter than k={k}: a {k}-mer tokenizer needs at least {k}"
                     )
         # one byte per character: a non-ASCII one becomes "?", which is invalid like every other non-letter
@@ -483,12 +484,12 @@ class NucleotideTokenizer(PreTrainedTokenizer):
     @staticmethod
     def _flat_masks(masks: Sequence[np.ndarray | None], lengths: list[int]) -> np.ndarray:
         if len(masks) != len(lengths):
-            raise ValueError(f"{len(masks)} masks for {len(lengths)} sequences")
+            raise NucleoforgeError(f"{len(masks)} masks for {len(lengths)} sequences")
         parts = []
         for i, (mask, n) in enumerate(zip(masks, lengths)):
             mask = np.zeros(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool).reshape(-1)
             if len(mask) != n:
-                raise ValueError(f"sequence {i}: the mask covers {len(mask)} positions, the sequence has {n} nucleotides")
+                raise NucleoforgeError(f"sequence {i}: the mask covers {len(mask)} positions, the sequence has {n} nucleotides")
             parts.append(mask)
         return np.concatenate(parts)
 
@@ -549,25 +550,25 @@ class NucleotideTokenizer(PreTrainedTokenizer):
             raise TypeError(f"unexpected tokenizer arguments: {sorted(unused)}")
         errors = errors or self.errors
         if errors not in ("strict", "replace"):
-            raise ValueError(f"errors must be 'strict' or 'replace', got {errors!r}")
+            raise NucleoforgeError(f"errors must be 'strict' or 'replace', got {errors!r}")
         if not sequences:  # as transformers' own tokenizers, which raise on an empty list too
-            raise ValueError("cannot tokenize an empty batch: pass at least one sequence")
+            raise NucleoforgeError("cannot tokenize an empty batch: pass at least one sequence")
         n_special = 2 if add_special_tokens else 0
         limit = max_length if max_length is not None else self.model_max_length
         truncate = truncation not in (None, False, "do_not_truncate")
         if truncate:
             if limit is None or limit > 10**9:
-                raise ValueError("truncation=True needs max_length (the tokenizer has no model_max_length)")
+                raise NucleoforgeError("truncation=True needs max_length (the tokenizer has no model_max_length)")
             keep = covered_length(limit - n_special, self.k)
             if keep < self.k:
-                raise ValueError(f"max_length={limit} leaves no room for a {self.k}-mer after special tokens")
+                raise NucleoforgeError(f"max_length={limit} leaves no room for a {self.k}-mer after special tokens")
             sequences = [_truncate_sequence(s, keep) for s in sequences]
         flat, nt_lengths = self._encode_flat(list(sequences), errors)
         counts = np.array([self.num_tokens(n) for n in nt_lengths], dtype=np.int64)
         lengths = counts + n_special
         if limit is not None and limit < 10**9 and not truncate and len(lengths) and lengths.max() > limit:
             i = int(np.argmax(lengths > limit))
-            raise ValueError(
+            raise NucleoforgeError(
                 f"sequence {i} gives {int(lengths[i])} tokens, more than the model's maximum of {limit} "
                 f"({covered_length(limit - n_special, self.k)} nucleotides); pass truncation=True, or use a windowed "
                 "pipeline (nucleoforge.pipelines) for long sequences"
@@ -576,16 +577,16 @@ class NucleotideTokenizer(PreTrainedTokenizer):
             width = int(lengths.max()) if len(lengths) else 0
         elif padding == "max_length":
             if limit is None or limit > 10**9:
-                raise ValueError("padding='max_length' needs max_length")
+                raise NucleoforgeError("padding='max_length' needs max_length")
             width = limit
         elif padding in (False, None, "do_not_pad"):
             width = None
         else:
-            raise ValueError(f"padding must be True, False, 'longest' or 'max_length', got {padding!r}")
+            raise NucleoforgeError(f"padding must be True, False, 'longest' or 'max_length', got {padding!r}")
         if width is not None and pad_to_multiple_of:
             width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
         if width is None and len(set(lengths.tolist())) > 1 and return_tensors is not None:
-            raise ValueError("sequences of different lengths need padding=True to be returned as tensors")
+            raise NucleoforgeError("sequences of different lengths need padding=True to be returned as tensors")
         side = padding_side or self.padding_side
         want_mask = return_attention_mask if return_attention_mask is not None else True
         out: dict[str, Any] = {}

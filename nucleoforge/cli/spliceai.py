@@ -23,7 +23,7 @@ _ALLOW_MISMATCH_HELP = ("go on (with one warning) when the reference, annotation
 
 def _check_calibrated(model, name: str) -> None:
     if model.config.calibration_temperatures is None:
-        raise ValueError(f"--calibrated: the model {name} has no calibration temperatures; "
+        raise NucleoforgeError(f"--calibrated: the model {name} has no calibration temperatures; "
                          f"fit them first with `nucleoforge calibrate-splice --data DIR --model {name}`")
 
 

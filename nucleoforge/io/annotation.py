@@ -178,7 +178,7 @@ class GeneTable:
         transcript already: ``transcripts`` does not change it. For a GTF/GFF3, what was skipped
         or split is in the table's :attr:`warnings` (see :meth:`read_gtf`, :meth:`read_gff3`)."""
         if transcripts not in ("canonical", "all"):
-            raise ValueError(f"transcripts must be 'canonical' or 'all', got {transcripts!r}")
+            raise NucleoforgeError(f"transcripts must be 'canonical' or 'all', got {transcripts!r}")
         if str(source) in ("grch37", "grch38"):
             source = spliceai_annotation_path(str(source))
         path = Path(source)

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.fasta import open_text
 
 __all__ = ["BedRecord", "read_bed", "parse_interval", "chromosome_sort_key"]
@@ -66,15 +67,15 @@ def _parse(fh: Iterable[str], filename: str) -> Iterator[BedRecord]:
             continue
         fields = tuple(line.split("\t") if "\t" in line else line.split())
         if len(fields) < 3:
-            raise ValueError(f"{filename}:{lineno}: a BED line needs chrom, start, end; got {len(fields)} column(s): {line!r}")
+            raise NucleoforgeError(f"{filename}:{lineno}: a BED line needs chrom, start, end; got {len(fields)} column(s): {line!r}")
         try:
             start, end = int(fields[1]), int(fields[2])
         except ValueError:
-            raise ValueError(
+            raise NucleoforgeError(
                 f"{filename}:{lineno}: start/end must be integers, got {fields[1]!r} and {fields[2]!r}"
             ) from None
         if start < 0 or end <= start:
-            raise ValueError(f"{filename}:{lineno}: invalid interval start={start} end={end} (need 0 <= start < end)")
+            raise NucleoforgeError(f"{filename}:{lineno}: invalid interval start={start} end={end} (need 0 <= start < end)")
         name = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else None
         yield BedRecord(fields[0], start, end, name, fields, lineno)
 
@@ -90,10 +91,10 @@ def parse_interval(text: str) -> tuple[str, int, int]:
     """
     match = _INTERVAL.match(text.strip())
     if match is None:
-        raise ValueError(f"cannot parse {text!r} as chrom:start-end")
+        raise NucleoforgeError(f"cannot parse {text!r} as chrom:start-end")
     start, end = int(match["start"].replace(",", "")), int(match["end"].replace(",", ""))
     if end <= start:
-        raise ValueError(f"interval {text!r} has end <= start")
+        raise NucleoforgeError(f"interval {text!r} has end <= start")
     return match["chrom"], start, end
 
 

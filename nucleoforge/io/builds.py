@@ -38,6 +38,7 @@ import numpy as np
 
 from nucleoforge.errors import NucleoforgeError
 
+
 __all__ = [
     "GRCH37_LENGTHS", "GRCH38_LENGTHS", "BUILD_LENGTHS", "MIN_INTRONS", "VCF_RECORDS", "BuildReport", "IntronTally",
     "VcfFacts",

@@ -28,7 +28,6 @@ nucleoforge.io.checkpoints.UnsafeCheckpointError: <stream>: the pickle asks for 
 
 from __future__ import annotations
 
-from nucleoforge.errors import NucleoforgeError
 
 import hashlib
 import json
@@ -42,6 +41,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+from nucleoforge.errors import NucleoforgeError
 
 PADDLE_NAME_TABLE = "StructuredToParameterName@@"
 PADDLE_BIG_PARAMS = "UnpackBigParamInfor@@"
@@ -170,7 +171,7 @@ def save_paddle_state_dict(state: Mapping[str, np.ndarray], path: str | os.PathL
     each structured name to itself, which ``paddle.load`` accepts.
     """
     if not 2 <= protocol <= 4:
-        raise ValueError(f"Paddle pickles use protocol 2, 3 or 4, got {protocol}")
+        raise NucleoforgeError(f"Paddle pickles use protocol 2, 3 or 4, got {protocol}")
     obj: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in state.items()}
     obj[PADDLE_NAME_TABLE] = {k: k for k in state}
     with open(path, "wb") as fh:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator, TextIO
 
+from nucleoforge.errors import NucleoforgeError
+
 
 @dataclass(frozen=True)
 class FastaRecord:
@@ -115,7 +117,7 @@ def read_fasta(
     >>> list(read_fasta(io.StringIO(">a\\nAC\\n>a x\\nGT\\n")))
     Traceback (most recent call last):
     ...
-    ValueError: <stream>:3: duplicate FASTA record name 'a' (first used on line 1)
+    nucleoforge.errors.NucleoforgeError: <stream>:3: duplicate FASTA record name 'a' (first used on line 1)
     """
     if isinstance(source, (str, os.PathLike)):
         name = str(source)
@@ -145,11 +147,11 @@ def _parse(fh: Iterable[str], filename: str, uppercase: bool, unique_names: bool
                 yield _finish(header, header_line, chunks, filename, uppercase)
             header = line[1:].strip()
             if not header:
-                raise ValueError(f"{filename}:{lineno}: empty FASTA header")
+                raise NucleoforgeError(f"{filename}:{lineno}: empty FASTA header")
             if unique_names:
                 name = header.split()[0]
                 if name in seen:
-                    raise ValueError(
+                    raise NucleoforgeError(
                         f"{filename}:{lineno}: duplicate FASTA record name {name!r} (first used on line {seen[name]})"
                     )
                 seen[name] = lineno
@@ -158,7 +160,7 @@ def _parse(fh: Iterable[str], filename: str, uppercase: bool, unique_names: bool
             continue
         else:
             if header is None:
-                raise ValueError(
+                raise NucleoforgeError(
                     f"{filename}:{lineno}: sequence data before the first '>' header "
                     "(is this a FASTA file?)"
                 )
@@ -170,7 +172,7 @@ def _parse(fh: Iterable[str], filename: str, uppercase: bool, unique_names: bool
 def _finish(header: str, line: int, chunks: list[str], filename: str, uppercase: bool) -> FastaRecord:
     seq = "".join(chunks)
     if not seq:
-        raise ValueError(f"{filename}:{line}: FASTA record '{header}' has no sequence")
+        raise NucleoforgeError(f"{filename}:{line}: FASTA record '{header}' has no sequence")
     if uppercase:
         seq = seq.upper()
     return FastaRecord(header.split()[0], header, seq, line)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.cache import cache_dir
 from nucleoforge.io.fasta import read_error
 
@@ -59,9 +60,9 @@ class Region:
 
     def __post_init__(self) -> None:
         if self.start < 0 or self.end <= self.start:
-            raise ValueError(f"empty or negative region {self.chrom}:{self.start + 1}-{self.end}")
+            raise NucleoforgeError(f"empty or negative region {self.chrom}:{self.start + 1}-{self.end}")
         if self.strand not in ("+", "-"):
-            raise ValueError(f"strand must be '+' or '-', got {self.strand!r}")
+            raise NucleoforgeError(f"strand must be '+' or '-', got {self.strand!r}")
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -74,10 +75,10 @@ def parse_region(text: str) -> Region:
     """Parse ``chrom:start-end[:strand]`` (1-based inclusive, commas allowed) into a :class:`Region`."""
     m = _REGION_RE.match(text.strip())
     if not m:
-        raise ValueError(f"cannot parse region {text!r}: expected chrom:start-end[:+|-], e.g. chr22:20000001-20010000:+")
+        raise NucleoforgeError(f"cannot parse region {text!r}: expected chrom:start-end[:+|-], e.g. chr22:20000001-20010000:+")
     start, end = int(m["start"].replace(",", "")), int(m["end"].replace(",", ""))
     if start < 1 or end < start:
-        raise ValueError(f"region {text!r}: need 1 <= start <= end (1-based, inclusive)")
+        raise NucleoforgeError(f"region {text!r}: need 1 <= start <= end (1-based, inclusive)")
     return Region(m["chrom"], start - 1, end, m["strand"] or "+")
 
 
@@ -168,13 +169,13 @@ class Genome:
         try:
             self._fasta = pyfaidx.Fasta(str(fasta), indexname=str(index), as_raw=True, sequence_always_upper=False)
         except pyfaidx.FastaIndexingError as exc:
-            raise ValueError(f"{self.path}: cannot index FASTA: {exc}") from exc
+            raise NucleoforgeError(f"{self.path}: cannot index FASTA: {exc}") from exc
         self.lengths: dict[str, int] = {name: len(rec) for name, rec in self._fasta.items()}
         if not self.lengths:
-            raise ValueError(f"{self.path}: no FASTA record (expected '>name' lines followed by sequence)")
+            raise NucleoforgeError(f"{self.path}: no FASTA record (expected '>name' lines followed by sequence)")
         empty = [name for name, n in self.lengths.items() if n == 0]
         if empty:
-            raise ValueError(f"{self.path}: FASTA record {empty[0]!r} has no sequence"
+            raise NucleoforgeError(f"{self.path}: FASTA record {empty[0]!r} has no sequence"
                              + (f" (nor {len(empty) - 1} other record(s))" if len(empty) > 1 else ""))
 
     @property
@@ -211,7 +212,7 @@ class Genome:
         """Like :meth:`fetch` but positions beyond the chromosome ends read as ``pad``."""
         n = self.length(chrom)
         if end < start:
-            raise ValueError(f"{chrom}:{start + 1}-{end}: end before start")
+            raise NucleoforgeError(f"{chrom}:{start + 1}-{end}: end before start")
         lo, hi = min(max(start, 0), n), max(min(end, n), 0)
         inner = self.fetch(chrom, lo, hi) if hi > lo else ""
         left = min(max(0, -start), end - start)  # the whole window is padding when it lies beyond an end
@@ -242,10 +243,10 @@ def place_subsequence_records(source: str | os.PathLike, dest: str | os.PathLike
     for rec in read_fasta(source):
         m = _REGION_RE.match(rec.name)
         if not m:
-            raise ValueError(f"{source}:{rec.line}: record name {rec.name!r} is not chrom:start-end")
+            raise NucleoforgeError(f"{source}:{rec.line}: record name {rec.name!r} is not chrom:start-end")
         start = int(m["start"].replace(",", "")) - 1
         if len(rec.sequence) != int(m["end"].replace(",", "")) - start:
-            raise ValueError(f"{source}:{rec.line}: {rec.name} holds {len(rec.sequence)} bases, not end - start + 1")
+            raise NucleoforgeError(f"{source}:{rec.line}: {rec.name} holds {len(rec.sequence)} bases, not end - start + 1")
         pieces.setdefault(m["chrom"], []).append((start, rec.sequence))
     lengths: dict[str, int] = {}
     with open(dest, "w") as out:
@@ -255,7 +256,7 @@ def place_subsequence_records(source: str | os.PathLike, dest: str | os.PathLike
             pos, buf = 0, []
             for start, seq in sorted(parts, key=lambda p: p[0]):
                 if start < pos:
-                    raise ValueError(f"{source}: overlapping records on {chrom} at {start + 1}")
+                    raise NucleoforgeError(f"{source}: overlapping records on {chrom} at {start + 1}")
                 buf.append("N" * (start - pos))
                 buf.append(seq)
                 pos = start + len(seq)

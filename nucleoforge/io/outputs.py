@@ -47,6 +47,7 @@ from typing import IO, Any, Callable, Iterator, Mapping, Optional, Sequence, Uni
 
 from nucleoforge.errors import NucleoforgeError
 
+
 __all__ = [
     "check_not_input", "check_paths", "atomic_path", "atomic_output", "check_output_folder", "atomic_folder",
     "OutputFolder", "prepare_output_folder", "STAGING_SUFFIX",
@@ -96,7 +97,7 @@ def check_not_input(output: Optional[PathLike], *inputs: Optional[PathLike], opt
         except OSError:
             same = False
         if same:
-            raise ValueError(f"{option} {output} is the same file as the input {inp}; "
+            raise NucleoforgeError(f"{option} {output} is the same file as the input {inp}; "
                              "writing it would destroy the input: choose another output file")
 
 
@@ -112,12 +113,12 @@ def check_paths(inputs: Mapping[str, Optional[PathLike]], outputs: Mapping[str, 
         if not os.path.exists(path):  # type: ignore[arg-type]
             raise FileNotFoundError(f"{opt} {path}: no such file")
         if os.path.isdir(path):  # type: ignore[arg-type]
-            raise ValueError(f"{opt} {path} is a directory, not a file")
+            raise NucleoforgeError(f"{opt} {path} is a directory, not a file")
     for opt, path in outputs.items():
         if _is_stream(path):
             continue
         if os.path.isdir(path):  # type: ignore[arg-type]
-            raise ValueError(f"{opt} {path} is a directory; give a file name")
+            raise NucleoforgeError(f"{opt} {path} is a directory; give a file name")
         parent = os.path.dirname(os.path.abspath(path)) or "."  # type: ignore[arg-type]
         if os.path.exists(parent) and not os.path.isdir(parent):
             raise NotADirectoryError(f"{opt} {path}: {parent} is a file, not a directory")
@@ -188,7 +189,7 @@ def atomic_output(target: PathLike, mode: str = "w", **open_kwargs: Any) -> Iter
     exception inside the block leaves an existing ``target`` as it was.
     """
     if not mode.startswith("w"):
-        raise ValueError(f"atomic_output writes a new file (mode 'w' or 'wb'), got {mode!r}")
+        raise NucleoforgeError(f"atomic_output writes a new file (mode 'w' or 'wb'), got {mode!r}")
     if _writes_in_place(target):  # /dev/stdout, a FIFO: no temporary file, no fsync (a pipe has none)
         with open(target, mode, **open_kwargs) as fh:
             yield fh
@@ -502,9 +503,9 @@ def read_manifest(output: PathLike) -> Optional[dict[str, Any]]:
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is not a nucleoforge run manifest ({exc}); rerun without --resume to start over") from exc
+        raise NucleoforgeError(f"{path} is not a nucleoforge run manifest ({exc}); rerun without --resume to start over") from exc
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        raise ValueError(f"{path} is not a nucleoforge run manifest (format {MANIFEST_FORMAT}); "
+        raise NucleoforgeError(f"{path} is not a nucleoforge run manifest (format {MANIFEST_FORMAT}); "
                          "rerun without --resume to start over")
     return data
 
@@ -550,11 +551,11 @@ def check_resume(output: PathLike, manifest: Mapping[str, Any]) -> None:
     path = manifest_path(output)
     old = read_manifest(output)
     if old is None:
-        raise ValueError(f"cannot resume {output}: there is no run manifest {path}, so nothing says which input, "
+        raise NucleoforgeError(f"cannot resume {output}: there is no run manifest {path}, so nothing says which input, "
                          "model and settings its rows came from; rerun without --resume to start over")
     diffs = manifest_differences(old, manifest)
     if diffs:
-        raise ValueError(f"cannot resume {output}: it was written by a different run (see {path}): " + "; ".join(diffs)
+        raise NucleoforgeError(f"cannot resume {output}: it was written by a different run (see {path}): " + "; ".join(diffs)
                          + ". Rerun without --resume to start over, or write to another output")
     old_v, new_v = old.get("versions") or {}, manifest.get("versions") or {}
     changed = {k: (old_v.get(k), new_v.get(k)) for k in set(old_v) | set(new_v) if old_v.get(k) != new_v.get(k)}
@@ -571,7 +572,7 @@ def check_resumable(inputs: Mapping[str, Optional[PathLike]], option: str = "--r
     for opt, path in inputs.items():
         if path is not None and (_is_stream(path) or not os.path.isfile(path)):  # type: ignore[arg-type]
             shown = "-" if _is_stream(path) else path
-            raise ValueError(f"{option}: {opt} {shown} is not a regular file (stdin, a pipe or a device cannot be "
+            raise NucleoforgeError(f"{option}: {opt} {shown} is not a regular file (stdin, a pipe or a device cannot be "
                              f"checked against the run being resumed); save it to a file first, or rerun without {option}")
 
 
@@ -612,7 +613,7 @@ def open_resumable(
     manifest_file = manifest is not None and not _writes_in_place(output)
     if resume:
         if not manifest_file:
-            raise ValueError(f"--resume needs an output file, not a stream ({output})")
+            raise NucleoforgeError(f"--resume needs an output file, not a stream ({output})")
         check_resumable(inputs)
     text = str(output)
     if resume and os.path.isfile(text) and os.path.getsize(text) > 0:
@@ -624,13 +625,13 @@ def open_resumable(
             label = f"{row_name} {i + row_offset} ({' '.join(row[:3])})"
             want = next(input_keys, None)
             if want is None:
-                raise ValueError(f"{output}: {label} has no {input_name} {i + 1} in {source} (the input has {i}); "
+                raise NucleoforgeError(f"{output}: {label} has no {input_name} {i + 1} in {source} (the input has {i}); "
                                  "--resume needs the same input (rerun without --resume to start over)")
             want = tuple(want)
             if row != want:
                 diff = ", ".join(f"{n} {a} in the output, {b} in the input"
                                  for n, a, b in zip(key_names, row + ("",) * width, want) if a != b)
-                raise ValueError(f"{output}: {label} does not match {input_name} {i + 1} of {source}: {diff}; "
+                raise NucleoforgeError(f"{output}: {label} does not match {input_name} {i + 1} of {source}: {diff}; "
                                  "--resume needs the same input (rerun without --resume to start over)")
         check_resume(output, manifest)  # type: ignore[arg-type]
         if bgzf:  # rewrite the complete part beside the output; new BGZF blocks are appended after it

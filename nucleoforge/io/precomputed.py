@@ -79,14 +79,14 @@ class PrecomputedScores:
             raise FileNotFoundError(f"--precomputed {self.path}: no such file")
         index = [p for p in (Path(f"{self.path}.tbi"), Path(f"{self.path}.csi")) if p.is_file()]
         if not index:
-            raise ValueError(f"--precomputed {self.path}: no tabix index ({self.path.name}.tbi or .csi); the file must be "
+            raise NucleoforgeError(f"--precomputed {self.path}: no tabix index ({self.path.name}.tbi or .csi); the file must be "
                              f"bgzip-compressed and indexed: tabix -p vcf {self.path}")  # fmt: skip
         try:
             self._vcf: Any = pysam.VariantFile(str(self.path), index_filename=str(index[0]))
         except (OSError, ValueError) as exc:
-            raise ValueError(f"--precomputed {self.path}: not a readable indexed VCF ({exc})") from None
+            raise NucleoforgeError(f"--precomputed {self.path}: not a readable indexed VCF ({exc})") from None
         if "SpliceAI" not in self._vcf.header.info:
-            raise ValueError(f"--precomputed {self.path}: the header declares no SpliceAI INFO field "
+            raise NucleoforgeError(f"--precomputed {self.path}: the header declares no SpliceAI INFO field "
                              "(expected ##INFO=<ID=SpliceAI,...>)")  # fmt: skip
         self._names: dict[str, str | None] = {}
         self.hits = 0

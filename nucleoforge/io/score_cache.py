@@ -22,7 +22,6 @@ processes that score the same variant store it once and never corrupt each other
 
 from __future__ import annotations
 
-from nucleoforge.errors import NucleoforgeError
 
 import json
 import os
@@ -30,6 +29,8 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from nucleoforge.errors import NucleoforgeError
 
 __all__ = ["ScoreCache", "CacheError", "check_cache_path"]
 

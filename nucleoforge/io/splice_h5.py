@@ -41,6 +41,7 @@ import numpy as np
 
 from nucleoforge.errors import NucleoforgeError
 
+
 __all__ = [
     "DATASET_FORMAT", "METADATA", "SPLITS", "Y_VALUES", "SpliceH5Writer", "SpliceDataset", "read_splice_dataset",
     "iter_splice_batches", "crop_context", "one_hot_codes", "write_metadata", "read_metadata", "open_h5", "read_rows",
@@ -103,7 +104,7 @@ def crop_context(x: np.ndarray, context: int, c: int) -> np.ndarray:
     if c == context:
         return x
     if not 0 <= c <= context or (context - c) % 2:
-        raise ValueError(f"cannot crop a context of {context} nt to {c}: need 0 <= c <= {context} and an even difference")
+        raise NucleoforgeError(f"cannot crop a context of {context} nt to {c}: need 0 <= c <= {context} and an even difference")
     lo = (context - c) // 2
     return x[..., lo : x.shape[-1] - lo]
 
@@ -120,7 +121,7 @@ def one_hot_codes(x: np.ndarray, dtype: Any = np.float32) -> np.ndarray:
 def write_metadata(folder: str | os.PathLike, meta: dict[str, Any]) -> Path:
     """Write ``folder/dataset.json`` (``meta`` must carry ``format`` = :data:`DATASET_FORMAT`)."""
     if meta.get("format") != DATASET_FORMAT:
-        raise ValueError(f"dataset metadata must have format {DATASET_FORMAT!r}")
+        raise NucleoforgeError(f"dataset metadata must have format {DATASET_FORMAT!r}")
     path = Path(folder) / METADATA
     with open(path, "w") as fh:
         json.dump(meta, fh, indent=2)
@@ -139,10 +140,10 @@ def read_metadata(folder: str | os.PathLike) -> dict[str, Any]:
     try:
         meta = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a JSON file ({exc})") from None
+        raise NucleoforgeError(f"{path}: not a JSON file ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != DATASET_FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
-        raise ValueError(f"{path}: format {found!r}, expected {DATASET_FORMAT!r}")
+        raise NucleoforgeError(f"{path}: format {found!r}, expected {DATASET_FORMAT!r}")
     return meta
 
 
@@ -178,7 +179,7 @@ class SpliceH5Writer:
         """Append one transcript: its ``(n, block + context)`` codes and ``(n, block)`` labels and weights."""
         n = len(x)
         if x.shape != (n, self.block + self.context) or y.shape != (n, self.block) or w.shape != (n, self.block):
-            raise ValueError(f"{name}: block arrays of shapes {x.shape}, {y.shape}, {w.shape} do not match "
+            raise NucleoforgeError(f"{name}: block arrays of shapes {x.shape}, {y.shape}, {w.shape} do not match "
                              f"block {self.block} + context {self.context}")
         self._tbuf.append((name, chrom, strand, int(tx_start), int(tx_end), self.rows))
         self._buf.append((x, y, w, np.full(n, self.transcripts, dtype=np.int32)))
@@ -246,7 +247,7 @@ class SpliceDataset:
 
     def file(self, split: str) -> Path:
         if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
+            raise NucleoforgeError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
         path = self.path / f"{split}.h5"
         if not path.exists():
             raise FileNotFoundError(f"{self.path} has no {split} split (its summary: "
@@ -317,7 +318,7 @@ class SpliceDataset:
         random order drawn from ``seed``; ``rows``: only these row indices (in this order).
         Only one batch is in memory at a time."""
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise NucleoforgeError(f"batch_size must be >= 1, got {batch_size}")
         c = self._check_context(context)
         lo = (self.context - c) // 2
         with self.open(split) as f:

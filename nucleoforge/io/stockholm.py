@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.fasta import open_text
 
 GAP_CHARS = frozenset(".-_~")
@@ -55,7 +56,7 @@ def dot_bracket_to_pairs(structure: str, source: str = "structure") -> list[tupl
     >>> dot_bracket_to_pairs("(()")
     Traceback (most recent call last):
     ...
-    ValueError: structure: unmatched '(' at position 0
+    nucleoforge.errors.NucleoforgeError: structure: unmatched '(' at position 0
     """
     stacks: dict[str, list[int]] = {}
     pairs = []
@@ -65,11 +66,11 @@ def dot_bracket_to_pairs(structure: str, source: str = "structure") -> list[tupl
         elif c in _CLOSING:
             stack = stacks.get(_CLOSING[c])
             if not stack:
-                raise ValueError(f"{source}: unmatched {c!r} at position {i}")
+                raise NucleoforgeError(f"{source}: unmatched {c!r} at position {i}")
             pairs.append((stack.pop(), i))
     for opening, stack in stacks.items():
         if stack:
-            raise ValueError(f"{source}: unmatched {opening!r} at position {stack[0]}")
+            raise NucleoforgeError(f"{source}: unmatched {opening!r} at position {stack[0]}")
     return sorted(pairs)
 
 
@@ -83,7 +84,7 @@ def pairs_to_dot_bracket(pairs: Iterable[tuple[int, int]], length: int) -> str:
     levels: list[list[tuple[int, int]]] = []
     for i, j in sorted((min(p), max(p)) for p in pairs):
         if not (0 <= i < j < length):
-            raise ValueError(f"pair ({i}, {j}) outside a sequence of length {length}")
+            raise NucleoforgeError(f"pair ({i}, {j}) outside a sequence of length {length}")
         for level in levels:
             if all(not (a < i < b < j or i < a < j < b) for a, b in level):
                 level.append((i, j))
@@ -93,7 +94,7 @@ def pairs_to_dot_bracket(pairs: Iterable[tuple[int, int]], length: int) -> str:
     symbols = ["()", "[]", "{}", "<>"]
     for depth, level in enumerate(levels):
         if depth >= len(symbols):
-            raise ValueError("more than four crossing pair levels cannot be written as dot-bracket")
+            raise NucleoforgeError("more than four crossing pair levels cannot be written as dot-bracket")
         for i, j in level:
             out[i], out[j] = symbols[depth]
     return "".join(out)
@@ -125,11 +126,11 @@ def _parse(lines: Iterable[str], filename: str) -> Iterator[StockholmRecord]:
             continue
         if line.startswith("# STOCKHOLM"):
             if in_alignment:
-                raise ValueError(f"{filename}:{lineno}: new alignment starts before the previous one ended with '//'")
+                raise NucleoforgeError(f"{filename}:{lineno}: new alignment starts before the previous one ended with '//'")
             in_alignment, seqs, ss, first_line, gs = True, {}, {}, {}, {}
             continue
         if not in_alignment:
-            raise ValueError(f"{filename}:{lineno}: expected '# STOCKHOLM 1.0' header, got {line[:40]!r}")
+            raise NucleoforgeError(f"{filename}:{lineno}: expected '# STOCKHOLM 1.0' header, got {line[:40]!r}")
         if line.startswith("//"):
             yield from _finish(seqs, ss, first_line, gs, filename)
             in_alignment = False
@@ -137,7 +138,7 @@ def _parse(lines: Iterable[str], filename: str) -> Iterator[StockholmRecord]:
         if line.startswith("#=GR"):
             parts = line.split()
             if len(parts) != 4:
-                raise ValueError(f"{filename}:{lineno}: malformed #=GR line (expected '#=GR name feature annotation')")
+                raise NucleoforgeError(f"{filename}:{lineno}: malformed #=GR line (expected '#=GR name feature annotation')")
             if parts[2] == "SS":
                 ss.setdefault(parts[1], []).append(parts[3])
             continue
@@ -150,13 +151,13 @@ def _parse(lines: Iterable[str], filename: str) -> Iterator[StockholmRecord]:
             continue
         parts = line.split()
         if len(parts) != 2:
-            raise ValueError(f"{filename}:{lineno}: expected 'name aligned_sequence', got {len(parts)} fields")
+            raise NucleoforgeError(f"{filename}:{lineno}: expected 'name aligned_sequence', got {len(parts)} fields")
         name, chunk = parts
         if name not in seqs:
             seqs[name], first_line[name] = [], lineno
         seqs[name].append(chunk)
     if in_alignment:
-        raise ValueError(f"{filename}:{lineno}: alignment does not end with '//'")
+        raise NucleoforgeError(f"{filename}:{lineno}: alignment does not end with '//'")
 
 
 def _finish(seqs, ss, first_line, gs, filename) -> Iterator[StockholmRecord]:
@@ -165,7 +166,7 @@ def _finish(seqs, ss, first_line, gs, filename) -> Iterator[StockholmRecord]:
         structure = "".join(ss.get(name, []))
         where = f"{filename}:{first_line[name]}: sequence {name!r}"
         if structure and len(structure) != len(aligned):
-            raise ValueError(f"{where}: SS line has {len(structure)} columns, the sequence {len(aligned)}")
+            raise NucleoforgeError(f"{where}: SS line has {len(structure)} columns, the sequence {len(aligned)}")
         keep = [i for i, c in enumerate(aligned) if c not in GAP_CHARS]
         new_index = {col: i for i, col in enumerate(keep)}
         pairs = []

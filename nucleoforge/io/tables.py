@@ -16,6 +16,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from nucleoforge.errors import NucleoforgeError
+
 __all__ = [
     "write_splice_tsv", "write_bedgraph", "bedgraph_paths", "write_fill_mask_tsv", "write_attention_tsv", "write_dict_tsv", "NpzWriter", "ParquetWriter", "open_embedding_writer",
     "embedding_format", "VARIANT_EFFECT_COLUMNS", "variant_effect_header", "variant_effect_row", "read_variant_effect_table",
@@ -94,9 +96,9 @@ def read_variant_effect_table(path: str | os.PathLike) -> tuple[list[list[str]],
     try:
         lines = data[:end].decode("utf-8").splitlines()
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not a variant-effect table ({exc})") from exc
+        raise NucleoforgeError(f"{path} is not a variant-effect table ({exc})") from exc
     if not lines or lines[0] + "\n" != variant_effect_header():
-        raise ValueError(f"{path} exists but does not start with the variant-effect header "
+        raise NucleoforgeError(f"{path} exists but does not start with the variant-effect header "
                          f"({variant_effect_header().strip()}); remove it or rerun without --resume")
     return [line.split("\t") for line in lines[1:]], end
 
@@ -200,7 +202,7 @@ class ParquetWriter:
         names, lengths, arrays = zip(*self._rows)
         width = arrays[0].shape[-1]
         if any(a.shape[-1] != width or a.ndim != arrays[0].ndim for a in arrays):
-            raise ValueError("all embeddings written to one parquet file need the same shape per row")
+            raise NucleoforgeError("all embeddings written to one parquet file need the same shape per row")
         flat = pa.array(np.concatenate([a.reshape(-1) for a in arrays]), type=pa.float32())
         vectors = pa.FixedSizeListArray.from_arrays(flat, width)
         if arrays[0].ndim == 1:
@@ -238,7 +240,7 @@ def embedding_format(path: str | os.PathLike) -> str:
         return "npz"
     if text.endswith(".parquet") or text.endswith(".pq"):
         return "parquet"
-    raise ValueError(f"cannot tell the output format of {text!r}: use a .npz or .parquet file name")
+    raise NucleoforgeError(f"cannot tell the output format of {text!r}: use a .npz or .parquet file name")
 
 
 def open_embedding_writer(path: str | os.PathLike, rows_per_group: int = 256, *,
@@ -250,4 +252,4 @@ def open_embedding_writer(path: str | os.PathLike, rows_per_group: int = 256, *,
         return NpzWriter(str(path))
     if kind == "parquet":
         return ParquetWriter(str(path), rows_per_group)
-    raise ValueError(f"unknown embedding format {kind!r}: npz or parquet")
+    raise NucleoforgeError(f"unknown embedding format {kind!r}: npz or parquet")

@@ -33,6 +33,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 from nucleoforge.errors import NucleoforgeError
 
+
 __all__ = ["TABLE_COLUMNS", "table_columns", "table_header", "table_rows", "is_table_path", "checkpoints_path",
            "TableSink", "salvage_table"]
 
@@ -78,7 +79,7 @@ def table_rows(chrom: str, pos: int, vid: str, ref: str, alleles: Iterable[tuple
             fields = entry.split("|")
             label, ds, dp = fields[1:-8], fields[-8:-4], fields[-4:]
             if len(label) != n_label:
-                raise ValueError(f"{chrom}:{pos}: INFO entry {entry!r} has {len(fields)} fields, expected {9 + n_label}")
+                raise NucleoforgeError(f"{chrom}:{pos}: INFO entry {entry!r} has {len(fields)} fields, expected {9 + n_label}")
             if "." in ds:  # REF and ALT both longer than one base: an entry without scores
                 values, ds_max, text = [""] * 8, "", f"SKIPPED: {note}" if note else "SKIPPED"
             else:

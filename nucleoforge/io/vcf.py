@@ -18,11 +18,12 @@ sequence.
 
 from __future__ import annotations
 
-from nucleoforge.errors import NucleoforgeError
 
 import os
 import re
 from typing import IO, Any, Iterable, Iterator, Mapping, NamedTuple
+
+from nucleoforge.errors import NucleoforgeError
 
 __all__ = [
     "Variant", "SPLICEAI_INFO_LINE", "SPLICEAI_TX_INFO_LINE", "read_hisat2_snps", "write_vcf", "open_vcf", "count_vcf_records", "iter_vcf_records", "VcfFormatError",
@@ -596,11 +597,11 @@ def read_hisat2_snps(source: str | os.PathLike | IO[str], sequences: Mapping[str
                 continue
             cols = line.split()
             if len(cols) != 5:
-                raise ValueError(f"{name}:{lineno}: expected 5 columns (id type region offset alt), got {len(cols)}")
+                raise NucleoforgeError(f"{name}:{lineno}: expected 5 columns (id type region offset alt), got {len(cols)}")
             rsid, kind, region, offset_s, alt = cols
             m = _REGION.match(region)
             if not m or region not in sequences:
-                raise ValueError(f"{name}:{lineno}: unknown region {region!r}")
+                raise NucleoforgeError(f"{name}:{lineno}: unknown region {region!r}")
             seq, chrom, base = sequences[region], m.group(1), int(m.group(2))
             off = int(offset_s)
             if kind == "single":
@@ -608,13 +609,13 @@ def read_hisat2_snps(source: str | os.PathLike | IO[str], sequences: Mapping[str
             elif kind == "deletion":
                 n = int(alt)
                 if off < 1:
-                    raise ValueError(f"{name}:{lineno}: deletion at the region start has no anchor base")
+                    raise NucleoforgeError(f"{name}:{lineno}: deletion at the region start has no anchor base")
                 yield Variant(chrom, base + off - 1, rsid, seq[off - 1 : off + n].upper(), seq[off - 1].upper())
             elif kind == "insertion":
                 anchor = seq[off - 1].upper()
                 yield Variant(chrom, base + off - 1, rsid, anchor, anchor + alt.upper())
             else:
-                raise ValueError(f"{name}:{lineno}: unknown variant type {kind!r}")
+                raise NucleoforgeError(f"{name}:{lineno}: unknown variant type {kind!r}")
     finally:
         if close:
             fh.close()

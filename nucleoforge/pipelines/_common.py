@@ -42,6 +42,7 @@ from transformers import Pipeline
 
 from nucleoforge import registry
 from nucleoforge.alphabet import check_nucleotides, encode_bytes
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.tokenization import coverage_matrix, covered_length, kmer_count, pad_batch, parse_masks
 
 __all__ = [
@@ -89,7 +90,7 @@ def base_codes(sequence: str, masked: np.ndarray | None = None) -> np.ndarray:
 def check_combine(combine: str) -> str:
     """``combine`` if it names a way to combine covering k-mers (``"mean"``/``"product"``), else ``ValueError``."""
     if combine not in ("mean", "product"):
-        raise ValueError(f"combine must be 'mean' or 'product', got {combine!r}")
+        raise NucleoforgeError(f"combine must be 'mean' or 'product', got {combine!r}")
     return combine
 
 
@@ -125,14 +126,14 @@ def base_distributions(
     kmer_probs = np.asarray(kmer_probs, dtype=np.float64)
     n_tokens = kmer_probs.shape[0]
     if kmer_probs.shape[1] != 4**k:
-        raise ValueError(f"expected {4**k} k-mer columns for k={k}, got {kmer_probs.shape[1]}")
+        raise NucleoforgeError(f"expected {4**k} k-mer columns for k={k}, got {kmer_probs.shape[1]}")
     n = covered_length(n_tokens, k)
     if len(known) != n:
-        raise ValueError(f"{n_tokens} tokens of {k}-mers cover {n} nucleotides, but {len(known)} base codes were given")
+        raise NucleoforgeError(f"{n_tokens} tokens of {k}-mers cover {n} nucleotides, but {len(known)} base codes were given")
     check_combine(combine)
     pos = np.arange(n) if positions is None else np.asarray(positions, dtype=np.int64)
     if pos.size and (pos.min() < 0 or pos.max() >= n):
-        raise ValueError(f"positions must lie in 0..{n - 1}")
+        raise NucleoforgeError(f"positions must lie in 0..{n - 1}")
     if k == 1:
         return kmer_probs[pos] / kmer_probs[pos].sum(axis=1, keepdims=True)
     # allowed[i, b]: base b possible at nucleotide i (one-hot if known, all ones otherwise)
@@ -176,7 +177,7 @@ def normalise_input(item: Any, index: int) -> dict[str, Any]:
         return {"name": f"seq{index}", "sequence": item}
     if isinstance(item, dict):
         if "sequence" not in item:
-            raise ValueError(f"input {index}: a dict input needs a 'sequence' key, got keys {sorted(item)}")
+            raise NucleoforgeError(f"input {index}: a dict input needs a 'sequence' key, got keys {sorted(item)}")
         return {"name": f"seq{index}", **item}
     if isinstance(item, tuple) and len(item) == 2 and all(isinstance(x, str) for x in item):
         return {"name": item[0], "sequence": item[1]}
@@ -243,9 +244,9 @@ class NucleotidePipeline(Pipeline):
 
         size = window or self.max_nucleotides
         if size > self.max_nucleotides:
-            raise ValueError(f"window={size} exceeds the model's {self.max_nucleotides} nucleotides")
+            raise NucleoforgeError(f"window={size} exceeds the model's {self.max_nucleotides} nucleotides")
         if size < self.k:
-            raise ValueError(f"window={size} is shorter than k={self.k}")
+            raise NucleoforgeError(f"window={size} is shorter than k={self.k}")
         return plan_windows(length, size, stride)
 
     def encode(self, name: str, plain: str, masked: np.ndarray | None = None) -> np.ndarray:
@@ -262,7 +263,7 @@ class NucleotidePipeline(Pipeline):
         """One chunk per window of ``plain``: its ``input_ids`` are the whole input's token ids
         (:meth:`encode`) that lie inside the window, between [CLS] and [SEP]."""
         if len(plain) < self.k:
-            raise ValueError(f"sequence {name!r} has {len(plain)} nucleotides, fewer than the model's k={self.k}")
+            raise NucleoforgeError(f"sequence {name!r} has {len(plain)} nucleotides, fewer than the model's k={self.k}")
         ids = self.encode(name, plain, masked)
         return [{"input_ids": self.tokenizer.with_special_tokens(ids[w.start : w.start + kmer_count(w.end - w.start, self.k)]),
                  "window": w} for w in self.window_plan(len(plain), window, stride)]
@@ -292,7 +293,7 @@ class NucleotidePipeline(Pipeline):
 
         batch_size = batch_size or self._batch_size or 8
         if batch_size < 1 or buffer_size < 1:
-            raise ValueError(f"batch_size and buffer_size must be >= 1, got {batch_size} and {buffer_size}")
+            raise NucleoforgeError(f"batch_size and buffer_size must be >= 1, got {batch_size} and {buffer_size}")
         pre, fwd, post = self._sanitize_parameters(**kwargs)
         pre, fwd, post = {**self._preprocess_params, **pre}, {**self._forward_params, **fwd}, {**self._postprocess_params, **post}
         if total is None and hasattr(inputs, "__len__"):

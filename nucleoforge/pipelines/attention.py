@@ -32,6 +32,7 @@ import torch
 from transformers import AutoModelForMaskedLM
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.pipelines._common import NucleotidePipeline, coverage_matrix, parse_masks
 from nucleoforge.pipelines.windows import Window
 
@@ -57,11 +58,11 @@ class AttentionPipeline(NucleotidePipeline):
         c = self.model.config
         if layer is not None:
             if not -c.num_hidden_layers <= layer < c.num_hidden_layers:
-                raise ValueError(f"layer must be in {-c.num_hidden_layers}..{c.num_hidden_layers - 1}, got {layer}")
+                raise NucleoforgeError(f"layer must be in {-c.num_hidden_layers}..{c.num_hidden_layers - 1}, got {layer}")
             fwd["layer"] = layer % c.num_hidden_layers
         if head is not None:
             if not 0 <= head < c.num_attention_heads:
-                raise ValueError(f"head must be in 0..{c.num_attention_heads - 1}, got {head}")
+                raise NucleoforgeError(f"head must be in 0..{c.num_attention_heads - 1}, got {head}")
             fwd["head"] = head
         post = {"layer": fwd.get("layer", c.num_hidden_layers - 1), "head": fwd.get("head")}
         return {}, fwd, post
@@ -69,10 +70,10 @@ class AttentionPipeline(NucleotidePipeline):
     def preprocess(self, item: dict[str, Any]) -> dict[str, Any]:
         plain, masked = parse_masks(item["sequence"])
         if len(plain) > self.max_nucleotides:
-            raise ValueError(f"sequence {item['name']!r} has {len(plain)} nucleotides; attention maps need it to fit "
+            raise NucleoforgeError(f"sequence {item['name']!r} has {len(plain)} nucleotides; attention maps need it to fit "
                              f"in one model call ({self.max_nucleotides} nucleotides)")
         if len(plain) < self.k:
-            raise ValueError(f"sequence {item['name']!r} has {len(plain)} nucleotides, fewer than k={self.k}")
+            raise NucleoforgeError(f"sequence {item['name']!r} has {len(plain)} nucleotides, fewer than k={self.k}")
         ids = self.tokenizer.with_special_tokens(self.encode(item["name"], plain, masked))
         return {"name": item["name"], "sequence": item["sequence"],
                 "chunks": [{"input_ids": ids, "window": Window(0, len(plain), 0, len(plain))}]}

@@ -31,6 +31,7 @@ import torch
 from transformers import AutoModelForMaskedLM
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.heads import nucleotide_states
 from nucleoforge.pipelines._common import NucleotidePipeline, parse_masks
 from nucleoforge.pipelines.windows import stitch
@@ -63,11 +64,11 @@ class NucleotideEmbeddingPipeline(NucleotidePipeline):
         if layer is not None:
             n = self.model.config.num_hidden_layers
             if not -(n + 1) <= layer <= n:
-                raise ValueError(f"layer must be in {-(n + 1)}..{n} (0 = embeddings, {n} or -1 = last layer), got {layer}")
+                raise NucleoforgeError(f"layer must be in {-(n + 1)}..{n} (0 = embeddings, {n} or -1 = last layer), got {layer}")
             fwd["layer"] = layer
         if pool is not None:
             if pool not in POOLING:
-                raise ValueError(f"pool must be one of {POOLING}, got {pool!r}")
+                raise NucleoforgeError(f"pool must be one of {POOLING}, got {pool!r}")
             post["pool"] = pool
         if window is not None:
             pre["window"] = window

@@ -34,6 +34,7 @@ import torch
 from transformers import AutoModelForMaskedLM
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.pipelines._common import (
     NucleotidePipeline,
     base_alphabet,
@@ -71,13 +72,13 @@ class NucleotideFillMaskPipeline(NucleotidePipeline):
         post: dict[str, Any] = {}
         if candidates is not None:
             if candidates not in ("nucleotides", "all"):
-                raise ValueError(f"candidates must be 'nucleotides' or 'all', got {candidates!r}")
+                raise NucleoforgeError(f"candidates must be 'nucleotides' or 'all', got {candidates!r}")
             if candidates == "all" and self.k != 1:
-                raise ValueError(f"candidates='all' needs a single-nucleotide model; this one has {self.k}-mer tokens")
+                raise NucleoforgeError(f"candidates='all' needs a single-nucleotide model; this one has {self.k}-mer tokens")
             fwd["candidates"] = post["candidates"] = candidates
         if top_k is not None:
             if top_k < 1:
-                raise ValueError(f"top_k must be >= 1, got {top_k}")
+                raise NucleoforgeError(f"top_k must be >= 1, got {top_k}")
             post["top_k"] = top_k
         if combine is not None:
             post["combine"] = check_combine(combine)
@@ -91,7 +92,7 @@ class NucleotideFillMaskPipeline(NucleotidePipeline):
         plain, masked = parse_masks(item["sequence"])
         positions = np.flatnonzero(masked)
         if positions.size == 0:
-            raise ValueError(f"sequence {item['name']!r} has no <mask> to fill")
+            raise NucleoforgeError(f"sequence {item['name']!r} has no <mask> to fill")
         chunks = []
         for chunk in self.window_chunks(item["name"], plain, masked, window, stride):
             w = chunk["window"]

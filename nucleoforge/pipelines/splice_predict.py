@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from nucleoforge.alphabet import check_nucleotides, one_hot, reverse_complement_one_hot
+from nucleoforge.errors import NucleoforgeError
 
 #: Predicted positions per chunk; with the 10k model the context adds 20 % work per chunk.
 DEFAULT_CHUNK_SIZE = 50_000
@@ -52,7 +53,7 @@ def predict_flanked(model, onehot: np.ndarray | torch.Tensor, *, calibrated: boo
     device, dtype = _model_device_dtype(model)
     x = torch.as_tensor(np.ascontiguousarray(onehot) if isinstance(onehot, np.ndarray) else onehot)
     if x.dim() == 2:
-        raise ValueError(f"predict_flanked expects a batch (B, L + context, 4), got shape {tuple(x.shape)}")
+        raise NucleoforgeError(f"predict_flanked expects a batch (B, L + context, 4), got shape {tuple(x.shape)}")
     was_training = model.training
     model.eval()
     try:
@@ -102,9 +103,9 @@ def iter_predict(
     ``device`` moves the model there first; ``calibrated`` see :func:`predict_flanked`.
     """
     if strand not in ("+", "-"):
-        raise ValueError(f"strand must be '+' or '-', got {strand!r}")
+        raise NucleoforgeError(f"strand must be '+' or '-', got {strand!r}")
     if chunk_size < 1 or batch_size < 1:
-        raise ValueError(f"chunk_size and batch_size must be positive, got {chunk_size} and {batch_size}")
+        raise NucleoforgeError(f"chunk_size and batch_size must be positive, got {chunk_size} and {batch_size}")
     if device is not None:
         model.to(device)
     flank = model.config.flank

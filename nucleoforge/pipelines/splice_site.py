@@ -29,6 +29,8 @@ import numpy as np
 from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from nucleoforge.errors import NucleoforgeError
+
 __all__ = ["SpliceSitePipeline", "SpliceSitePrediction"]
 
 
@@ -80,7 +82,7 @@ class SpliceSitePipeline(Pipeline):
         post: dict[str, Any] = {}
         if strand is not None:
             if strand not in ("+", "-"):
-                raise ValueError(f"strand must be '+' or '-', got {strand!r}")
+                raise NucleoforgeError(f"strand must be '+' or '-', got {strand!r}")
             pre["strand"] = strand
         if window_batch_size is not None:
             fwd["batch_size"] = window_batch_size
@@ -100,16 +102,16 @@ class SpliceSitePipeline(Pipeline):
         elif isinstance(inputs, dict) and "sequence" in inputs:
             item = dict(inputs)
         else:
-            raise ValueError(f"splice-site input must be a sequence string or a dict with 'sequence', got {type(inputs).__name__}")
+            raise NucleoforgeError(f"splice-site input must be a sequence string or a dict with 'sequence', got {type(inputs).__name__}")
         item.setdefault("strand", strand)
         if item["strand"] not in ("+", "-"):
-            raise ValueError(f"strand must be '+' or '-', got {item['strand']!r}")
+            raise NucleoforgeError(f"strand must be '+' or '-', got {item['strand']!r}")
         item.setdefault("name", "sequence")
         item.setdefault("start", 0)
         item.setdefault("chrom", None)
         left, right = item.setdefault("context", (0, 0))
         if left < 0 or right < 0 or left + right >= len(item["sequence"]):
-            raise ValueError(f"context {item['context']} leaves no position of the {len(item['sequence'])}-nt sequence to report")
+            raise NucleoforgeError(f"context {item['context']} leaves no position of the {len(item['sequence'])}-nt sequence to report")
         return item
 
     def _forward(self, item: dict[str, Any], batch_size: int = 1, chunk_size: int | None = None,

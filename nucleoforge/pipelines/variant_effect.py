@@ -41,6 +41,7 @@ from transformers import AutoModelForMaskedLM
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from nucleoforge.alphabet import check_nucleotides
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.pipelines._common import (
     NucleotidePipeline,
     base_alphabet,
@@ -89,7 +90,7 @@ class VariantEffectPipeline(NucleotidePipeline):
         post: dict[str, Any] = {}
         if flank is not None:
             if flank < 0:
-                raise ValueError(f"flank must be >= 0, got {flank}")
+                raise NucleoforgeError(f"flank must be >= 0, got {flank}")
             post["flank"] = flank
         if combine is not None:
             post["combine"] = check_combine(combine)
@@ -102,20 +103,20 @@ class VariantEffectPipeline(NucleotidePipeline):
         v = item.get("position")
         alphabet = base_alphabet(self.tokenizer)
         if not isinstance(v, (int, np.integer)) or not 0 <= v < len(seq):
-            raise ValueError(f"variant {name!r}: position must be an index into the {len(seq)}-nt window, got {v!r}")
+            raise NucleoforgeError(f"variant {name!r}: position must be an index into the {len(seq)}-nt window, got {v!r}")
         alt = str(item.get("alt", "")).upper().replace("U" if alphabet[3] == "T" else "T", alphabet[3])
         if len(alt) != 1 or alt not in alphabet:
-            raise ValueError(f"variant {name!r}: ALT must be one base of {alphabet}, got {item.get('alt')!r}")
+            raise NucleoforgeError(f"variant {name!r}: ALT must be one base of {alphabet}, got {item.get('alt')!r}")
         ref = seq[v].upper().replace("U" if alphabet[3] == "T" else "T", alphabet[3])
         if ref not in alphabet:
-            raise ValueError(f"variant {name!r}: the reference base at the variant is {seq[v]!r}, not one of {alphabet}")
+            raise NucleoforgeError(f"variant {name!r}: the reference base at the variant is {seq[v]!r}, not one of {alphabet}")
         given = item.get("ref")
         if given is not None and str(given).upper().replace("U", "T") != ref.replace("U", "T"):
-            raise ValueError(f"variant {name!r}: REF {given!r} does not match the window base {seq[v]!r} at position {v}")
+            raise NucleoforgeError(f"variant {name!r}: REF {given!r} does not match the window base {seq[v]!r} at position {v}")
         if len(seq) > self.max_nucleotides:
-            raise ValueError(f"variant {name!r}: the {len(seq)}-nt window exceeds the model's {self.max_nucleotides} nucleotides")
+            raise NucleoforgeError(f"variant {name!r}: the {len(seq)}-nt window exceeds the model's {self.max_nucleotides} nucleotides")
         if len(seq) < self.k:
-            raise ValueError(f"variant {name!r}: the {len(seq)}-nt window is shorter than k={self.k}")
+            raise NucleoforgeError(f"variant {name!r}: the {len(seq)}-nt window is shorter than k={self.k}")
         check_nucleotides(seq, name)
         whole = Window(0, len(seq), 0, len(seq))
         alt_seq = seq[:v] + alt + seq[v + 1 :]

@@ -26,6 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from nucleoforge.errors import NucleoforgeError
+
 __all__ = ["Window", "plan_windows", "stitch"]
 
 
@@ -46,11 +48,11 @@ def plan_windows(length: int, size: int, stride: int | None = None) -> list[Wind
     ``1..size`` (a stride equal to ``size`` gives adjacent windows without overlap).
     """
     if size < 1:
-        raise ValueError(f"window size must be >= 1, got {size}")
+        raise NucleoforgeError(f"window size must be >= 1, got {size}")
     if stride is None:
         stride = max(size // 2, 1)
     if not 1 <= stride <= size:
-        raise ValueError(f"stride must be between 1 and the window size {size}, got {stride}")
+        raise NucleoforgeError(f"stride must be between 1 and the window size {size}, got {stride}")
     if length <= size:
         return [Window(0, length, 0, length)]
     starts = list(range(0, length - size, stride))
@@ -63,10 +65,10 @@ def plan_windows(length: int, size: int, stride: int | None = None) -> list[Wind
 def stitch(pieces: Sequence[np.ndarray], windows: Sequence[Window]) -> np.ndarray:
     """Concatenate the kept part of each window's per-nucleotide output (axis 0)."""
     if len(pieces) != len(windows):
-        raise ValueError(f"{len(pieces)} window outputs for {len(windows)} windows")
+        raise NucleoforgeError(f"{len(pieces)} window outputs for {len(windows)} windows")
     parts = []
     for piece, w in zip(pieces, windows):
         if piece.shape[0] != w.end - w.start:
-            raise ValueError(f"window {w.start}-{w.end} output has {piece.shape[0]} positions, expected {w.end - w.start}")
+            raise NucleoforgeError(f"window {w.start}-{w.end} output has {piece.shape[0]} positions, expected {w.end - w.start}")
         parts.append(piece[w.keep_start - w.start : w.keep_end - w.start])
     return np.concatenate(parts, axis=0)

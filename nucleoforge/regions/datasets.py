@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from nucleoforge.alphabet import NUCLEOTIDE_LETTERS
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.bed import chromosome_sort_key, parse_interval, read_bed
 from nucleoforge.io.fasta import read_fasta
 from nucleoforge.regions.motifs import AGGREGATIONS, Motif, MotifScanner, log_odds_matrix, score_threshold
@@ -73,18 +74,18 @@ def regions_from_fasta(path: str | os.PathLike, condition: str) -> Iterator[Regi
     for rec in read_fasta(path, uppercase=True):
         bad = _NOT_NUCLEOTIDE.search(rec.sequence)
         if bad:
-            raise ValueError(
+            raise NucleoforgeError(
                 f"{path}:{rec.line}: record {rec.name!r}, position {bad.start() + 1}: invalid character "
                 f"{bad.group()!r} (expected A, C, G, T, N or another IUPAC nucleotide code)"
             )
         try:
             chrom, start, end = parse_interval(rec.name)
         except ValueError:
-            raise ValueError(
+            raise NucleoforgeError(
                 f"{path}:{rec.line}: header {rec.name!r} does not start with chrom:start-end"
             ) from None
         if end - start != len(rec.sequence):
-            raise ValueError(
+            raise NucleoforgeError(
                 f"{path}:{rec.line}: {rec.name} spans {end - start} bp but its sequence has {len(rec.sequence)}"
             )
         yield Region(chrom, start, end, condition, rec.sequence)
@@ -108,10 +109,10 @@ def regions_from_bed(
     try:
         for rec in read_bed(path):
             if rec.chrom not in genome:
-                raise ValueError(f"{path}:{rec.line}: chromosome {rec.chrom!r} is not in {reference}")
+                raise NucleoforgeError(f"{path}:{rec.line}: chromosome {rec.chrom!r} is not in {reference}")
             size = len(genome[rec.chrom])
             if rec.end > size:
-                raise ValueError(f"{path}:{rec.line}: end {rec.end} is past the end of {rec.chrom} ({size} bp)")
+                raise NucleoforgeError(f"{path}:{rec.line}: end {rec.end} is past the end of {rec.chrom} ({size} bp)")
             cond = condition if condition_column is None else rec.column(condition_column - 1)
             yield Region(rec.chrom, rec.start, rec.end, cond, str(genome[rec.chrom][rec.start : rec.end]))
     finally:
@@ -141,9 +142,9 @@ def group_regions(regions: Iterable[Region], group_size: int = 10, max_gap: int 
     the previous one ends, so a group is a run of genomic neighbours (None: no limit).
     """
     if group_size < 1:
-        raise ValueError(f"group_size must be >= 1, got {group_size}")
+        raise NucleoforgeError(f"group_size must be >= 1, got {group_size}")
     if max_gap is not None and max_gap < 0:
-        raise ValueError(f"max_gap must be >= 0, got {max_gap}")
+        raise NucleoforgeError(f"max_gap must be >= 0, got {max_gap}")
     ordered = sorted(regions, key=lambda r: (r.condition, chromosome_sort_key(r.chrom), r.start, r.end))
     groups: list[list[Region]] = []
     current: list[Region] = []
@@ -209,7 +210,7 @@ def build_region_dataset(
     import datasets
 
     if aggregation not in AGGREGATIONS:
-        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+        raise NucleoforgeError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
     out = Path(output_dir)
     (out / "data").mkdir(parents=True, exist_ok=True)
     for old in (out / "data").glob("train-*.parquet"):
@@ -218,14 +219,14 @@ def build_region_dataset(
     thresholds = [score_threshold(p, pvalue, background) for p in pwms] if aggregation == "count" else None
     scanner = MotifScanner(pwms, device=device, thresholds=thresholds)
     if scan_crop is not None and scan_crop < 1:
-        raise ValueError(f"scan_crop must be >= 1, got {scan_crop}")
+        raise NucleoforgeError(f"scan_crop must be >= 1, got {scan_crop}")
     if scan_crop is not None:  # coordinates follow the crop
         regions = [Region(r.chrom, r.start + (len(r.sequence) - len(c)) // 2,
                           r.start + (len(r.sequence) - len(c)) // 2 + len(c), r.condition, c)
                    for r in regions for c in [central_crop(r.sequence, scan_crop)]]  # fmt: skip
     groups = group_regions(regions, group_size, max_gap)
     if not groups:
-        raise ValueError(f"no group of {group_size} consecutive regions on one chromosome in one condition"
+        raise NucleoforgeError(f"no group of {group_size} consecutive regions on one chromosome in one condition"
                          + (f" within {max_gap:,} bp of each other" if max_gap is not None else ""))
     features = _features(group_size, len(motifs))
     n_motifs = len(motifs)

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nucleoforge.alphabet import encode_bytes, reverse_complement_one_hot
+from nucleoforge.errors import NucleoforgeError
 
 __all__ = [
     "Motif",
@@ -95,14 +96,14 @@ def load_jaspar(
         Motif(m.matrix_id, m.name, np.array([m.counts[b] for b in "ACGT"], dtype=np.float64)) for m in found
     ]
     if not motifs:
-        raise ValueError(f"{release} has no {collection} motifs for tax group {tax_group!r}")
+        raise NucleoforgeError(f"{release} has no {collection} motifs for tax group {tax_group!r}")
     return motifs
 
 
 def _background(background: Sequence[float] | None) -> np.ndarray:
     q = np.asarray(_UNIFORM if background is None else background, dtype=np.float64)
     if q.shape != (4,) or (q <= 0).any():
-        raise ValueError(f"background must be 4 positive frequencies (A, C, G, T), got {background!r}")
+        raise NucleoforgeError(f"background must be 4 positive frequencies (A, C, G, T), got {background!r}")
     return q / q.sum()
 
 
@@ -116,18 +117,18 @@ def log_odds_matrix(
     """
     c = np.asarray(counts, dtype=np.float64)
     if c.ndim != 2 or c.shape[0] != 4 or c.shape[1] == 0:
-        raise ValueError(f"counts must have shape (4, width>0), got {c.shape}")
+        raise NucleoforgeError(f"counts must have shape (4, width>0), got {c.shape}")
     if (c < 0).any():
-        raise ValueError("counts must be non-negative")
+        raise NucleoforgeError("counts must be non-negative")
     q = _background(background)
     if pseudocount == "sqrt":
         pi = math.sqrt(c.sum() / c.shape[1])
     elif isinstance(pseudocount, str):
-        raise ValueError(f"pseudocount must be a number or 'sqrt', got {pseudocount!r}")
+        raise NucleoforgeError(f"pseudocount must be a number or 'sqrt', got {pseudocount!r}")
     else:
         pi = float(pseudocount)
         if pi < 0:
-            raise ValueError(f"pseudocount must be >= 0, got {pi}")
+            raise NucleoforgeError(f"pseudocount must be >= 0, got {pi}")
     p = (c + pi * q[:, None]) / (c.sum(axis=0, keepdims=True) + pi)
     with np.errstate(divide="ignore"):
         return np.log2(p / q[:, None])
@@ -150,11 +151,11 @@ def score_threshold(
     True
     """
     if not 0 < pvalue <= 1:
-        raise ValueError(f"pvalue must be in (0, 1], got {pvalue}")
+        raise NucleoforgeError(f"pvalue must be in (0, 1], got {pvalue}")
     q = _background(background)
     w = np.asarray(pwm, dtype=np.float64)
     if not np.isfinite(w).all():
-        raise ValueError("score_threshold needs a finite PWM (use a pseudocount > 0)")
+        raise NucleoforgeError("score_threshold needs a finite PWM (use a pseudocount > 0)")
     ints = np.round(w * precision).astype(np.int64)
     lo = ints.min(axis=0)
     dist = np.ones(1)
@@ -191,19 +192,19 @@ class MotifScanner:
         import torch
 
         if not pwms:
-            raise ValueError("MotifScanner needs at least one PWM")
+            raise NucleoforgeError("MotifScanner needs at least one PWM")
         self.device = torch.device(device)
         mats = [np.asarray(p, dtype=np.float64) for p in pwms]
         for i, m in enumerate(mats):
             if m.ndim != 2 or m.shape[0] != 4 or m.shape[1] == 0:
-                raise ValueError(f"PWM {i} must have shape (4, width>0), got {m.shape}")
+                raise NucleoforgeError(f"PWM {i} must have shape (4, width>0), got {m.shape}")
         self.num_motifs = len(mats)
         self.widths = np.array([m.shape[1] for m in mats])
         # Lowest score each motif can reach: stands in for "no scannable window".
         self.min_scores = np.array([m.min(axis=0).sum() for m in mats])
         self.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
         if self.thresholds is not None and self.thresholds.shape != (self.num_motifs,):
-            raise ValueError(f"thresholds must have one value per motif ({self.num_motifs}), got {self.thresholds.shape}")
+            raise NucleoforgeError(f"thresholds must have one value per motif ({self.num_motifs}), got {self.thresholds.shape}")
         # Channel 4 flags a position that is not A/C/G/T (N, padding): every motif column
         # gives it _BAD, so any window touching one scores far below any real score and the
         # convolution alone both scores and masks.
@@ -238,9 +239,9 @@ class MotifScanner:
         import torch.nn.functional as F
 
         if aggregation not in AGGREGATIONS:
-            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+            raise NucleoforgeError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
         if aggregation == "count" and self.thresholds is None:
-            raise ValueError("aggregation='count' needs per-motif thresholds (see score_threshold)")
+            raise NucleoforgeError("aggregation='count' needs per-motif thresholds (see score_threshold)")
         batch = one_hot.shape[0]
         out = torch.empty(batch, self.num_motifs, device=one_hot.device)
         for idx, weight in self._buckets:

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from nucleoforge.alphabet import reverse_complement
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.annotation import Gene, GeneTable
 from nucleoforge.io.genome import Genome, is_region_name
 
@@ -117,9 +118,9 @@ def promoter_windows(
     there are too few candidate windows for the requested negatives.
     """
     if not 0 <= upstream < core:
-        raise ValueError(f"upstream must be in [0, core) = [0, {core}), got {upstream}")
+        raise NucleoforgeError(f"upstream must be in [0, core) = [0, {core}), got {upstream}")
     if negatives_per_promoter < 0:
-        raise ValueError(f"negatives_per_promoter must be ≥ 0, got {negatives_per_promoter}")
+        raise NucleoforgeError(f"negatives_per_promoter must be ≥ 0, got {negatives_per_promoter}")
     rng = np.random.default_rng(seed)
     sites = tss_sites(genes)
     positives: list[PromoterWindow] = []
@@ -139,7 +140,7 @@ def promoter_windows(
         if any(is_region_name(c) for c in genome.chroms):
             hint = ("; its records are named chrom:start-end — place them at their coordinates first "
                     "(nucleoforge.io.genome.place_subsequence_records)")
-        raise ValueError(f"no transcription start site of {genes.source} has {core} ACGT bases around it in {genome.path}{hint}")
+        raise NucleoforgeError(f"no transcription start site of {genes.source} has {core} ACGT bases around it in {genome.path}{hint}")
     if negatives_per_promoter == 0:
         return positives
 
@@ -175,7 +176,7 @@ def promoter_windows(
     starts, gc = np.concatenate(pool_start), np.concatenate(pool_gc)
     which, inside = np.concatenate(pool_chrom), np.concatenate(pool_inside)
     if len(starts) < need:
-        raise ValueError(f"only {len(starts)} candidate non-promoter windows of {core} bp in {genome.path}; "
+        raise NucleoforgeError(f"only {len(starts)} candidate non-promoter windows of {core} bp in {genome.path}; "
                          f"{need} needed ({negatives_per_promoter} per promoter)")  # fmt: skip
     used = np.zeros(len(gc), dtype=bool)
     negatives: list[PromoterWindow] = []

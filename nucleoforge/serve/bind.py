@@ -16,6 +16,7 @@ import socket
 
 from nucleoforge.errors import NucleoforgeError
 
+
 __all__ = ["is_loopback", "listen", "url_of"]
 
 #: what ``--allow-remote`` opens, as the refusal and the start-up warning say it

@@ -31,7 +31,6 @@ error quotes at most :data:`QUOTE_CHARS` characters of what it refuses (:func:`q
 
 from __future__ import annotations
 
-from nucleoforge.errors import NucleoforgeError
 
 import json
 import logging
@@ -41,6 +40,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+
+from nucleoforge.errors import NucleoforgeError
 
 __all__ = ["GenomeSpec", "RequestError", "LookupService", "VARIANT_FORMS", "MAX_ALT", "parse_variant", "clip", "quote",
            "show_value"]

@@ -56,6 +56,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nucleoforge.errors import NucleoforgeError
+
 __all__ = [
     "DATA_FORMAT", "ECE_BINS", "CalibrationResult", "SpliceSplit", "calibrate_model", "expected_calibration_error",
     "fit_model_temperatures", "fit_temperatures", "open_split", "reliability_bins", "weighted_nll",
@@ -80,10 +82,10 @@ def reliability_bins(confidence: np.ndarray, outcome: np.ndarray, weights: np.nd
     hit = np.asarray(outcome).reshape(-1).astype(np.float64)
     w = np.ones_like(conf) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
     if not conf.shape == hit.shape == w.shape:
-        raise ValueError(f"confidence, outcome and weights must have one value per position, got "
+        raise NucleoforgeError(f"confidence, outcome and weights must have one value per position, got "
                          f"{conf.shape}, {hit.shape} and {w.shape}")
     if conf.size and (conf.min() < 0 or conf.max() > 1 or not np.isfinite(conf).all()):
-        raise ValueError("confidence must be probabilities in [0, 1]")
+        raise NucleoforgeError("confidence must be probabilities in [0, 1]")
     idx = np.clip(np.floor(conf * n_bins).astype(np.int64), 0, n_bins - 1)
     weight = np.bincount(idx, weights=w, minlength=n_bins)
     sum_conf = np.bincount(idx, weights=w * conf, minlength=n_bins)
@@ -140,19 +142,19 @@ def fit_temperatures(log_probs: np.ndarray, labels: np.ndarray, weights: np.ndar
 
     z = _as_float64(log_probs)
     if z.dim() != 2 or z.shape[0] == 0:
-        raise ValueError(f"log_probs must be (positions, classes) with at least one position, got shape {tuple(z.shape)}")
+        raise NucleoforgeError(f"log_probs must be (positions, classes) with at least one position, got shape {tuple(z.shape)}")
     if not torch.isfinite(z).all():
-        raise ValueError("log_probs must be finite (use the log of the probabilities computed in log space)")
+        raise NucleoforgeError("log_probs must be finite (use the log of the probabilities computed in log space)")
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long).reshape(-1)
     if len(y) != len(z) or (y < 0).any() or (y >= z.shape[1]).any():
-        raise ValueError(f"labels must be {len(z)} class indices in [0, {z.shape[1]})")
+        raise NucleoforgeError(f"labels must be {len(z)} class indices in [0, {z.shape[1]})")
     w = torch.ones(len(y), dtype=torch.float64) if weights is None else _as_float64(weights).reshape(-1)
     if len(w) != len(y) or (w < 0).any() or not torch.isfinite(w).all():
-        raise ValueError(f"weights must be {len(y)} finite non-negative numbers")
+        raise NucleoforgeError(f"weights must be {len(y)} finite non-negative numbers")
     present = torch.bincount(y[w > 0], minlength=z.shape[1])
     missing = [CLASS_NAMES[c] if z.shape[1] == 3 else str(c) for c in range(z.shape[1]) if present[c] == 0]
     if missing:
-        raise ValueError(f"cannot fit temperatures: no position of class {', '.join(missing)} to fit on")
+        raise NucleoforgeError(f"cannot fit temperatures: no position of class {', '.join(missing)} to fit on")
     w = w / w.sum()
     bound = math.log(max_temperature)
     v = torch.zeros(z.shape[1], dtype=torch.float64, requires_grad=True)  # log T = bound * tanh(v / bound)
@@ -175,7 +177,7 @@ def fit_temperatures(log_probs: np.ndarray, labels: np.ndarray, weights: np.ndar
     with torch.no_grad():
         temps = temperatures().numpy()
     if not np.isfinite(temps).all():
-        raise ValueError("the temperature fit did not converge (non-finite temperatures)")
+        raise NucleoforgeError("the temperature fit did not converge (non-finite temperatures)")
     return temps
 
 
@@ -370,16 +372,16 @@ def fit_model_temperatures(model: Any, data_dir: str | os.PathLike, *, split: st
     temperatures, so refitting starts over.
     """
     if max_negatives < 1 or batch_size < 1:
-        raise ValueError(f"max_negatives and batch_size must be positive, got {max_negatives} and {batch_size}")
+        raise NucleoforgeError(f"max_negatives and batch_size must be positive, got {max_negatives} and {batch_size}")
     if max_rows is not None and max_rows < 1:
-        raise ValueError(f"max_rows must be positive, got {max_rows}")
+        raise NucleoforgeError(f"max_rows must be positive, got {max_rows}")
     data = open_split(data_dir, split, int(model.config.context))
     if model.config.num_labels != 3:
-        raise ValueError(f"calibration needs the 3 SpliceAI classes, the model has {model.config.num_labels}")
+        raise NucleoforgeError(f"calibration needs the 3 SpliceAI classes, the model has {model.config.num_labels}")
     rows, cols, info = _select_positions(data, max_negatives=max_negatives, seed=seed, max_rows=max_rows)
     labels, weights = info.pop("labels"), info.pop("weights")
     if not len(labels):
-        raise ValueError(f"{data.path}: no position with W = 1 to calibrate on")
+        raise NucleoforgeError(f"{data.path}: no position with W = 1 to calibrate on")
     log_p = _collect_log_probs(model, data, rows, cols, batch_size=batch_size, device=device, progress=progress)
     temps = fit_temperatures(log_p, labels, weights)
 
@@ -431,7 +433,7 @@ def calibrate_model(model_dir: str | os.PathLike, data_dir: str | os.PathLike, *
     source: Path | None = Path(name) if Path(name).is_dir() else None  # else a name such as spliceai-10k
     if output_dir is None:
         if source is None:
-            raise ValueError(f"--model {name}: not a model folder; calibrate-splice writes the temperatures into the "
+            raise NucleoforgeError(f"--model {name}: not a model folder; calibrate-splice writes the temperatures into the "
                              "folder's config.json, so give a saved folder, or --output NEW_DIR to write a calibrated copy")
         if not (source / "config.json").is_file():
             raise FileNotFoundError(f"{source / 'config.json'}: no such file (--model must be a saved SpliceAI folder)")
@@ -442,7 +444,7 @@ def calibrate_model(model_dir: str | os.PathLike, data_dir: str | os.PathLike, *
     plot_path = Path(plot) if plot is not None else target / "reliability.png"
     fmt = _PLOT_FORMATS.get(plot_path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"--plot {plot_path}: expected a .png, .pdf or .svg file name")
+        raise NucleoforgeError(f"--plot {plot_path}: expected a .png, .pdf or .svg file name")
     inside = plot is None or plot_path.resolve().parent == target.resolve()  # drawn into the folder written
     if not (inside and output_dir is not None):  # a new folder's plot is checked with the folder
         check_paths({}, {"--plot": plot_path})

@@ -64,6 +64,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from nucleoforge.alphabet import encode_bytes, reverse_complement
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.annotation import GeneTable
 from nucleoforge.io.genome import Genome, Region, normalise_chrom, parse_region
 from nucleoforge.io.splice_h5 import (
@@ -178,13 +179,13 @@ def _parse_regions(texts: Sequence[str], option: str, genome: Genome) -> list[Re
         try:
             r = parse_region(text)
         except ValueError as exc:
-            raise ValueError(f"{option} {text!r}: {exc}") from None
+            raise NucleoforgeError(f"{option} {text!r}: {exc}") from None
         if r.chrom not in genome:
-            raise ValueError(f"{option} {text}: chromosome {r.chrom!r} is not in {genome.path} "
+            raise NucleoforgeError(f"{option} {text}: chromosome {r.chrom!r} is not in {genome.path} "
                              f"(records: {', '.join(genome.chroms[:5])}{' ...' if len(genome.chroms) > 5 else ''})")
         name = genome.resolve(r.chrom)
         if r.end > genome.lengths[name]:
-            raise ValueError(f"{option} {text} ends after {name} in {genome.path} (length {genome.lengths[name]:,})")
+            raise NucleoforgeError(f"{option} {text} ends after {name} in {genome.path} (length {genome.lengths[name]:,})")
         regions.append(Region(name, r.start, r.end))
     return regions
 
@@ -213,18 +214,18 @@ def plan_splits(
     for an annotation without a gene on the reference, a region without a whole transcript, an
     empty training (or requested test) split, conflicting or malformed options."""
     if not 0 <= validation_fraction < 1:
-        raise ValueError(f"--validation-fraction must be in [0, 1), got {validation_fraction}")
+        raise NucleoforgeError(f"--validation-fraction must be in [0, 1), got {validation_fraction}")
     train_chroms, test_chroms = _chrom_list(train_chroms), _chrom_list(test_chroms)
     by_chrom = bool(split or train_chroms or test_chroms)
     by_region = bool(train_regions or test_regions)
     if by_chrom and by_region:
-        raise ValueError("split by chromosome (--split/--train-chroms/--test-chroms) or by region "
+        raise NucleoforgeError("split by chromosome (--split/--train-chroms/--test-chroms) or by region "
                          "(--train-region/--test-region), not both")
     if split is not None:
         if split not in SPLIT_PRESETS:
-            raise ValueError(f"--split {split!r}: unknown preset (known: {', '.join(SPLIT_PRESETS)})")
+            raise NucleoforgeError(f"--split {split!r}: unknown preset (known: {', '.join(SPLIT_PRESETS)})")
         if train_chroms or test_chroms:
-            raise ValueError(f"--split {split} sets the chromosomes: leave out --train-chroms/--test-chroms")
+            raise NucleoforgeError(f"--split {split} sets the chromosomes: leave out --train-chroms/--test-chroms")
 
     # Transcripts on the reference, by record name.
     on_ref: dict[int, str] = {}
@@ -242,7 +243,7 @@ def plan_splits(
         ann_chroms = list(dict.fromkeys(g.chrom for g in genes))
         what = ("no transcript that lies within the reference's chromosomes" if past_end
                 else "no gene on the chromosomes of the reference")
-        raise ValueError(f"annotation {genes.source} has {what} {genome.path} (annotation: "
+        raise NucleoforgeError(f"annotation {genes.source} has {what} {genome.path} (annotation: "
                          f"{', '.join(ann_chroms[:5])}{' ...' if len(ann_chroms) > 5 else ''}; reference: "
                          f"{', '.join(genome.chroms[:5])}{' ...' if len(genome.chroms) > 5 else ''})")
 
@@ -261,13 +262,13 @@ def plan_splits(
             for option, names in (("--train-chroms", train_chroms), ("--test-chroms", test_chroms)):
                 missing = [c for c in names if c not in genome]
                 if missing:
-                    raise ValueError(f"{option}: chromosome {missing[0]!r} is not in {genome.path} (records: "
+                    raise NucleoforgeError(f"{option}: chromosome {missing[0]!r} is not in {genome.path} (records: "
                                      f"{', '.join(genome.chroms[:5])}{' ...' if len(genome.chroms) > 5 else ''})")
             tr = [genome.resolve(c) for c in train_chroms]
             te = [genome.resolve(c) for c in test_chroms]
             both = sorted(set(tr) & set(te))
             if both:
-                raise ValueError(f"chromosome {both[0]} is in both --train-chroms and --test-chroms")
+                raise NucleoforgeError(f"chromosome {both[0]} is in both --train-chroms and --test-chroms")
         test_set = set(te)
         train_set = set(tr) if (tr or split is not None) else set(genome.lengths) - test_set
         info["train_chroms"], info["test_chroms"] = sorted(train_set, key=genome.chroms.index), te
@@ -283,7 +284,7 @@ def plan_splits(
         for a in tr_regions:
             for b in te_regions:
                 if a.chrom == b.chrom and a.start < b.end and b.start < a.end:
-                    raise ValueError(f"--train-region {_show_region(a)} overlaps --test-region {_show_region(b)}")
+                    raise NucleoforgeError(f"--train-region {_show_region(a)} overlaps --test-region {_show_region(b)}")
         info["train_regions"] = [_show_region(r) for r in tr_regions]
         info["test_regions"] = [_show_region(r) for r in te_regions]
 
@@ -292,7 +293,7 @@ def plan_splits(
             for r in regions:
                 hit = [i for i, c in on_ref.items() if c == r.chrom and genes[i].tx_start >= r.start and genes[i].tx_end <= r.end]
                 if not hit:
-                    raise ValueError(f"{option} {_show_region(r)} holds no whole transcript of {genes.source}")
+                    raise NucleoforgeError(f"{option} {_show_region(r)} holds no whole transcript of {genes.source}")
                 chosen += hit
             return list(dict.fromkeys(chosen))
 
@@ -312,12 +313,12 @@ def plan_splits(
     if not train:
         described = {"chromosome": f"on the training chromosomes ({', '.join(info['train_chroms']) or 'none in the reference'})",
                      "region": "inside the training regions" if info["train_regions"] else "outside the test regions"}
-        raise ValueError(f"no training transcript: {genes.source} has no transcript {described[info['by']]} "
+        raise NucleoforgeError(f"no training transcript: {genes.source} has no transcript {described[info['by']]} "
                          f"of {genome.path}")
     if test_wanted and not test:
-        raise ValueError(f"no test transcript: {genes.source} has no transcript {where} of {genome.path}")
+        raise NucleoforgeError(f"no test transcript: {genes.source} has no transcript {where} of {genome.path}")
     if validation_fraction > 0 and len(train) < 2:
-        raise ValueError(f"only 1 training transcript ({genes[train[0]].name}): none left to hold out for validation "
+        raise NucleoforgeError(f"only 1 training transcript ({genes[train[0]].name}): none left to hold out for validation "
                          "(pass --validation-fraction 0 to keep it)")
 
     def genome_order(idx: list[int]) -> list[int]:
@@ -382,11 +383,11 @@ def build_splice_dataset(
     from nucleoforge.io.outputs import check_output_folder
 
     if context < 0 or context % 2:
-        raise ValueError(f"--context must be an even number >= 0 (C/2 nt each side), got {context}")
+        raise NucleoforgeError(f"--context must be an even number >= 0 (C/2 nt each side), got {context}")
     if block < 1:
-        raise ValueError(f"block must be >= 1, got {block}")
+        raise NucleoforgeError(f"block must be >= 1, got {block}")
     if transcripts not in ("canonical", "all"):
-        raise ValueError(f"--transcripts must be 'canonical' or 'all', got {transcripts!r}")
+        raise NucleoforgeError(f"--transcripts must be 'canonical' or 'all', got {transcripts!r}")
     inputs = (reference,) if str(annotation) in ("grch37", "grch38") else (reference, annotation)
     overwrite = overwrite or force
     check_output_folder(output, overwrite=overwrite, inputs=inputs)

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.annotation import GeneTable
 from nucleoforge.io.genome import Genome, parse_region
 
@@ -77,7 +78,7 @@ def select_genes(genes: GeneTable, genome: Genome | None, regions: Sequence[str]
     for text in regions:
         r = parse_region(text)
         if genome is not None and r.chrom in genome and r.end > genome.length(r.chrom):
-            raise ValueError(f"region {text} ends after {genome.resolve(r.chrom)} in {genome.path} "
+            raise NucleoforgeError(f"region {text} ends after {genome.resolve(r.chrom)} in {genome.path} "
                              f"(length {genome.length(r.chrom):,})")
         chosen += genes.within(r.chrom, r.start, r.end)
     wanted = set(names)
@@ -85,7 +86,7 @@ def select_genes(genes: GeneTable, genome: Genome | None, regions: Sequence[str]
         found = [i for i, g in enumerate(genes) if g.name in wanted]
         missing = wanted - {genes[i].name for i in found}
         if missing:
-            raise ValueError(f"genes not in {genes.source}: {', '.join(sorted(missing))}")
+            raise NucleoforgeError(f"genes not in {genes.source}: {', '.join(sorted(missing))}")
         chosen += found
     out = list(dict.fromkeys(chosen))
     if genome is not None:
@@ -93,7 +94,7 @@ def select_genes(genes: GeneTable, genome: Genome | None, regions: Sequence[str]
         for i in out:
             g = genes[i]
             if g.tx_end > genome.length(g.chrom):
-                raise ValueError(
+                raise NucleoforgeError(
                     f"gene {g.name} ({g.chrom}:{g.tx_start + 1:,}-{g.tx_end:,}) lies past the end of "
                     f"{genome.resolve(g.chrom)} in {genome.path} (length {genome.length(g.chrom):,})"
                 )

@@ -33,6 +33,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.genome import Genome
 
 __all__ = ["score_vcf_lm", "variant_effect_manifest", "LmVariantSummary"]
@@ -58,11 +59,11 @@ def _tokenizer_identity(tokenizer: Any) -> str:
 def _window_size(pipe: Any, window: int | None, flank: int) -> int:
     size = window or pipe.max_nucleotides
     if size > pipe.max_nucleotides:
-        raise ValueError(f"--window {size} exceeds the model's {pipe.max_nucleotides} nucleotides")
+        raise NucleoforgeError(f"--window {size} exceeds the model's {pipe.max_nucleotides} nucleotides")
     if size < max(1, pipe.k):
-        raise ValueError(f"--window {size} is shorter than the model's k-mer ({pipe.k})")
+        raise NucleoforgeError(f"--window {size} is shorter than the model's k-mer ({pipe.k})")
     if flank < 0:
-        raise ValueError(f"--flank must be >= 0, got {flank}")
+        raise NucleoforgeError(f"--flank must be >= 0, got {flank}")
     return size
 
 

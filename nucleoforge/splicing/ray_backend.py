@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from nucleoforge.errors import NucleoforgeError
+
 __all__ = ["run_on_ray"]
 
 
@@ -35,7 +37,7 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise ValueError("--ray-address needs Ray: pip install 'nucleoforge[distributed]' (or pip install ray)") from None
+        raise NucleoforgeError("--ray-address needs Ray: pip install 'nucleoforge[distributed]' (or pip install ray)") from None
     return ray
 
 
@@ -64,7 +66,7 @@ def run_on_ray(settings: Any, jobs: Any, *, address: str, workers: int, init: Ca
             try:
                 ray.init(address=address, **common)
             except (ConnectionError, RuntimeError) as exc:
-                raise ValueError(f"--ray-address {address}: cannot connect to a Ray cluster ({exc})") from None
+                raise NucleoforgeError(f"--ray-address {address}: cannot connect to a Ray cluster ({exc})") from None
         started = True
     try:
         if address != "local" and workers == 1:

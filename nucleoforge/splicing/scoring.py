@@ -158,7 +158,7 @@ class VariantScorer:
         activation_memory: int = 1 << 30,
     ) -> None:
         if not 0 <= distance < 5000:
-            raise ValueError(f"distance must be in [0, 5000), got {distance}")
+            raise NucleoforgeError(f"distance must be in [0, 5000), got {distance}")
         self.model, self.genome, self.genes = model, genome, genes
         self.distance, self.mask = distance, bool(mask)
         self.batch_size, self.max_ref_span = max(1, batch_size), max_ref_span
@@ -168,7 +168,7 @@ class VariantScorer:
         self.wid = self.context + self.cov
         self.calibrated = bool(calibrated)
         if self.calibrated and getattr(model.config, "calibration_temperatures", None) is None:
-            raise ValueError("calibrated=True: the model has no calibration_temperatures (fit them with calibrate-splice)")
+            raise NucleoforgeError("calibrated=True: the model has no calibration_temperatures (fit them with calibrate-splice)")
         self._predict = predict or self._default_predict(device)
         self.incremental = bool(incremental) and predict is None and hasattr(model, "_fused_network")
         self.activation_memory = int(activation_memory)
@@ -186,7 +186,7 @@ class VariantScorer:
         if self.transcript_entries:
             missing = next((g for g in genes if not g.transcript_id), None)
             if missing is not None:
-                raise ValueError(f"--transcripts needs a GTF or GFF3 annotation with transcript IDs; {genes.source} has none "
+                raise NucleoforgeError(f"--transcripts needs a GTF or GFF3 annotation with transcript IDs; {genes.source} has none "
                                  f"({missing.name})")
         self.log_skips = True  # False: count skipped records without a warning (a second pass over the same records)
         # False: records on a chromosome absent from the FASTA are only counted (score_vcf reports
@@ -241,7 +241,7 @@ class VariantScorer:
         config = self.model.config
         one = activation_bytes(config, self.wid)  # the window of a single variant
         if one > memory:
-            raise ValueError(f"activation memory {memory / 2**20:.0f} MiB is less than one variant's window needs "
+            raise NucleoforgeError(f"activation memory {memory / 2**20:.0f} MiB is less than one variant's window needs "
                              f"({one / 2**20:.0f} MiB for this model at distance {self.distance}); raise it (--activation-memory) or use "
                              "--full-alt-pass")  # fmt: skip
         per_position = activation_bytes(config, self.wid + 1) - one
@@ -877,7 +877,7 @@ def score_vcf(
     fmt = output_format_of(output_path, output_format)
     to_stdout = output_path == "-"
     if resume and to_stdout:
-        raise ValueError("--resume needs an output file (-O), not stdout")
+        raise NucleoforgeError("--resume needs an output file (-O), not stdout")
     annotation = scorer.genes.source if os.path.isfile(str(scorer.genes.source)) else None
     check_paths({"-I/--input": input_path, "-R/--reference": str(scorer.genome.path), "-A/--annotation": annotation},
                 {"-O/--output": output_path})
@@ -919,12 +919,12 @@ def score_vcf(
                     again.close()
                 last = text.rstrip("\n").rsplit("\n", 1)[-1].split("\t")
                 if keys and (tuple(last[:4]) != tuple(keys[-1][:4])):
-                    raise ValueError(f"{output_path}: its last kept row ({' '.join(last[:4])}) is not of input record "
+                    raise NucleoforgeError(f"{output_path}: its last kept row ({' '.join(last[:4])}) is not of input record "
                                      f"{n} ({' '.join(keys[-1][:4])}); --resume needs the same input (rerun without --resume)")
                 return keys, size, text
             old_header, done_lines, end = salvage_vcf_output(output_path)
             if not old_header or not old_header[-1].startswith("#CHROM"):
-                raise ValueError(f"{output_path}: cannot resume, the file has no complete VCF header")
+                raise NucleoforgeError(f"{output_path}: cannot resume, the file has no complete VCF header")
             return [line.split("\t", 5) for line in done_lines], end, "".join(old_header + done_lines)
 
         def open_sink(append: bool) -> Any:

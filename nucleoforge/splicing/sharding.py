@@ -115,7 +115,7 @@ def write_shards(input_path: str, folder: Path, shard_size: int, distance: int) 
     from nucleoforge.io.vcf import iter_vcf_records, open_vcf
 
     if shard_size < 1:
-        raise ValueError(f"--shard-size must be >= 1, got {shard_size}")
+        raise NucleoforgeError(f"--shard-size must be >= 1, got {shard_size}")
     gap = _MAX_CONTEXT + 2 * distance + 1
     vcf = open_vcf(input_path)
     shards: list[Path] = []
@@ -330,9 +330,9 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
     from nucleoforge.io.outputs import check_paths, file_sha256
 
     if workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {workers}")
+        raise NucleoforgeError(f"--workers must be >= 1, got {workers}")
     if output_path == "-":
-        raise ValueError(f"{'--ray-address' if ray_address else '--workers'} needs an output file (-O), not stdout")
+        raise NucleoforgeError(f"{'--ray-address' if ray_address else '--workers'} needs an output file (-O), not stdout")
     check_paths({"-I/--input": input_path, "-R/--reference": settings.reference}, {"-O/--output": output_path})
     if os.path.exists(output_path) and not os.path.isfile(output_path):  # /dev/full, a FIFO: no shard folder beside it
         from nucleoforge.errors import NucleoforgeError
@@ -344,10 +344,10 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
     plan_file = folder / "plan.json"
     if folder.exists():
         if not resume:
-            raise ValueError(f"{folder} holds an interrupted sharded run; pass --resume to continue it, or remove it")
+            raise NucleoforgeError(f"{folder} holds an interrupted sharded run; pass --resume to continue it, or remove it")
         old = json.loads(plan_file.read_text()) if plan_file.exists() else None
         if old is None or {k: old.get(k) for k in plan} != plan:
-            raise ValueError(f"cannot resume {output_path}: {folder} was planned for another input or --shard-size / -D "
+            raise NucleoforgeError(f"cannot resume {output_path}: {folder} was planned for another input or --shard-size / -D "
                              f"({plan_file})")  # fmt: skip
         shards = sorted(folder.glob("shard-*.vcf"))
     else:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.splice_h5 import one_hot_codes
 from nucleoforge.splicing.training import (
     LM_CONTEXT,
@@ -75,7 +76,7 @@ def load_splice_model(name: str | os.PathLike) -> tuple[Any, Any]:
     model = load_model_folder(entry.model_class("ForTokenPrediction").from_pretrained, name,
                               model_types=[entry.model_type], what=f"a {entry.name} splice-site token head")  # fmt: skip
     if model.config.num_labels != 3:
-        raise ValueError(f"{name}: the token head has {model.config.num_labels} labels, expected 3 (neither, acceptor, "
+        raise NucleoforgeError(f"{name}: the token head has {model.config.num_labels} labels, expected 3 (neither, acceptor, "
                          "donor); train one with `nucleoforge train-splice --model-type ...`")  # fmt: skip
     return model.eval(), AutoTokenizer.from_pretrained(str(name))
 
@@ -111,7 +112,7 @@ def evaluate_split(
         total = dataset.num_blocks(split)
     else:
         if calibrated:
-            raise ValueError("--calibrated applies to SpliceAI models (a token head has no fitted temperatures)")
+            raise NucleoforgeError("--calibrated applies to SpliceAI models (a token head has no fitted temperatures)")
         windows = getattr(model.config, "splice_windows", None) or {}
         context = int(windows.get("context", LM_CONTEXT))
         width = int(windows.get("width", model.config.max_nucleotides - context))

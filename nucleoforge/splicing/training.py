@@ -149,9 +149,9 @@ def open_dataset(data_dir: str | os.PathLike) -> SpliceDataset:
     for key in ("context", "block"):
         value = ds.meta.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "block" else 0):
-            raise ValueError(f"{meta_path}: {key!r} must be a {'positive' if key == 'block' else 'non-negative'} integer, got {value!r}")
+            raise NucleoforgeError(f"{meta_path}: {key!r} must be a {'positive' if key == 'block' else 'non-negative'} integer, got {value!r}")
     if ds.context % 2:
-        raise ValueError(f"{meta_path}: context {ds.context} is odd; SpliceAI contexts are even (C/2 each side)")
+        raise NucleoforgeError(f"{meta_path}: context {ds.context} is odd; SpliceAI contexts are even (C/2 each side)")
     return ds
 
 
@@ -168,17 +168,17 @@ def check_split(path: Path, h5: Any, context: int, block: int) -> int:
     rows = None
     for name, (dtype, width) in want.items():
         if name not in h5:
-            raise ValueError(f"{path}: dataset {name!r} is missing (expected X, Y and W)")
+            raise NucleoforgeError(f"{path}: dataset {name!r} is missing (expected X, Y and W)")
         d = h5[name]
         if d.ndim != 2 or d.shape[1] != width:
-            raise ValueError(f"{path}: {name} has shape {d.shape}, expected (N, {width}) for block {block} and context {context}")
+            raise NucleoforgeError(f"{path}: {name} has shape {d.shape}, expected (N, {width}) for block {block} and context {context}")
         if d.dtype != dtype:
-            raise ValueError(f"{path}: {name} has dtype {d.dtype}, expected {np.dtype(dtype).name}")
+            raise NucleoforgeError(f"{path}: {name} has dtype {d.dtype}, expected {np.dtype(dtype).name}")
         if rows is not None and d.shape[0] != rows:
-            raise ValueError(f"{path}: X, Y and W have different row counts ({rows} and {d.shape[0]})")
+            raise NucleoforgeError(f"{path}: X, Y and W have different row counts ({rows} and {d.shape[0]})")
         rows = d.shape[0]
     if not rows:
-        raise ValueError(f"{path}: the split is empty (0 blocks)")
+        raise NucleoforgeError(f"{path}: the split is empty (0 blocks)")
     return int(rows)
 
 
@@ -187,7 +187,7 @@ def check_model_context(dataset: SpliceDataset, model_context: int) -> None:
     sides are cropped alike); else one error naming the folder."""
     context = dataset.context
     if model_context > context or (context - model_context) % 2:
-        raise ValueError(f"{dataset.path}: the data holds {context} nt of context, the model needs {model_context}"
+        raise NucleoforgeError(f"{dataset.path}: the data holds {context} nt of context, the model needs {model_context}"
                          + ("; rebuild the data with a larger --context (or train a smaller --context)"
                             if model_context > context else " (the difference must be even to crop both sides alike)"))
 
@@ -271,7 +271,7 @@ class SpliceWindowDataset(SpliceBlockDataset):
     def __init__(self, dataset: SpliceDataset, split: str, context: int, width: int, tokenizer: Any) -> None:
         super().__init__(dataset, split, context)
         if not 1 <= width:
-            raise ValueError(f"--width must be >= 1, got {width}")
+            raise NucleoforgeError(f"--width must be >= 1, got {width}")
         self.width, self.tokenizer = min(width, self.block), tokenizer
         self.pieces = -(-self.block // self.width)
         counted = np.zeros((self.rows, self.pieces), dtype=bool)
@@ -282,7 +282,7 @@ class SpliceWindowDataset(SpliceBlockDataset):
                 counted[start : start + len(y)] = keep.reshape(len(y), self.pieces, self.width).any(-1)
         self.items = np.flatnonzero(counted.reshape(-1))
         if not len(self.items):
-            raise ValueError(f"{self.path}: no counted position (W = 1) in the split")
+            raise NucleoforgeError(f"{self.path}: no counted position (W = 1) in the split")
 
     def __len__(self) -> int:
         return len(self.items)
@@ -351,7 +351,7 @@ def class_weights(counts: Sequence[int]) -> np.ndarray:
     n0, n1, n2 = (int(c) for c in counts)
     for name, n in (("neither", n0), ("acceptor", n1), ("donor", n2)):
         if n <= 0:
-            raise ValueError(f"the training split has no counted {name} position (W = 1); the classes cannot be weighted")
+            raise NucleoforgeError(f"the training split has no counted {name} position (W = 1); the classes cannot be weighted")
     total = n0 + n1 + n2
     return np.array([total / (2 * n0), total / (4 * n1), total / (4 * n2)], dtype=np.float64)
 
@@ -379,9 +379,9 @@ def decay_rate(total_steps: int, learning_rate: float, floor: float) -> float:
     0.316228
     """
     if not learning_rate > 0:
-        raise ValueError(f"--lr must be positive, got {learning_rate}")
+        raise NucleoforgeError(f"--lr must be positive, got {learning_rate}")
     if not 0 < floor <= learning_rate:
-        raise ValueError(f"--lr-floor must be in (0, --lr] when --lr-decay is not given, got {floor} with --lr {learning_rate}")
+        raise NucleoforgeError(f"--lr-floor must be in (0, --lr] when --lr-decay is not given, got {floor} with --lr {learning_rate}")
     if total_steps <= 1:
         return 1.0
     return (floor / learning_rate) ** (1.0 / (total_steps - 1))
@@ -397,11 +397,11 @@ class ExponentialDecay:
 
     def __init__(self, learning_rate: float, floor: float, gamma: float) -> None:
         if not learning_rate > 0:
-            raise ValueError(f"--lr must be positive, got {learning_rate}")
+            raise NucleoforgeError(f"--lr must be positive, got {learning_rate}")
         if not 0 < gamma <= 1:
-            raise ValueError(f"--lr-decay must be in (0, 1], got {gamma}")
+            raise NucleoforgeError(f"--lr-decay must be in (0, 1], got {gamma}")
         if floor < 0:
-            raise ValueError(f"--lr-floor must be >= 0, got {floor}")
+            raise NucleoforgeError(f"--lr-floor must be >= 0, got {floor}")
         self.floor_ratio, self.gamma = floor / learning_rate, gamma
 
     def __call__(self, step: int) -> float:
@@ -456,15 +456,15 @@ def splice_config(context: int | None = None, overrides: dict[str, Any] | None =
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - {"stages", "channels", "batch_norm_eps"})
     if unknown:
-        raise ValueError(f"--config: unknown SpliceAI setting(s) {', '.join(unknown)}; expected stages, channels, batch_norm_eps")
+        raise NucleoforgeError(f"--config: unknown SpliceAI setting(s) {', '.join(unknown)}; expected stages, channels, batch_norm_eps")
     if context is not None and context not in CONTEXTS:
-        raise ValueError(f"--context {context}: expected one of {', '.join(map(str, CONTEXTS))} (SpliceAI-80/400/2k/10k)")
+        raise NucleoforgeError(f"--context {context}: expected one of {', '.join(map(str, CONTEXTS))} (SpliceAI-80/400/2k/10k)")
     if "stages" not in overrides:
         n = SPLICEAI_VARIANTS[CONTEXTS[context or 10000]]
         overrides["stages"] = [list(s) for s in SPLICEAI_10K_STAGES[:n]]
     config = SpliceAIConfig(**overrides, num_members=1)
     if context is not None and config.context != context:
-        raise ValueError(f"--context {context} does not match the --config stages {config.stages} (context {config.context})")
+        raise NucleoforgeError(f"--context {context} does not match the --config stages {config.stages} (context {config.context})")
     return config
 
 
@@ -487,12 +487,12 @@ def _language_model_type(model_type: str | None, init: str | os.PathLike | None)
         if entry.kind == "spliceai":
             return None
         if entry.kind != "bert":
-            raise ValueError(f"--model-type {model_type}: train-splice trains SpliceAI or a BERT-family token head; expected "
+            raise NucleoforgeError(f"--model-type {model_type}: train-splice trains SpliceAI or a BERT-family token head; expected "
                              f"spliceai or one of {', '.join(f.model_type for f in registry.families(kind='bert'))}")  # fmt: skip
         if init is not None:
             found = folder_model_type(init)
             if registry.family(found).model_type != entry.model_type:
-                raise ValueError(f"--init {init} is a {found} model, not {entry.model_type} (--model-type)")
+                raise NucleoforgeError(f"--init {init} is a {found} model, not {entry.model_type} (--model-type)")
         return entry.model_type
     if init is None or not Path(str(init)).exists():
         return None  # SpliceAI: a fresh model or named weights (spliceai-10k)
@@ -528,7 +528,7 @@ def freeze_first_stages(model: SpliceAIModel, n: int) -> list[torch.nn.Module]:
     """
     stages = len(model.config.stages)
     if not 0 <= n <= stages:
-        raise ValueError(f"--freeze-stages {n}: the model has {stages} stage(s)")
+        raise NucleoforgeError(f"--freeze-stages {n}: the model has {stages} stage(s)")
     if n == 0:
         return []
     frozen: list[torch.nn.Module] = []
@@ -557,11 +557,11 @@ def assemble_members(folders: Sequence[str | os.PathLike], output_dir: str | os.
     """
     parts = [SpliceAIModel.from_pretrained(f) for f in folders]
     if not parts:
-        raise ValueError("assemble_members: no member folders given")
+        raise NucleoforgeError("assemble_members: no member folders given")
     first = parts[0].config
     for f, m in zip(folders, parts):
         if m.config.stages != first.stages or m.config.channels != first.channels or m.config.num_members != 1:
-            raise ValueError(f"{f}: member architecture (stages {m.config.stages}, channels {m.config.channels}, "
+            raise NucleoforgeError(f"{f}: member architecture (stages {m.config.stages}, channels {m.config.channels}, "
                              f"{m.config.num_members} members) differs from {folders[0]}'s")  # fmt: skip
     config = SpliceAIConfig(**{**first.to_dict(), "num_members": len(parts)})
     config.architectures = ["SpliceAIModel"]
@@ -866,11 +866,11 @@ def train_splice(
     meta = dataset.meta
     train_path, val_path = _split_path(dataset, "train"), _split_path(dataset, "validation")
     if max_steps is not None and max_steps < 1:
-        raise ValueError(f"--max-steps must be >= 1, got {max_steps}")
+        raise NucleoforgeError(f"--max-steps must be >= 1, got {max_steps}")
     if max_steps is None and not epochs > 0:
-        raise ValueError(f"--epochs must be > 0, got {epochs}")
+        raise NucleoforgeError(f"--epochs must be > 0, got {epochs}")
     if batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+        raise NucleoforgeError(f"--batch-size must be >= 1, got {batch_size}")
     if lr_decay is None:
         decay_rate(2, learning_rate, lr_floor)  # checks --lr and --lr-floor now, not after the data is read
     ExponentialDecay(learning_rate, lr_floor, lr_decay if lr_decay is not None else 1.0)
@@ -882,52 +882,52 @@ def train_splice(
         for flag, value in (("--members", members not in (None, 1)), ("--init-member", init_member is not None),
                             ("--freeze-stages", bool(freeze_stages))):
             if value:
-                raise ValueError(f"{flag} applies to SpliceAI models, not to the {lm} token head")
+                raise NucleoforgeError(f"{flag} applies to SpliceAI models, not to the {lm} token head")
         if config_overrides and init is not None:
-            raise ValueError("--config cannot be combined with --init: the init model fixes the architecture")
+            raise NucleoforgeError("--config cannot be combined with --init: the init model fixes the architecture")
         set_seed(seed)  # the one model (member 0): a fresh encoder's or new head's weights depend on --seed only
         net, tokenizer = _token_head_model(lm, init, config_overrides or {})
         max_nt = int(net.config.max_nucleotides)
         model_context = LM_CONTEXT if context is None else context
         if model_context < 0 or model_context % 2:
-            raise ValueError(f"--context {model_context}: expected an even number >= 0 (context / 2 nt each side)")
+            raise NucleoforgeError(f"--context {model_context}: expected an even number >= 0 (context / 2 nt each side)")
         if width is None:
             width = min(dataset.block, max_nt - model_context)
         if width < 1 or width + model_context > max_nt:
-            raise ValueError(f"the {lm} model reads at most {max_nt} nt: --context {model_context} leaves "
+            raise NucleoforgeError(f"the {lm} model reads at most {max_nt} nt: --context {model_context} leaves "
                              + ("no labelled position" if max_nt <= model_context else
                                 f"at most --width {max_nt - model_context}, got {width}"))  # fmt: skip
         members = 1
         config = net.config
         config.splice_windows = {"context": model_context, "width": width}  # saved: evaluate-splice --data cuts the same windows
     elif width is not None:
-        raise ValueError("--width applies to language-model token heads (--model-type / --init of a BERT-family model)")
+        raise NucleoforgeError("--width applies to language-model token heads (--model-type / --init of a BERT-family model)")
     elif init is not None:
         if config_overrides:
-            raise ValueError("--config cannot be combined with --init: the init model fixes the architecture")
+            raise NucleoforgeError("--config cannot be combined with --init: the init model fixes the architecture")
         source = SpliceAIModel.from_pretrained(str(init))
         config = source.config
         if context is not None and context != config.context:
-            raise ValueError(f"--context {context} does not match the context of the --init model {init} ({config.context})")
+            raise NucleoforgeError(f"--context {context} does not match the context of the --init model {init} ({config.context})")
         if init_member is not None and not 0 <= init_member < config.num_members:
-            raise ValueError(f"--init-member {init_member}: {init} has members 0..{config.num_members - 1}")
+            raise NucleoforgeError(f"--init-member {init_member}: {init} has members 0..{config.num_members - 1}")
         if init_member is None:
             if members is not None and members != config.num_members:
-                raise ValueError(f"--members {members} but {init} has {config.num_members} member(s); member i starts from "
+                raise NucleoforgeError(f"--members {members} but {init} has {config.num_members} member(s); member i starts from "
                                  f"the init's member i, or pass --init-member K to start every member from member K")  # fmt: skip
             members = config.num_members
     else:
         if init_member is not None:
-            raise ValueError("--init-member needs --init")
+            raise NucleoforgeError("--init-member needs --init")
         if freeze_stages:
-            raise ValueError("--freeze-stages needs --init (freezing randomly initialised stages trains nothing useful)")
+            raise NucleoforgeError("--freeze-stages needs --init (freezing randomly initialised stages trains nothing useful)")
         config = splice_config(context, config_overrides)
     members = 1 if members is None else members
     if members < 1:
-        raise ValueError(f"--members must be >= 1, got {members}")
+        raise NucleoforgeError(f"--members must be >= 1, got {members}")
     if lm is None:
         if not 0 <= freeze_stages <= len(config.stages):
-            raise ValueError(f"--freeze-stages {freeze_stages}: the model has {len(config.stages)} stage(s)")
+            raise NucleoforgeError(f"--freeze-stages {freeze_stages}: the model has {len(config.stages)} stage(s)")
         model_context = config.context
         train_set = SpliceBlockDataset(dataset, "train", model_context)
         val_set = SpliceBlockDataset(dataset, "validation", model_context)
@@ -963,7 +963,7 @@ def train_splice(
             raise FileNotFoundError(f"--resume: {output_dir} holds no train-splice run (no {manifest_file.name})")
         diffs = manifest_differences(old, manifest)
         if diffs:
-            raise ValueError(f"cannot resume {output_dir}: it was started with other settings or data (see {manifest_file}): "
+            raise NucleoforgeError(f"cannot resume {output_dir}: it was started with other settings or data (see {manifest_file}): "
                              + "; ".join(diffs))  # fmt: skip
     # an error before the first checkpoint removes the staging folder (the old one stays), or the new folder
     with _removed_if_untrained(output_dir, new_run, keep_folder=folder_existed), out:

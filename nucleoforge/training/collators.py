@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.tokenization import IGNORE_INDEX, nucleotides_to_tokens, pad_batch, tokens_to_nucleotides
 
 _NO_BASE = 4  # base code of anything that is not A/C/G/T(U): breaks motif matches
@@ -88,15 +89,15 @@ class MaskingCollator:
     ) -> None:
         self.maskable_ids = np.array(sorted(set(int(i) for i in maskable_ids)), dtype=np.int64)
         if len(self.maskable_ids) < 2:
-            raise ValueError("masking needs at least two maskable (nucleotide) token ids")
+            raise NucleoforgeError("masking needs at least two maskable (nucleotide) token ids")
         if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+            raise NucleoforgeError(f"k must be >= 1, got {k}")
         if not 0.0 <= mask_fraction <= 1.0 or not 0.0 <= random_fraction <= 1.0 or mask_fraction + random_fraction > 1.0:
-            raise ValueError(
+            raise NucleoforgeError(
                 f"mask_fraction ({mask_fraction}) and random_fraction ({random_fraction}) must be in [0, 1] and sum to at most 1"
             )
         if padding_side not in ("right", "left"):
-            raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+            raise NucleoforgeError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
         self.pad_token_id = int(pad_token_id)
         self.mask_token_id = int(mask_token_id)
         self.k = int(k)
@@ -116,7 +117,7 @@ class MaskingCollator:
     @mlm_probability.setter
     def mlm_probability(self, value: float) -> None:
         if not 0.0 < value < 1.0:
-            raise ValueError(f"mlm_probability must be in (0, 1), got {value!r}")
+            raise NucleoforgeError(f"mlm_probability must be in (0, 1), got {value!r}")
         self._p = float(value)
 
     @classmethod
@@ -207,7 +208,7 @@ class MaskingCollator:
     def _base_codes(self, ids: np.ndarray, content: np.ndarray) -> np.ndarray:
         """Nucleotide letters on the grid as codes 0–3 (A, C, G, T/U) or 4 (anything else)."""
         if not self.token_letters:
-            raise ValueError("motif masking needs token_letters (build the collator with from_tokenizer)")
+            raise NucleoforgeError("motif masking needs token_letters (build the collator with from_tokenizer)")
         size = max(self.token_letters) + 1
         kmer_codes = np.full((size, self.k), _NO_BASE, dtype=np.int64)
         is_letter = np.zeros(size, dtype=bool)
@@ -276,7 +277,7 @@ class SpanMaskingCollator(MaskingCollator):
     def __init__(self, *args: Any, min_span: int = 4, max_span: int = 8, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not 1 <= min_span <= max_span:
-            raise ValueError(f"need 1 <= min_span <= max_span, got {min_span}, {max_span}")
+            raise NucleoforgeError(f"need 1 <= min_span <= max_span, got {min_span}, {max_span}")
         self.min_span, self.max_span = min_span, max_span
         lengths = np.arange(min_span, max_span + 1)
         self.span_lengths = lengths
@@ -316,7 +317,7 @@ class AhoCorasick:
         for pattern in patterns:
             pattern = [int(c) for c in pattern]
             if not pattern:
-                raise ValueError("empty motif")
+                raise NucleoforgeError("empty motif")
             state = 0
             for c in pattern:
                 nxt = self.goto[state].get(c)
@@ -369,10 +370,10 @@ class MotifMaskingCollator(MaskingCollator):
         for i, motif in enumerate(motifs):
             m = motif.strip().upper()
             if not m or set(m) - set("ACGTU"):
-                raise ValueError(f"motif {i} ({motif!r}) must be a non-empty string over A, C, G, T/U")
+                raise NucleoforgeError(f"motif {i} ({motif!r}) must be a non-empty string over A, C, G, T/U")
             codes.append([3 if c == "U" else "ACGT".index(c) for c in m])
         if not codes:
-            raise ValueError("motif masking needs at least one motif")
+            raise NucleoforgeError("motif masking needs at least one motif")
         self.motifs = codes
         self.matcher = AhoCorasick(codes)
 
@@ -421,11 +422,11 @@ class MaskingSchedule:
 
     def __init__(self, stages: Sequence[tuple[int, MaskingCollator]]) -> None:
         if not stages or stages[0][0] != 0:
-            raise ValueError("a masking schedule needs a first stage starting at step 0")
+            raise NucleoforgeError("a masking schedule needs a first stage starting at step 0")
         steps = [s for s, _ in stages]
         ahead, from_end = [s for s in steps if s >= 0], [s for s in steps if s < 0]
         if ahead + from_end != steps or ahead != sorted(set(ahead)) or from_end != sorted(set(from_end)):
-            raise ValueError(
+            raise NucleoforgeError(
                 f"stage steps must be strictly increasing (negative ones, counted from the end, last), got {steps}"
             )
         self.stages = list(stages)
@@ -537,7 +538,7 @@ def build_collator(strategy: str, tokenizer: Any, motifs: Iterable[str] | None =
         return SpanMaskingCollator.from_tokenizer(tokenizer, **kwargs)
     if strategy == "motif":
         return MotifMaskingCollator.from_tokenizer(tokenizer, motifs=list(motifs or []), **kwargs)
-    raise ValueError(f"unknown masking strategy {strategy!r}; expected base, kmer, span or motif")
+    raise NucleoforgeError(f"unknown masking strategy {strategy!r}; expected base, kmer, span or motif")
 
 
 def parse_schedule(text: str, tokenizer: Any, motifs: Iterable[str] | None = None, **kwargs: Any) -> MaskingSchedule:
@@ -560,7 +561,7 @@ def parse_schedule(text: str, tokenizer: Any, motifs: Iterable[str] | None = Non
                 options["mlm_probability"] = float(rate)
             stages.append((int(step_text), build_collator(name.strip(), tokenizer, motifs, **options)))
         except ValueError as exc:
-            raise ValueError(f"bad masking schedule entry {part!r} (expected STEP:STRATEGY[@RATE]): {exc}") from None
+            raise NucleoforgeError(f"bad masking schedule entry {part!r} (expected STEP:STRATEGY[@RATE]): {exc}") from None
     return MaskingSchedule(stages)
 
 

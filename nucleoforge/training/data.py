@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.fasta import open_text, read_fasta
 from nucleoforge.io.stockholm import dot_bracket_to_pairs
 from nucleoforge.tokenization import IGNORE_INDEX, pad_batch
@@ -106,9 +107,9 @@ class FastaChunkDataset(IterableDataset):
             if not p.is_file():
                 raise FileNotFoundError(f"training corpus {p} does not exist")
         if not 1 <= min_length <= max_length:
-            raise ValueError(f"need 1 <= min_length <= max_length, got {min_length} and {max_length}")
+            raise NucleoforgeError(f"need 1 <= min_length <= max_length, got {min_length} and {max_length}")
         if min_length < tokenizer.k:
-            raise ValueError(f"min_length ({min_length}) is shorter than k={tokenizer.k}")
+            raise NucleoforgeError(f"min_length ({min_length}) is shorter than k={tokenizer.k}")
         self.tokenizer = tokenizer
         self.min_length, self.max_length = int(min_length), int(max_length)
         self.seed = int(seed)
@@ -206,7 +207,7 @@ def masked_eval_examples(
         if max_examples is not None and len(out) >= max_examples:
             break
     if not out:
-        raise ValueError(f"evaluation corpus {paths} gave no chunk of {length} nt")
+        raise NucleoforgeError(f"evaluation corpus {paths} gave no chunk of {length} nt")
     return out
 
 
@@ -263,13 +264,13 @@ def read_rows(path: str | os.PathLike) -> tuple[list[str], Iterator[tuple[int, d
         reader = csv.DictReader(fh, delimiter="," if kind == "csv" else "\t")
         columns = [c.strip() for c in (reader.fieldnames or [])]
         if not columns:
-            raise ValueError(f"{path}: empty file (expected a header line with a 'sequence' column)")
+            raise NucleoforgeError(f"{path}: empty file (expected a header line with a 'sequence' column)")
 
         def rows() -> Iterator[tuple[int, dict[str, Any]]]:
             with fh:
                 for i, row in enumerate(reader, 1):
                     if None in row:
-                        raise ValueError(f"{path}: row {i} (line {i + 1}): more fields than the header's {len(columns)}")
+                        raise NucleoforgeError(f"{path}: row {i} (line {i + 1}): more fields than the header's {len(columns)}")
                     yield i, {k.strip(): v for k, v in row.items()}
 
         return columns, rows()
@@ -295,7 +296,7 @@ def read_rows(path: str | os.PathLike) -> tuple[list[str], Iterator[tuple[int, d
                 yield i, row
 
         return ["id", "sequence", "label"], frows()
-    raise ValueError(f"{path}: unknown file type {kind!r} (expected .csv, .tsv, .parquet or .fa/.fasta, optionally .gz)")
+    raise NucleoforgeError(f"{path}: unknown file type {kind!r} (expected .csv, .tsv, .parquet or .fa/.fasta, optionally .gz)")
 
 
 _LIST_SPLIT = re.compile(r"[\s,;]+")
@@ -310,13 +311,13 @@ def _parse_number_list(value: Any, where: str) -> list[float]:
             try:
                 items = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: label {text[:40]!r} is not a valid list ({exc.msg})") from None
+                raise NucleoforgeError(f"{where}: label {text[:40]!r} is not a valid list ({exc.msg})") from None
         else:
             items = [t for t in _LIST_SPLIT.split(text) if t]
     try:
         return [float(x) for x in items]
     except (TypeError, ValueError):
-        raise ValueError(f"{where}: label list {str(value)[:40]!r} holds a non-number") from None
+        raise NucleoforgeError(f"{where}: label list {str(value)[:40]!r} holds a non-number") from None
 
 
 def _is_list_text(value: Any) -> bool:
@@ -344,27 +345,27 @@ def read_labelled(
     Every problem is reported with the file and row before any training starts.
     """
     if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+        raise NucleoforgeError(f"unknown task {task!r}; expected one of {TASKS}")
     if problem_type not in ("binary", "multiclass", "multilabel", "regression"):
-        raise ValueError(f"unknown problem type {problem_type!r}")
+        raise NucleoforgeError(f"unknown problem type {problem_type!r}")
     if task == "contact" and problem_type != "binary":
-        raise ValueError(f"contact prediction supports problem type 'binary' (pair / no pair), got {problem_type!r}")
+        raise NucleoforgeError(f"contact prediction supports problem type 'binary' (pair / no pair), got {problem_type!r}")
     if task == "token" and problem_type == "multilabel":
-        raise ValueError("token prediction supports binary, multiclass and regression labels (not multilabel)")
+        raise NucleoforgeError("token prediction supports binary, multiclass and regression labels (not multilabel)")
     path = Path(path)
     columns, rows = read_rows(path)
     allowed = {sequence_column, label_column, "id", "name"} | ({id_column} if id_column else set())
     unknown = [c for c in columns if c not in allowed]
     if unknown:
-        raise ValueError(
+        raise NucleoforgeError(
             f"{path}: unknown column(s) {unknown}; expected {sequence_column!r}, {label_column!r} and optionally "
             "'id'/'name' (choose other names with --sequence-column / --label-column)"
         )
     if sequence_column not in columns:
-        raise ValueError(f"{path}: no {sequence_column!r} column (columns: {columns})")
+        raise NucleoforgeError(f"{path}: no {sequence_column!r} column (columns: {columns})")
     has_labels = label_column in columns
     if require_labels and not has_labels:
-        raise ValueError(f"{path}: no {label_column!r} column (columns: {columns})")
+        raise NucleoforgeError(f"{path}: no {label_column!r} column (columns: {columns})")
     id_key = id_column or ("id" if "id" in columns else "name" if "name" in columns else None)
     ids, seqs, raw_labels, row_numbers = [], [], [], []
     for i, row in rows:
@@ -372,25 +373,25 @@ def read_labelled(
         seq = row.get(sequence_column)
         seq = "" if seq is None else str(seq).strip()
         if not seq:
-            raise ValueError(f"{where}: empty sequence")
+            raise NucleoforgeError(f"{where}: empty sequence")
         try:
             tokenizer.encode_sequences([seq])
         except ValueError as exc:
-            raise ValueError(f"{where}: {str(exc).replace('sequence 0, ', '')}") from None
+            raise NucleoforgeError(f"{where}: {str(exc).replace('sequence 0, ', '')}") from None
         if max_nucleotides is not None and len(seq) > max_nucleotides:
-            raise ValueError(f"{where}: sequence has {len(seq)} nucleotides, more than the model's {max_nucleotides}")
+            raise NucleoforgeError(f"{where}: sequence has {len(seq)} nucleotides, more than the model's {max_nucleotides}")
         if has_labels:
             value = row.get(label_column)
             if value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and math.isnan(value)):
                 if require_labels:
-                    raise ValueError(f"{where}: empty label")
+                    raise NucleoforgeError(f"{where}: empty label")
                 value = None
             raw_labels.append(value)
         ids.append(str(row.get(id_key)) if id_key and row.get(id_key) is not None else f"row{i}")
         seqs.append(seq)
         row_numbers.append(i)
     if not seqs:
-        raise ValueError(f"{path}: no rows")
+        raise NucleoforgeError(f"{path}: no rows")
     labels: list[Any] | None = None
     num_labels, names = 1, label_names
     if has_labels and all(v is not None for v in raw_labels):
@@ -413,7 +414,7 @@ def _sequence_labels(path, rows, seqs, values, problem_type, names):
             elif text in _FALSE:
                 out.append(0.0)
             else:
-                raise ValueError(f"{path}: row {i}: label {v!r} is not valid for problem type 'binary' (expected 0 or 1)")
+                raise NucleoforgeError(f"{path}: row {i}: label {v!r} is not valid for problem type 'binary' (expected 0 or 1)")
         return out, 1, None
     if problem_type == "regression":
         if any(_is_list_text(v) for v in values):
@@ -423,13 +424,13 @@ def _sequence_labels(path, rows, seqs, values, problem_type, names):
             try:
                 out.append(float(v))
             except (TypeError, ValueError):
-                raise ValueError(f"{path}: row {i}: label {v!r} is not a number (problem type 'regression')") from None
+                raise NucleoforgeError(f"{path}: row {i}: label {v!r} is not a number (problem type 'regression')") from None
         return out, 1, None
     if problem_type == "multilabel":
         lists = [_parse_number_list(v, f"{path}: row {i}") for i, v in zip(rows, values)]
         for i, lst in zip(rows, lists):
             if any(x not in (0.0, 1.0) for x in lst):
-                raise ValueError(f"{path}: row {i}: multilabel labels must be 0/1 lists, got {lst[:8]}")
+                raise NucleoforgeError(f"{path}: row {i}: multilabel labels must be 0/1 lists, got {lst[:8]}")
         return _check_widths(path, rows, lists, "multilabel labels"), len(lists[0]), None
     # multiclass: integer indices, or names numbered in sorted order
     texts = [str(v).strip() for v in values]
@@ -437,11 +438,11 @@ def _sequence_labels(path, rows, seqs, values, problem_type, names):
         if all(re.fullmatch(r"\d+", t) for t in texts):
             n = max(int(t) for t in texts) + 1
             if n < 2:
-                raise ValueError(f"{path}: multiclass labels need at least two classes, found only class 0")
+                raise NucleoforgeError(f"{path}: multiclass labels need at least two classes, found only class 0")
             return [int(t) for t in texts], n, None
         names = sorted(set(texts))
         if len(names) < 2:
-            raise ValueError(f"{path}: multiclass labels need at least two classes, found only {names}")
+            raise NucleoforgeError(f"{path}: multiclass labels need at least two classes, found only {names}")
     index = {n: j for j, n in enumerate(names)}
     for i, t in zip(rows, texts):
         if t in index:
@@ -449,7 +450,7 @@ def _sequence_labels(path, rows, seqs, values, problem_type, names):
         elif re.fullmatch(r"\d+", t) and int(t) < len(names) and all(re.fullmatch(r"\d+", n) for n in names):
             out.append(int(t))
         else:
-            raise ValueError(f"{path}: row {i}: label {t!r} is not one of the training classes {names[:10]}")
+            raise NucleoforgeError(f"{path}: row {i}: label {t!r} is not one of the training classes {names[:10]}")
     return out, len(names), names
 
 
@@ -457,7 +458,7 @@ def _check_widths(path, rows, lists, what):
     width = len(lists[0])
     for i, lst in zip(rows, lists):
         if len(lst) != width or not lst:
-            raise ValueError(f"{path}: row {i}: {len(lst)} {what}, expected {width} (as in row {rows[0]})")
+            raise NucleoforgeError(f"{path}: row {i}: {len(lst)} {what}, expected {width} (as in row {rows[0]})")
     return [np.asarray(lst, dtype=np.float32) for lst in lists]
 
 
@@ -471,12 +472,12 @@ def _token_labels(path, rows, seqs, values, problem_type, names):
         if _is_list_text(v):
             lst = _parse_number_list(v, where)
             if len(lst) != n:
-                raise ValueError(f"{where}: {len(lst)} token labels for a sequence of {n} nucleotides")
+                raise NucleoforgeError(f"{where}: {len(lst)} token labels for a sequence of {n} nucleotides")
             parsed.append(("list", lst))
         else:
             text = str(v).strip()
             if len(text) != n:
-                raise ValueError(f"{where}: token label string has {len(text)} characters, the sequence {n} nucleotides")
+                raise NucleoforgeError(f"{where}: token label string has {len(text)} characters, the sequence {n} nucleotides")
             parsed.append(("chars", text))
             char_names.update(text)
     if problem_type == "multiclass" and names is None and char_names and not all(c.isdigit() for c in char_names):
@@ -488,22 +489,22 @@ def _token_labels(path, rows, seqs, values, problem_type, names):
             if names is not None:
                 bad = sorted(set(value) - set(names))
                 if bad:
-                    raise ValueError(f"{where}: token label characters {bad} are not training classes {names}")
+                    raise NucleoforgeError(f"{where}: token label characters {bad} are not training classes {names}")
                 index = {c: j for j, c in enumerate(names)}
                 arr = np.array([index[c] for c in value], dtype=np.float32)
             else:
                 if not value.isdigit():
                     bad = sorted(set(c for c in value if not c.isdigit()))
-                    raise ValueError(f"{where}: token labels {bad} are not digits (problem type {problem_type!r})")
+                    raise NucleoforgeError(f"{where}: token labels {bad} are not digits (problem type {problem_type!r})")
                 arr = np.array([int(c) for c in value], dtype=np.float32)
         else:
             arr = np.asarray(value, dtype=np.float32)
         valid = arr[arr != IGNORE_INDEX]
         if problem_type == "binary" and not np.isin(valid, [0.0, 1.0]).all():
-            raise ValueError(f"{where}: binary token labels must be 0/1 (or -100), got {sorted(set(valid.tolist()))[:8]}")
+            raise NucleoforgeError(f"{where}: binary token labels must be 0/1 (or -100), got {sorted(set(valid.tolist()))[:8]}")
         if problem_type == "multiclass":
             if not (valid == np.round(valid)).all() or (valid < 0).any():
-                raise ValueError(f"{where}: multiclass token labels must be class indices, got {sorted(set(valid.tolist()))[:8]}")
+                raise NucleoforgeError(f"{where}: multiclass token labels must be class indices, got {sorted(set(valid.tolist()))[:8]}")
             if len(valid):
                 num_labels = max(num_labels, int(valid.max()) + 1)
         out.append(arr)
@@ -523,27 +524,27 @@ def _contact_labels(path, rows, seqs, values, problem_type, names):
         text = v if isinstance(v, (list, tuple, np.ndarray)) else str(v).strip()
         if isinstance(text, str) and not re.search(r"\d", text):
             if len(text) != n:
-                raise ValueError(f"{where}: dot-bracket has {len(text)} characters, the sequence {n} nucleotides")
+                raise NucleoforgeError(f"{where}: dot-bracket has {len(text)} characters, the sequence {n} nucleotides")
             pairs = dot_bracket_to_pairs(text, where)
         else:
             if isinstance(text, str) and text.startswith("["):
                 try:
                     items = json.loads(text)
                 except json.JSONDecodeError as exc:
-                    raise ValueError(f"{where}: pair list is not valid JSON ({exc.msg})") from None
+                    raise NucleoforgeError(f"{where}: pair list is not valid JSON ({exc.msg})") from None
             elif isinstance(text, str):
                 items = [(int(a), int(b)) for a, b in _PAIR_TOKEN.findall(text)]
                 if _PAIR_TOKEN.sub("", text).strip(" ,;"):
-                    raise ValueError(f"{where}: pair list {text[:40]!r} is not 'i-j i-j …' (1-based)")
+                    raise NucleoforgeError(f"{where}: pair list {text[:40]!r} is not 'i-j i-j …' (1-based)")
             else:
                 items = list(text)
             pairs = []
             for pair in items:
                 if len(pair) != 2:
-                    raise ValueError(f"{where}: pair {pair!r} does not have two positions")
+                    raise NucleoforgeError(f"{where}: pair {pair!r} does not have two positions")
                 a, b = int(pair[0]), int(pair[1])
                 if not (1 <= a <= n and 1 <= b <= n) or a == b:
-                    raise ValueError(f"{where}: pair ({a}, {b}) is outside 1..{n} (pairs are 1-based) or pairs a base with itself")
+                    raise NucleoforgeError(f"{where}: pair ({a}, {b}) is outside 1..{n} (pairs are 1-based) or pairs a base with itself")
                 pairs.append((min(a, b) - 1, max(a, b) - 1))
         out.append(np.asarray(sorted(set(pairs)), dtype=np.int64).reshape(-1, 2))
     return out, 1, None

@@ -111,11 +111,11 @@ def _model_config(model: str | os.PathLike | None, model_type: str | None, overr
         try:
             bert_family(found)
         except ValueError as exc:
-            raise ValueError(f"{model}: {exc}") from None
+            raise NucleoforgeError(f"{model}: {exc}") from None
         registry.register_auto_classes()
         return AutoConfig.from_pretrained(model, **overrides)
     if model_type is None:
-        raise ValueError("pass --model DIR (pretrained) or --model-type (fresh model)")
+        raise NucleoforgeError("pass --model DIR (pretrained) or --model-type (fresh model)")
     return _fresh_config(model_type, overrides)
 
 
@@ -164,9 +164,9 @@ def load_task_data(
             return None
         data = read_labelled(path, tokenizer, task, problem_type, label_names=names, max_nucleotides=max_nucleotides, **columns)
         if data.num_labels != train_data.num_labels and problem_type in ("multilabel", "regression"):
-            raise ValueError(f"{path}: {data.num_labels} labels per row, the training file has {train_data.num_labels}")
+            raise NucleoforgeError(f"{path}: {data.num_labels} labels per row, the training file has {train_data.num_labels}")
         if data.num_labels > train_data.num_labels and problem_type == "multiclass":
-            raise ValueError(f"{path}: class index {data.num_labels - 1} does not occur in the training file ({train_data.num_labels} classes)")
+            raise NucleoforgeError(f"{path}: class index {data.num_labels - 1} does not occur in the training file ({train_data.num_labels} classes)")
         return data
 
     return train_data, other(eval), other(test)

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from transformers import Trainer
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.models.genebert.configuration_genebert import GeneBertConfig
 from nucleoforge.training.collators import MASK_SEED, MaskingSchedule, StepMasking, WholeKmerMaskingCollator, mask_seed
 from nucleoforge.regions.datasets import central_crop
@@ -88,14 +89,14 @@ def genebert_preset(name: str, k: int = 6, region_encoder: str = "swin", **overr
         with open(name, encoding="utf-8") as fh:
             spec = json.load(fh)
     else:
-        raise ValueError(f"unknown GeneBERT preset {name!r}: expected one of {sorted(PRESETS)} or a JSON config file")
+        raise NucleoforgeError(f"unknown GeneBERT preset {name!r}: expected one of {sorted(PRESETS)} or a JSON config file")
     seq = dict(spec.get("sequence_config", {}))
     seq.setdefault("k", k)
     seq.setdefault("vocab_size", 5 + 4 ** seq["k"])
     region = dict(spec.get("region_config", {}))
     if region_encoder != region.get("model_type", "swin"):
         if region_encoder not in ("vit", "deit"):
-            raise ValueError(f"region_encoder must be swin, vit or deit, got {region_encoder!r}")
+            raise NucleoforgeError(f"region_encoder must be swin, vit or deit, got {region_encoder!r}")
         size = region.get("image_size", 224)
         width = int(region.get("embed_dim", 96) * 2 ** (len(region.get("depths", [2, 2, 6, 2])) - 1))
         heads = max(1, width // 32)
@@ -143,10 +144,10 @@ class GeneBertPretrainingCollator:
         ngsp_negatives: str = "any",
     ) -> None:
         if ngsp_negatives not in NGSP_NEGATIVES:
-            raise ValueError(f"ngsp_negatives must be one of {NGSP_NEGATIVES}, got {ngsp_negatives!r}")
+            raise NucleoforgeError(f"ngsp_negatives must be one of {NGSP_NEGATIVES}, got {ngsp_negatives!r}")
         self.ngsp_negatives = ngsp_negatives
         if getattr(tokenizer, "fourth_base", "T") != "T":
-            raise ValueError("GeneBERT needs a DNA (ACGT) k-mer tokenizer; got a U vocabulary")
+            raise NucleoforgeError("GeneBERT needs a DNA (ACGT) k-mer tokenizer; got a U vocabulary")
         self.tokenizer = tokenizer
         self.k = tokenizer.k
         self.mean = np.asarray(affinity_mean, dtype=np.float32)
@@ -176,13 +177,13 @@ class GeneBertPretrainingCollator:
     @mask_rate.setter
     def mask_rate(self, value: float) -> None:
         if isinstance(self.masker, MaskingSchedule):
-            raise ValueError("the mask rate follows the collator's MaskingSchedule; change its stages instead")
+            raise NucleoforgeError("the mask rate follows the collator's MaskingSchedule; change its stages instead")
         self.masker.mlm_probability = value
 
     def _split(self, example: dict[str, Any]) -> tuple[list[str], np.ndarray]:
         seq, lengths = example["sequence"], list(example["region_lengths"])
         if sum(lengths) != len(seq):
-            raise ValueError(f"sample {example.get('sample_id')}: region lengths sum to {sum(lengths)}, sequence has {len(seq)} bp")
+            raise NucleoforgeError(f"sample {example.get('sample_id')}: region lengths sum to {sum(lengths)}, sequence has {len(seq)} bp")
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         regions = [seq[bounds[i] : bounds[i + 1]] for i in range(len(lengths))]
         if self.region_crop is not None:
@@ -195,7 +196,7 @@ class GeneBertPretrainingCollator:
         parts = [self._split(e) for e in examples]
         g = len(parts[0][0])
         if g < 2:
-            raise ValueError("next-segment prediction needs samples of at least 2 regions (group_size >= 2)")
+            raise NucleoforgeError("next-segment prediction needs samples of at least 2 regions (group_size >= 2)")
         half = g // 2
         labels_ngsp = np.zeros(b, dtype=np.int64)
         partner = np.arange(b)
@@ -334,7 +335,7 @@ def pretrain_genebert(
     meta = read_region_metadata(dataset_dir)
     tokenizer = NucleotideTokenizer.for_model("dnabert", k=config.sequence_config.k)
     if tokenizer.vocab_size != config.sequence_config.vocab_size:
-        raise ValueError(
+        raise NucleoforgeError(
             f"sequence_config.vocab_size is {config.sequence_config.vocab_size} but the {tokenizer.k}-mer "
             f"vocabulary has {tokenizer.vocab_size} tokens"
         )
@@ -348,7 +349,7 @@ def pretrain_genebert(
     max_len = config.sequence_config.max_position_embeddings
     longest = _longest_input(meta, tokenizer.k, max_segment_tokens, region_crop)
     if longest > max_len:
-        raise ValueError(
+        raise NucleoforgeError(
             f"samples give up to {longest} tokens but the model has {max_len} positions; "
             "set max_segment_tokens / region_crop or a larger max_position_embeddings"
         )
@@ -416,7 +417,7 @@ def check_modalities(meta: dict[str, Any], region_crop: int | None, dataset_dir:
     if region_crop is None or region_crop == scanned or (longest is not None and region_crop >= longest):
         return
     what = f"the central {scanned} bp" if scanned else "whole regions"
-    raise ValueError(f"region_crop={region_crop} would give the sequence encoder the central {region_crop} bp of regions "
+    raise NucleoforgeError(f"region_crop={region_crop} would give the sequence encoder the central {region_crop} bp of regions "
                      f"whose motifs {dataset_dir} scanned on {what}: the two modalities would describe different DNA. "
                      f"Build the dataset with scan_crop={region_crop} (genebert build-regions --scan-crop "
                      f"{region_crop}) and pretrain without region_crop")  # fmt: skip

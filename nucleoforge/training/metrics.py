@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.tokenization import IGNORE_INDEX
 
 
@@ -130,7 +131,7 @@ def prediction_metrics(logits: np.ndarray, labels: np.ndarray, problem_type: str
         return multilabel_metrics(_sigmoid(logits), labels)
     if problem_type == "regression":
         return regression_metrics(logits, labels)
-    raise ValueError(f"unknown problem type {problem_type!r}")
+    raise NucleoforgeError(f"unknown problem type {problem_type!r}")
 
 
 #: the names each problem type's metrics report (besides ``loss``); contact tasks: :func:`contact_metrics`
@@ -152,7 +153,7 @@ def metric_names(task: str, problem_type: str) -> tuple[str, ...]:
     """
     key = "contact" if task == "contact" else problem_type
     if key not in METRIC_NAMES:
-        raise ValueError(f"unknown problem type {problem_type!r}")
+        raise NucleoforgeError(f"unknown problem type {problem_type!r}")
     return ("loss", *METRIC_NAMES[key])
 
 

@@ -25,6 +25,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from nucleoforge import registry
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.outputs import OutputFolder, prepare_output_folder
 from nucleoforge.tokenization import IGNORE_INDEX
 from nucleoforge.training.collators import (
@@ -47,7 +48,7 @@ def bert_family(model_type: str) -> registry.ModelFamily:
     """The registry entry of a BERT-family model type; other types are refused naming the known ones."""
     entry = registry.family(model_type)
     if entry.kind != "bert":
-        raise ValueError(f"model type {model_type!r} is not a BERT-family language model; expected one of "
+        raise NucleoforgeError(f"model type {model_type!r} is not a BERT-family language model; expected one of "
                          f"{', '.join(f.model_type for f in registry.families(kind='bert'))}")
     return entry
 
@@ -90,7 +91,7 @@ def parse_config_overrides(items: Iterable[str] | None) -> dict[str, Any]:
             try:
                 out.update(json.loads(item))
             except json.JSONDecodeError as exc:
-                raise ValueError(f"--config {item[:40]!r} is not valid JSON ({exc.msg})") from None
+                raise NucleoforgeError(f"--config {item[:40]!r} is not valid JSON ({exc.msg})") from None
             continue
         if "=" not in item and Path(item).is_file():
             with open(item, encoding="utf-8") as fh:
@@ -99,7 +100,7 @@ def parse_config_overrides(items: Iterable[str] | None) -> dict[str, Any]:
         for pair in item.split(","):
             key, sep, value = pair.partition("=")
             if not sep or not key.strip():
-                raise ValueError(f"--config entry {pair!r} is not key=value (nor a JSON file/object)")
+                raise NucleoforgeError(f"--config entry {pair!r} is not key=value (nor a JSON file/object)")
             try:
                 out[key.strip()] = json.loads(value)
             except json.JSONDecodeError:
@@ -118,7 +119,7 @@ def new_model(model_type: str, overrides: dict[str, Any] | None = None, head: st
     config = entry.config_cls()(**(overrides or {}))
     tokenizer = NucleotideTokenizer.for_config(config)
     if len(tokenizer) != config.vocab_size:
-        raise ValueError(f"config vocab_size {config.vocab_size} differs from the {model_type} vocabulary ({len(tokenizer)})")
+        raise NucleoforgeError(f"config vocab_size {config.vocab_size} differs from the {model_type} vocabulary ({len(tokenizer)})")
     model = entry.model_class(head)(config)
     return model, tokenizer
 
@@ -142,7 +143,7 @@ def load_model(path: str | os.PathLike, head: str = "ForMaskedLM", **kwargs: Any
     try:
         entry = bert_family(found)
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise NucleoforgeError(f"{path}: {exc}") from None
     registry.register_auto_classes()
     config = AutoConfig.from_pretrained(path, **kwargs)
 
@@ -416,11 +417,11 @@ def pretrain(
         model, tokenizer = load_model(init_model, "ForMaskedLM", **(config_overrides or {}))
     else:
         if model_type is None:
-            raise ValueError("pass --model-type (fresh model) or --model DIR (continue pretraining)")
+            raise NucleoforgeError("pass --model-type (fresh model) or --model DIR (continue pretraining)")
         model, tokenizer = new_model(model_type, config_overrides)
     limit = model.config.max_nucleotides
     if max_length > limit:
-        raise ValueError(f"--max-length {max_length} exceeds the model's {limit} nucleotides (max_position_embeddings - 2 + k - 1)")
+        raise NucleoforgeError(f"--max-length {max_length} exceeds the model's {limit} nucleotides (max_position_embeddings - 2 + k - 1)")
     eval_length = eval_length or max_length
     _, world = _world()
     common = dict(mlm_probability=mlm_probability)
@@ -430,7 +431,7 @@ def pretrain(
     train_set = FastaChunkDataset(train, tokenizer, min_length, max_length, seed=seed, shuffle_buffer=shuffle_buffer,
                                   bucket_size=batch_size * world)  # fmt: skip
     if next(iter(train_set.chunks()), None) is None:  # else the Trainer "trains" on nothing and saves an untrained model
-        raise ValueError(
+        raise NucleoforgeError(
             f"training corpus {', '.join(map(str, train_set.paths))} gave no chunk of at least {min_length} nt with at "
             f"most {train_set.max_n_fraction:.0%} non-ACGT/U letters (empty file, or only shorter sequences?)"
         )

@@ -6,6 +6,8 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
+from nucleoforge.errors import NucleoforgeError
+
 PROBLEM_TYPES = ("binary", "multiclass", "multilabel", "regression")
 _ACTIVATIONS = ("gelu", "relu", "gelu_new", "silu", "tanh")
 
@@ -36,7 +38,7 @@ class NucleotideBertConfig(PretrainedConfig):
     >>> NucleotideBertConfig(hidden_size=30, num_attention_heads=4)
     Traceback (most recent call last):
     ...
-    ValueError: hidden_size (30) must be a multiple of num_attention_heads (4)
+    nucleoforge.errors.NucleoforgeError: hidden_size (30) must be a multiple of num_attention_heads (4)
     """
 
     model_type = "nucleotide-bert"
@@ -75,23 +77,23 @@ class NucleotideBertConfig(PretrainedConfig):
         }  # fmt: skip
         for name, value in checks.items():
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise NucleoforgeError(f"{name} must be a positive integer, got {value!r}")
         if hidden_size % num_attention_heads:
-            raise ValueError(f"hidden_size ({hidden_size}) must be a multiple of num_attention_heads ({num_attention_heads})")
+            raise NucleoforgeError(f"hidden_size ({hidden_size}) must be a multiple of num_attention_heads ({num_attention_heads})")
         for name, value in (("hidden_dropout_prob", hidden_dropout_prob), ("attention_probs_dropout_prob", attention_probs_dropout_prob)):
             if not 0.0 <= value < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+                raise NucleoforgeError(f"{name} must be in [0, 1), got {value!r}")
         if hidden_act not in _ACTIVATIONS:
-            raise ValueError(f"hidden_act must be one of {_ACTIVATIONS}, got {hidden_act!r}")
+            raise NucleoforgeError(f"hidden_act must be one of {_ACTIVATIONS}, got {hidden_act!r}")
         if not layer_norm_eps > 0:
-            raise ValueError(f"layer_norm_eps must be positive, got {layer_norm_eps!r}")
+            raise NucleoforgeError(f"layer_norm_eps must be positive, got {layer_norm_eps!r}")
         if problem_type is not None and problem_type not in PROBLEM_TYPES:
-            raise ValueError(f"problem_type must be one of {PROBLEM_TYPES} or None, got {problem_type!r}")
+            raise NucleoforgeError(f"problem_type must be one of {PROBLEM_TYPES} or None, got {problem_type!r}")
         if pooling not in ("cls", "mean"):
-            raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
+            raise NucleoforgeError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
         for name, value in (("pad_token_id", pad_token_id), ("cls_token_id", cls_token_id), ("sep_token_id", sep_token_id), ("mask_token_id", mask_token_id)):
             if not 0 <= value < vocab_size:
-                raise ValueError(f"{name} ({value}) must be a token id below vocab_size ({vocab_size})")
+                raise NucleoforgeError(f"{name} ({value}) must be a token id below vocab_size ({vocab_size})")
         self.vocab_size = vocab_size
         self.k = k
         self.hidden_size = hidden_size

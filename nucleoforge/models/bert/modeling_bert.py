@@ -23,6 +23,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import ModelOutput
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.heads import (
     ContactPredictionHead,
     PredictionHead,
@@ -114,7 +115,7 @@ class Embeddings(nn.Module):
         inputs_embeds: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if int(position_ids.max()) >= self.max_positions:
-            raise ValueError(
+            raise NucleoforgeError(
                 f"input of {int(position_ids.max()) + 1} tokens exceeds the model's {self.max_positions} positions; "
                 "truncate it or use a windowed pipeline for long sequences"
             )
@@ -257,7 +258,7 @@ class NucleotideBertModel(NucleotideBertPreTrainedModel):
         **kwargs: object,
     ) -> EncoderOutput:
         if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+            raise NucleoforgeError("pass exactly one of input_ids or inputs_embeds")
         shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
         device = input_ids.device if input_ids is not None else inputs_embeds.device
         if attention_mask is None:
@@ -337,7 +338,7 @@ class _PredictionModel(NucleotideBertPreTrainedModel):
 
     def _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states):
         if input_ids is None:
-            raise ValueError(f"{type(self).__name__} needs input_ids (to locate nucleotides)")
+            raise NucleoforgeError(f"{type(self).__name__} needs input_ids (to locate nucleotides)")
         if attention_mask is None:
             attention_mask = (input_ids != self.config.pad_token_id).long()
         out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
@@ -417,7 +418,7 @@ def _fit_labels(labels: torch.Tensor, n: int, dims: int) -> torch.Tensor:
         if size > n:
             extra = labels.narrow(axis, n, size - n)
             if bool((extra != IGNORE_INDEX).any()):
-                raise ValueError(
+                raise NucleoforgeError(
                     f"labels have {size} nucleotide positions but the longest input has {n}; "
                     "labels must be aligned to nucleotides (pad with -100)"
                 )

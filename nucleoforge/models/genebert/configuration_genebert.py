@@ -14,6 +14,7 @@ from typing import Any
 from transformers import AutoConfig, PretrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.models.bert.configuration_bert import NucleotideBertConfig
 
 #: region encoders the paper compares (its Table 7; T2T-ViT is not in transformers).
@@ -73,7 +74,7 @@ class GeneBertConfig(PretrainedConfig):
     >>> GeneBertConfig(srm_weight=-1)
     Traceback (most recent call last):
     ...
-    ValueError: srm_weight must be >= 0, got -1
+    nucleoforge.errors.NucleoforgeError: srm_weight must be >= 0, got -1
     """
 
     model_type = "genebert"
@@ -107,17 +108,17 @@ class GeneBertConfig(PretrainedConfig):
             region_config = dict(region_config)
             region_config = AutoConfig.for_model(region_config.pop("model_type", "swin"), **region_config)
         if region_config.model_type not in REGION_ENCODERS:
-            raise ValueError(f"region_config.model_type must be one of {REGION_ENCODERS}, got {region_config.model_type!r}")
+            raise NucleoforgeError(f"region_config.model_type must be one of {REGION_ENCODERS}, got {region_config.model_type!r}")
         if not isinstance(projection_dim, int) or projection_dim < 1:
-            raise ValueError(f"projection_dim must be a positive integer, got {projection_dim!r}")
+            raise NucleoforgeError(f"projection_dim must be a positive integer, got {projection_dim!r}")
         if srm_weight < 0:
-            raise ValueError(f"srm_weight must be >= 0, got {srm_weight}")
+            raise NucleoforgeError(f"srm_weight must be >= 0, got {srm_weight}")
         if ngsp_weight < 0:
-            raise ValueError(f"ngsp_weight must be >= 0, got {ngsp_weight}")
+            raise NucleoforgeError(f"ngsp_weight must be >= 0, got {ngsp_weight}")
         if srm_loss not in SRM_LOSSES:
-            raise ValueError(f"srm_loss must be one of {SRM_LOSSES}, got {srm_loss!r}")
+            raise NucleoforgeError(f"srm_loss must be one of {SRM_LOSSES}, got {srm_loss!r}")
         if region_interpolation not in ("area", "bilinear", "nearest"):
-            raise ValueError(f"region_interpolation must be 'area', 'bilinear' or 'nearest', got {region_interpolation!r}")
+            raise NucleoforgeError(f"region_interpolation must be 'area', 'bilinear' or 'nearest', got {region_interpolation!r}")
         self.sequence_config = sequence_config
         self.region_config = region_config
         self.projection_dim = projection_dim

@@ -34,6 +34,7 @@ from torch import nn
 from transformers import AutoModel, PreTrainedModel
 from transformers.utils import ModelOutput
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.models.bert.modeling_bert import (
     MaskedLMHead,
     NucleotideBertForContactPrediction,
@@ -103,7 +104,7 @@ def gathered_infonce_loss(sequence_embeds: torch.Tensor, region_embeds: torch.Te
     sizes = [torch.zeros(1, dtype=torch.long, device=sequence_embeds.device) for _ in range(dist.get_world_size())]
     dist.all_gather(sizes, torch.tensor([b], device=sequence_embeds.device))
     if any(int(n) != b for n in sizes):
-        raise ValueError(f"the SRM all-gather needs equal per-rank batches, got {[int(n) for n in sizes]}")
+        raise NucleoforgeError(f"the SRM all-gather needs equal per-rank batches, got {[int(n) for n in sizes]}")
     seq_all, reg_all = torch.cat(all_gather(sequence_embeds)), torch.cat(all_gather(region_embeds))
     targets = dist.get_rank() * b + torch.arange(b, device=sequence_embeds.device)
     return 0.5 * (F.cross_entropy(scale * sequence_embeds @ reg_all.t(), targets)
@@ -191,7 +192,7 @@ class GeneBertPreTrainedModel(PreTrainedModel):
     def region_pixels(self, region_values: torch.Tensor) -> torch.Tensor:
         """Resize ``(B, G, n_TF)`` region matrices to the encoder's ``(B, C, H, W)`` image."""
         if region_values.dim() != 3:
-            raise ValueError(f"region_values must be (batch, group_size, n_TF), got shape {tuple(region_values.shape)}")
+            raise NucleoforgeError(f"region_values must be (batch, group_size, n_TF), got shape {tuple(region_values.shape)}")
         image = region_values[:, None].to(self.region_projection.weight.dtype)
         mode = self.config.region_interpolation
         kwargs = {"align_corners": False} if mode == "bilinear" else {}
@@ -205,7 +206,7 @@ class GeneBertPreTrainedModel(PreTrainedModel):
     def encode_region(self, region_values: torch.Tensor) -> torch.Tensor:
         """Pooled region-encoder features ``(B, H_region)``."""
         if self.region_model is None:
-            raise ValueError("this model was built without a region encoder")
+            raise NucleoforgeError("this model was built without a region encoder")
         out = self.region_model(pixel_values=self.region_pixels(region_values))
         pooled = getattr(out, "pooler_output", None)
         return pooled if pooled is not None else out.last_hidden_state[:, 0]
@@ -297,7 +298,7 @@ class GeneBertModel(GeneBertPreTrainedModel):
     ) -> GeneBertOutput:
         """``input_ids`` ``(B, T)`` k-mer ids; ``region_values`` ``(B, G, n_TF)`` region matrices."""
         if region_values is None:
-            raise ValueError("GeneBertModel needs region_values (batch, group_size, n_TF)")
+            raise NucleoforgeError("GeneBertModel needs region_values (batch, group_size, n_TF)")
         seq_out = self.encode_sequence(input_ids, attention_mask, token_type_ids, position_ids)
         logits, seq, reg, region_pooled = self._match(seq_out.pooler_output, region_values)
         return GeneBertOutput(
@@ -363,7 +364,7 @@ class GeneBertForPreTraining(GeneBertPreTrainedModel):
         if sequence is not None:
             missing, unexpected = model.bert.load_state_dict(sequence.state_dict(), strict=False)
             if unexpected or [k for k in missing if not k.startswith("pooler.")]:
-                raise ValueError(f"{sequence_path}: encoder weights do not fit (missing {missing}, unexpected {unexpected})")
+                raise NucleoforgeError(f"{sequence_path}: encoder weights do not fit (missing {missing}, unexpected {unexpected})")
         return model
 
     def forward(
@@ -404,7 +405,7 @@ class GeneBertForPreTraining(GeneBertPreTrainedModel):
 
         use_regions = region_values is not None and (return_loss is not False) and self.config.srm_weight > 0
         if return_loss and region_values is None:
-            raise ValueError("return_loss=True needs region_values for the sequence-region matching loss")
+            raise NucleoforgeError("return_loss=True needs region_values for the sequence-region matching loss")
         logits = seq = reg = region_pooled = srm_loss = None
         if use_regions or (region_values is not None and return_loss is False):
             logits, seq, reg, region_pooled = self._match(seq_out.pooler_output, region_values)

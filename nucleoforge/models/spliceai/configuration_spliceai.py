@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 
 from transformers import PretrainedConfig
 
+from nucleoforge.errors import NucleoforgeError
+
 #: The published architecture (SpliceAI-10k): 4 stages of 4 residual units,
 #: kernel widths 11, 11, 21, 41 and dilations 1, 4, 10, 25.
 SPLICEAI_10K_STAGES: tuple[tuple[int, int, int], ...] = ((4, 11, 1), (4, 11, 4), (4, 21, 10), (4, 41, 25))
@@ -41,19 +43,19 @@ def _normalise_stages(stages: Iterable[Sequence[int]]) -> list[tuple[int, int, i
     for i, stage in enumerate(stages):
         values = tuple(stage)
         if len(values) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            raise ValueError(
+            raise NucleoforgeError(
                 f"SpliceAIConfig.stages[{i}] = {stage!r}: expected (num_blocks, kernel_size, dilation) as 3 integers"
             )
         num_blocks, kernel_size, dilation = values
         for name, value in (("num_blocks", num_blocks), ("kernel_size", kernel_size), ("dilation", dilation)):
             if value <= 0:
-                raise ValueError(f"SpliceAIConfig.stages[{i}]: {name} must be positive, got {value}")
+                raise NucleoforgeError(f"SpliceAIConfig.stages[{i}]: {name} must be positive, got {value}")
         if kernel_size % 2 == 0:
             # Keras 'same' padding of an even kernel is asymmetric; the model is defined for odd widths only.
-            raise ValueError(f"SpliceAIConfig.stages[{i}]: kernel_size must be odd, got {kernel_size}")
+            raise NucleoforgeError(f"SpliceAIConfig.stages[{i}]: kernel_size must be odd, got {kernel_size}")
         result.append((num_blocks, kernel_size, dilation))
     if not result:
-        raise ValueError("SpliceAIConfig.stages is empty: at least one (num_blocks, kernel_size, dilation) is needed")
+        raise NucleoforgeError("SpliceAIConfig.stages is empty: at least one (num_blocks, kernel_size, dilation) is needed")
     return result
 
 
@@ -67,7 +69,7 @@ def _check_temperatures(values, num_labels: int) -> list[float]:
     except TypeError:
         ok = False
     if not ok:
-        raise ValueError(f"SpliceAIConfig.calibration_temperatures must be {num_labels} positive finite numbers "
+        raise NucleoforgeError(f"SpliceAIConfig.calibration_temperatures must be {num_labels} positive finite numbers "
                          f"(one per class), got {values!r}")
     return temps
 
@@ -110,15 +112,15 @@ class SpliceAIConfig(PretrainedConfig):
         for name in ("channels", "num_members", "input_channels"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"SpliceAIConfig.{name} must be a positive integer, got {value!r}")
+                raise NucleoforgeError(f"SpliceAIConfig.{name} must be a positive integer, got {value!r}")
         if not self.batch_norm_eps > 0:
-            raise ValueError(f"SpliceAIConfig.batch_norm_eps must be positive, got {self.batch_norm_eps!r}")
+            raise NucleoforgeError(f"SpliceAIConfig.batch_norm_eps must be positive, got {self.batch_norm_eps!r}")
         if self.num_labels < 1:
-            raise ValueError(f"SpliceAIConfig.num_labels must be positive, got {self.num_labels}")
+            raise NucleoforgeError(f"SpliceAIConfig.num_labels must be positive, got {self.num_labels}")
         if self.calibration_temperatures is not None:
             self.calibration_temperatures = _check_temperatures(self.calibration_temperatures, self.num_labels)
         if self.calibration is not None and not isinstance(self.calibration, dict):
-            raise ValueError(f"SpliceAIConfig.calibration must be a dict (or None), got {type(self.calibration).__name__}")
+            raise NucleoforgeError(f"SpliceAIConfig.calibration must be a dict (or None), got {type(self.calibration).__name__}")
 
     @property
     def context(self) -> int:
@@ -138,7 +140,7 @@ class SpliceAIConfig(PretrainedConfig):
         [(4, 11, 1), (4, 11, 4)]
         """
         if name not in SPLICEAI_VARIANTS:
-            raise ValueError(f"unknown SpliceAI variant {name!r}; expected one of {sorted(SPLICEAI_VARIANTS)}")
+            raise NucleoforgeError(f"unknown SpliceAI variant {name!r}; expected one of {sorted(SPLICEAI_VARIANTS)}")
         return cls(stages=list(SPLICEAI_10K_STAGES[: SPLICEAI_VARIANTS[name]]), **kwargs)
 
 

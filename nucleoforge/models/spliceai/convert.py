@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.cache import cache_dir as default_cache_dir
 from nucleoforge.registry import family
 
@@ -115,7 +116,7 @@ def read_keras_h5(path: str | Path) -> dict[str, np.ndarray]:
 
         root.visititems(visit)
     if not weights:
-        raise ValueError(f"{path}: no weight datasets found; is this a Keras model file?")
+        raise NucleoforgeError(f"{path}: no weight datasets found; is this a Keras model file?")
     return weights
 
 
@@ -164,11 +165,11 @@ def convert_keras_h5(paths: Sequence[str | Path], config: SpliceAIConfig | None 
 
     paths = [Path(p) for p in paths]
     if not paths:
-        raise ValueError("convert_keras_h5: no h5 files given")
+        raise NucleoforgeError("convert_keras_h5: no h5 files given")
     if config is None:
         config = SpliceAIConfig(num_members=len(paths))
     if config.num_members != len(paths):
-        raise ValueError(f"config.num_members = {config.num_members} but {len(paths)} h5 files were given")
+        raise NucleoforgeError(f"config.num_members = {config.num_members} but {len(paths)} h5 files were given")
     with torch.device("meta"):
         expected = SpliceAIModel(config).state_dict()
     key_map = _member_key_map(config)
@@ -188,7 +189,7 @@ def convert_keras_h5(paths: Sequence[str | Path], config: SpliceAIConfig | None 
             full_key = f"members.{m}.{ours}"
             want = tuple(expected[full_key].shape)
             if array.shape != want:
-                raise ValueError(
+                raise NucleoforgeError(
                     f"{path}: {h5_key} has shape {weights[h5_key].shape}, which does not fit "
                     f"{full_key} of shape {want} (config stages {config.stages}, channels {config.channels})"
                 )
@@ -196,7 +197,7 @@ def convert_keras_h5(paths: Sequence[str | Path], config: SpliceAIConfig | None 
             used.add(h5_key)
         unused = sorted(set(weights) - used)
         if missing or unused:
-            raise ValueError(
+            raise NucleoforgeError(
                 f"{path}: the h5 weights do not match SpliceAI config stages={config.stages}: "
                 f"missing datasets {missing or '[]'}; unused datasets {unused or '[]'}"
             )
@@ -205,7 +206,7 @@ def convert_keras_h5(paths: Sequence[str | Path], config: SpliceAIConfig | None 
             state[key] = torch.zeros((), dtype=tensor.dtype)  # a training counter, not in Keras files
     not_filled = sorted(set(expected) - set(state))
     if not_filled:
-        raise ValueError(f"convert_keras_h5: model keys not filled: {not_filled}")
+        raise NucleoforgeError(f"convert_keras_h5: model keys not filled: {not_filled}")
     return state
 
 
@@ -265,7 +266,7 @@ def resolve_pretrained(name: str, cache_dir: str | Path | None = None) -> Path:
     ``spliceai/<name>``, so later loads work offline and without the wheel.
     """
     if name not in PRETRAINED_NAMES:
-        raise ValueError(f"unknown pretrained SpliceAI name {name!r}; expected one of {sorted(PRETRAINED_NAMES)}")
+        raise NucleoforgeError(f"unknown pretrained SpliceAI name {name!r}; expected one of {sorted(PRETRAINED_NAMES)}")
     target = Path(cache_dir or default_cache_dir(create=False)) / "spliceai" / name
     if (target / "model.safetensors").is_file() and (target / "config.json").is_file():
         return target

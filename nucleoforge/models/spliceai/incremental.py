@@ -39,6 +39,8 @@ import torch.nn.functional as F
 
 from .configuration_spliceai import SpliceAIConfig
 
+from nucleoforge.errors import NucleoforgeError
+
 __all__ = ["ReferenceActivations", "activation_bytes", "reference_pass", "substitution_probabilities"]
 
 
@@ -73,7 +75,7 @@ def activation_bytes(config: SpliceAIConfig, window: int, *, bytes_per_value: in
 
 def _check(model) -> None:
     if model.training:
-        raise ValueError("incremental SpliceAI predictions need eval mode (they fold BatchNorm running statistics)")
+        raise NucleoforgeError("incremental SpliceAI predictions need eval mode (they fold BatchNorm running statistics)")
 
 
 def reference_pass(model, x: torch.Tensor, *, calibrated: bool = False) -> ReferenceActivations:
@@ -137,7 +139,7 @@ def substitution_probabilities(
     centers = centers.to(ref.trunk[0].device, torch.long)
     windows = windows.to(ref.trunk[0].device, torch.long)
     if len(centers) and (int(centers.min()) - distance < flank or int(centers.max()) + distance >= ref.window - flank):
-        raise ValueError(f"substitution outputs ±{distance} must lie in the windows' outputs [{flank}, {ref.window - flank})")
+        raise NucleoforgeError(f"substitution outputs ±{distance} must lie in the windows' outputs [{flank}, {ref.window - flank})")
     net = model._fused_network()
     inplace = not torch.is_grad_enabled()
     dtype = ref.trunk[0].dtype

@@ -30,6 +30,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from nucleoforge import registry
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.tokenization import IGNORE_INDEX
 
 from .configuration_spliceai import SpliceAIConfig
@@ -287,12 +288,12 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
     # -- forward -----------------------------------------------------------------------------
     def _check_input(self, input: torch.Tensor) -> None:
         if input.dim() != 3 or input.shape[-1] != self.config.input_channels:
-            raise ValueError(
+            raise NucleoforgeError(
                 f"SpliceAI input must be one-hot (batch, length, {self.config.input_channels}), "
                 f"got shape {tuple(input.shape)}"
             )
         if input.shape[1] <= self.config.context:
-            raise ValueError(
+            raise NucleoforgeError(
                 f"SpliceAI input of length {input.shape[1]} is too short: it must hold the "
                 f"{self.config.context}-nt context ({self.config.flank} each side) plus at least 1 position"
             )
@@ -303,7 +304,7 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
             return None
         temperatures = self.config.calibration_temperatures
         if temperatures is None:
-            raise ValueError(
+            raise NucleoforgeError(
                 f"this SpliceAI model ({self.name_or_path or 'unsaved'}) is not calibrated: its config has no "
                 "calibration_temperatures; fit them with `nucleoforge calibrate-splice --data DIR --model MODEL_DIR`"
             )
@@ -418,7 +419,7 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
         if use_fused is None:
             use_fused = not self.training
         if use_fused and self.training:
-            raise ValueError("use_fused=True needs eval mode (it folds BatchNorm running statistics)")
+            raise NucleoforgeError("use_fused=True needs eval mode (it folds BatchNorm running statistics)")
         logits = self._member_logits_fused(x) if use_fused else self._member_logits_modular(x)
         member_logits = logits.transpose(2, 3)  # (B, M, L, labels)
         probabilities, member_probs = member_probabilities(member_logits, temperatures)

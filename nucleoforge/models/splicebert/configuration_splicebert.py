@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.models.bert.configuration_bert import NucleotideBertConfig
 from nucleoforge.registry import family
 
@@ -22,7 +23,7 @@ class SpliceBertConfig(NucleotideBertConfig):
 
     def __init__(self, variant: str = "splicebert", **kwargs: Any) -> None:
         if variant not in SPLICEBERT_VARIANTS:
-            raise ValueError(f"unknown SpliceBERT variant {variant!r}; expected one of {sorted(SPLICEBERT_VARIANTS)}")
+            raise NucleoforgeError(f"unknown SpliceBERT variant {variant!r}; expected one of {sorted(SPLICEBERT_VARIANTS)}")
         self.variant = variant
         defaults = dict(
             vocab_size=10, k=1, hidden_size=512, num_hidden_layers=6, num_attention_heads=16,

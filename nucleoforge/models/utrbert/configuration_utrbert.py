@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nucleoforge.errors import NucleoforgeError
 from nucleoforge.models.bert.configuration_bert import NucleotideBertConfig
 from nucleoforge.registry import family
 
@@ -22,7 +23,7 @@ class UtrBertConfig(NucleotideBertConfig):
 
     def __init__(self, k: int = 3, **kwargs: Any) -> None:
         if k not in UTRBERT_KS:
-            raise ValueError(f"3UTRBERT k must be one of {UTRBERT_KS}, got {k!r}")
+            raise NucleoforgeError(f"3UTRBERT k must be one of {UTRBERT_KS}, got {k!r}")
         defaults = dict(
             vocab_size=4**k + 5, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
             intermediate_size=3072, hidden_act="gelu", max_position_embeddings=family("utrbert").positions(), layer_norm_eps=1e-12,
@@ -30,5 +31,5 @@ class UtrBertConfig(NucleotideBertConfig):
         )  # fmt: skip
         merged = {**defaults, **kwargs}
         if merged["vocab_size"] != 4**k + 5:
-            raise ValueError(f"a {k}-mer 3UTRBERT has vocab_size {4**k + 5}, got {merged['vocab_size']}")
+            raise NucleoforgeError(f"a {k}-mer 3UTRBERT has vocab_size {4**k + 5}, got {merged['vocab_size']}")
         super().__init__(k=k, **merged)
