@@ -27,6 +27,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from nucleoforge import registry
 from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.outputs import OutputFolder, prepare_output_folder
+from nucleoforge.training.arguments import training_arguments
 from nucleoforge.tokenization import IGNORE_INDEX
 from nucleoforge.training.collators import (
     MaskingCollator,
@@ -285,29 +286,6 @@ def replace_at_first_checkpoint(trainer: Trainer, out: OutputFolder) -> Trainer:
     if out.staged:
         trainer.add_callback(ReplaceAtFirstCheckpoint(trainer, out))
     return trainer
-
-
-def training_arguments(output_dir: str | os.PathLike, **overrides: Any) -> TrainingArguments:
-    """``TrainingArguments`` with nucleoforge defaults: no external loggers, bf16 on capable GPUs,
-    per-rank sharding of streaming data (``dispatch_batches=False``), metrics batch by batch."""
-    cuda = torch.cuda.is_available()
-    defaults: dict[str, Any] = dict(
-        output_dir=str(output_dir),
-        report_to="none",
-        bf16=bool(cuda and torch.cuda.is_bf16_supported()),
-        use_cpu=not cuda,
-        ddp_backend="gloo" if not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
-        accelerator_config={"dispatch_batches": False},
-        batch_eval_metrics=True,
-        remove_unused_columns=False,
-        label_names=["labels"],
-        save_total_limit=2,
-        logging_first_step=True,
-        ddp_find_unused_parameters=False,
-        dataloader_pin_memory=cuda,
-    )
-    defaults.update(overrides)
-    return TrainingArguments(**defaults)
 
 
 def build_trainer(
