@@ -78,7 +78,8 @@ def main() -> None:
     from nucleoforge.io.genome import Genome, place_subsequence_records
     from nucleoforge.io.vcf import read_hisat2_snps, write_vcf
     from nucleoforge.models.spliceai import SpliceAIModel
-    from nucleoforge.splicing.scoring import VariantScorer, score_vcf
+    from nucleoforge.splicing.scoring import VariantScorer
+    from nucleoforge.splicing.scoring_vcf import score_vcf
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="nf-bench-variants-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -126,20 +127,16 @@ def main() -> None:
                 "full_alt_identical": full_out.read_bytes() == ours_out.read_bytes()}
     warm = None
     if args.cache:
-        from nucleoforge.io.score_cache import ScoreCache
-        from nucleoforge.splicing.scoring import cache_setting
-
         cache_file = work / "bench-cache.sqlite"
         cache_file.unlink(missing_ok=True)
         timings = {}
         for run in ("cold", "warm"):
-            cached = VariantScorer(model, genome, genes, **common)
-            cached.cache = ScoreCache(cache_file, cache_setting(cached))
+            cached = VariantScorer(model, genome, genes, cache=cache_file, **common)
             out = work / f"cache_{run}.vcf"
             t0 = time.perf_counter()
             score_vcf(cached, str(vcf_in), str(out), progress=False)
             timings[run] = (time.perf_counter() - t0, cached.cache.hits, cached.cache.lookups)
-            cached.cache.close()
+            cached.close()
             rows.append((f"nucleoforge cache {run}", len(variants), summary.scored, timings[run][0], 0.0))
         body = [[ln for ln in open(work / f"cache_{r}.vcf") if not ln.startswith("##nucleoforge_provenance")]
                 for r in ("cold", "warm")]  # fmt: skip

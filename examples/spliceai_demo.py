@@ -37,7 +37,8 @@ def main() -> None:
     from nucleoforge.io.genome import Genome, cache_dir, place_subsequence_records
     from nucleoforge.io.vcf import read_hisat2_snps, write_vcf
     from nucleoforge.models.spliceai import SpliceAIModel
-    from nucleoforge.splicing.scoring import VariantScorer, score_vcf
+    from nucleoforge.splicing.scoring import VariantScorer
+    from nucleoforge.splicing.scoring_vcf import score_vcf
     from nucleoforge.pipelines.splice_site import SpliceSitePipeline
     from nucleoforge.splicing.plots import plot_tracks
 

@@ -63,6 +63,17 @@ def spliceai_pretrained(name: str = "spliceai-10k"):
     return model.eval()
 
 
+@pytest.fixture()
+def one_thread():
+    """torch on one thread for the test (training runs deterministic and light on a shared
+    machine); the count before it is restored after. Use with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def chr22_block() -> str:
     """The bundled 1 Mb of GRCh37 chr22 (base 0 = chr22:20,000,001)."""

@@ -168,7 +168,7 @@ def test_size_line_before_training(tmp_path, tfbs_csv):
 def test_train_splice_size_line():
     """Item 5: train-splice's line, for the default SpliceAI-10k member, SpliceAI-400 and a fresh token head."""
     from nucleoforge.cli.splice_train import _size_line
-    from nucleoforge.training.pretrain import parse_config_overrides
+    from nucleoforge.cli.config_options import parse_config_overrides
 
     assert _size_line(None, {}, None, None) == "model: spliceai, 697 k parameters, checkpoints ~8.4 MB each"
     assert _size_line(400, {}, None, "") is None  # an init that is no folder: train_splice reports it

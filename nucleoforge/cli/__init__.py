@@ -30,7 +30,7 @@ from nucleoforge.cli import splice_calibrate  # noqa: E402,F401  (calibrate-spli
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: the app inside the one error boundary (:mod:`nucleoforge.cli.boundary`).
 
-    A user error prints one ``error: …`` line and exits with status 2, an unexpected failure
-    exits with 1 (``--debug`` prints its traceback).
+    A user error prints one ``error: …`` line and exits with status 2, an internal error (a bug
+    or an environment failure) exits with 1 (``--debug`` prints its traceback).
     """
     raise SystemExit(boundary.run(argv))

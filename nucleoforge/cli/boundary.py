@@ -2,14 +2,15 @@
 
 :func:`run` executes the typer app (``standalone_mode=False``) inside one ``try``:
 
-* a **user error** — a missing, unreadable or non-UTF-8 input, a duplicate FASTA record, a
-  model folder of the wrong type, an unwritable output, a bad option (:data:`USER_ERRORS`:
-  ``ValueError`` and its subclasses such as ``CheckpointError``/``ConversionError``/
-  ``UnicodeDecodeError``, ``FileNotFoundError``, ``IsADirectoryError``, ``NotADirectoryError``,
-  ``PermissionError``, and click's usage errors) — prints one line ``error: <message>`` on
-  stderr and exits with status 2;
-* anything else is a bug or an environment failure: one line ``error: unexpected failure:
-  <type>: <message> (run with --debug for the traceback)``, exit status 1;
+* a **user error** prints one line ``error: <message>`` on stderr and exits with status 2. It is
+  one of (:func:`is_user_error`): a :class:`~nucleoforge.errors.NucleoforgeError` (what the library
+  raises for a bad input, option or model folder), click's usage errors (an unknown option,
+  ``typer.BadParameter``), or an ``OSError`` about a path the user gave — a missing, unreadable or
+  unwritable input or output named on the command line (or a file inside / beside it, such as
+  an output's temporary file), or a full disk;
+* anything else — a bare ``ValueError``/``KeyError``/``TypeError`` included — is a bug or an
+  environment failure, an **internal error**: one line ``error: internal error: <type>:
+  <message> (run with --debug for the traceback)``, exit status 1;
 * ``--debug`` (before the command, or ``NUCLEOFORGE_DEBUG=1``) prints the traceback too.
 
 ``-q/--quiet`` before the command (and each command's own ``-q/--quiet``) silences every
@@ -21,6 +22,7 @@ Nothing heavy is imported here (``nucleoforge --help`` must stay instant).
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -30,6 +32,7 @@ from typing import Any, Optional
 import typer
 
 from nucleoforge.cli.app import app
+from nucleoforge.errors import NucleoforgeError
 
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click import exceptions as _click_exceptions
@@ -43,19 +46,19 @@ UsageError = _click_exceptions.UsageError
 NoArgsIsHelpError = getattr(_click_exceptions, "NoArgsIsHelpError", ())
 
 __all__ = [
-    "USER_ERRORS", "run", "set_quiet", "is_quiet", "debug_enabled", "check_device", "describe", "model_type_choices",
+    "USER_ERRORS", "is_user_error", "run", "set_quiet", "is_quiet", "debug_enabled", "check_device", "describe", "model_type_choices",
     "check_model_type", "check_model_name",
 ]  # fmt: skip
 
-#: exception types that are the user's to fix: one ``error:`` line and exit status 2
+#: exception types that are always the user's to fix: one ``error:`` line and exit status 2 (an
+#: ``OSError`` is too when it is about a path the user gave: :func:`is_user_error`)
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    ValueError,  # includes UnicodeDecodeError, CheckpointError, ConversionError
-    FileNotFoundError,
-    IsADirectoryError,
-    NotADirectoryError,
-    PermissionError,
-    UsageError,  # typer's (click's) usage errors, typer.BadParameter included
+    NucleoforgeError,  # the library's user errors (CheckpointError, ConversionError... are subclasses)
+    ClickException,  # typer's (click's) usage errors, typer.BadParameter included
 )
+
+#: errno values that are the user's to fix whatever the file: a full disk or quota
+_DISK_FULL = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT") if hasattr(errno, name))
 
 _state: dict[str, Any] = {"debug": False, "quiet": False}
 _QUIET_ENV = {"TQDM_DISABLE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
@@ -226,8 +229,53 @@ def describe(exc: BaseException) -> str:
     return " ".join(text.split())  # one line
 
 
-def _is_user_error(exc: BaseException) -> bool:
-    return isinstance(exc, USER_ERRORS) and not isinstance(exc, (UnicodeEncodeError,))
+def _argument_paths(args: Sequence[str]) -> list[str]:
+    """Absolute forms of every command-line token that could name a path (``--opt=value`` too)."""
+    paths = []
+    for arg in args:
+        if arg.startswith("-") and "=" in arg:
+            arg = arg.split("=", 1)[1]
+        elif arg.startswith("-") and arg != "-":
+            continue
+        if arg and arg != "-":
+            paths.append(os.path.abspath(os.path.expanduser(arg)))
+    return paths
+
+
+def _about_user_path(filename: object, given: Sequence[str]) -> bool:
+    """Whether ``filename`` is a path the user gave, a file inside one (a folder argument), a file
+    beside one whose name starts with it (``OUT.tmpXXXX``, ``OUT.manifest.json``, ``PREFIX.donor.bedGraph``),
+    or a folder above one (an output's missing parent)."""
+    if not isinstance(filename, (str, bytes, os.PathLike)):
+        return False
+    path = os.path.abspath(os.fsdecode(filename))
+    for user in given:
+        if path == user or path.startswith(user.rstrip(os.sep) + os.sep) or user.startswith(path.rstrip(os.sep) + os.sep):
+            return True
+        if os.path.dirname(path) == os.path.dirname(user) and os.path.basename(path).startswith(os.path.basename(user)):
+            return True
+    return False
+
+
+def is_user_error(exc: BaseException, args: Sequence[str] = ()) -> bool:
+    """Whether ``exc`` is the user's to fix (exit status 2): a :data:`USER_ERRORS` instance, or an
+    ``OSError`` about a path among ``args`` (the command line; see :func:`_about_user_path`) or
+    about a full disk. Any other exception is an internal error (exit status 1).
+
+    >>> is_user_error(NucleoforgeError("x.vcf:3: bad line")), is_user_error(ValueError("a bug"))
+    (True, False)
+    >>> missing = FileNotFoundError(2, "No such file or directory", "data/x.fa")
+    >>> is_user_error(missing, ["splice", "--fasta", "data/x.fa"]), is_user_error(missing, ["splice", "ACGT"])
+    (True, False)
+    """
+    if isinstance(exc, USER_ERRORS):
+        return True
+    if isinstance(exc, OSError):
+        if exc.errno in _DISK_FULL:
+            return True
+        given = _argument_paths(args)
+        return any(_about_user_path(name, given) for name in (exc.filename, exc.filename2) if name is not None)
+    return False
 
 
 def run(argv: Optional[Sequence[str]] = None) -> int:
@@ -243,20 +291,20 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     except typer.Abort as exc:
         cause = exc.__cause__ or exc.__context__
-        return _report(cause) if cause is not None else _report(exc, "aborted")
+        return _report(cause, args) if cause is not None else _report(exc, args, "aborted")
     except Exception as exc:  # noqa: BLE001 (the boundary)
-        return _report(exc)
+        return _report(exc, args)
     finally:
         _reset()
 
 
-def _report(exc: BaseException, text: Optional[str] = None) -> int:
+def _report(exc: BaseException, args: Sequence[str], text: Optional[str] = None) -> int:
     debug = debug_enabled()
     if debug:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-    if text is None and _is_user_error(exc):
+    if text is None and is_user_error(exc, args):
         print(f"error: {describe(exc)}", file=sys.stderr)
         return 2
-    msg = text or f"unexpected failure: {type(exc).__name__}: {describe(exc)}"
+    msg = text or f"internal error: {type(exc).__name__}: {describe(exc)}"
     print(f"error: {msg}" + ("" if debug else " (run with --debug for the traceback)"), file=sys.stderr)
     return 1

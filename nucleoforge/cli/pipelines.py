@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
@@ -46,38 +45,6 @@ def _make_pipeline(cls_path: str, model_dir: Path, device: Optional[str]) -> Any
     return cls(model=model, tokenizer=tokenizer, device=torch.device(_device(device)))
 
 
-def read_sequences(path: Path) -> Iterator[tuple[str, str]]:
-    """``(name, sequence)`` pairs from a FASTA (plain/gzip) or Stockholm (``# STOCKHOLM``) file."""
-    from nucleoforge.io.fasta import open_text, read_fasta
-
-    if not path.is_file():
-        raise typer.BadParameter(f"input file not found: {path}", param_hint="--input")
-    with open_text(path) as fh:
-        first = fh.readline()
-    if first.startswith("# STOCKHOLM"):
-        from nucleoforge.io.stockholm import read_stockholm
-
-        for record in read_stockholm(path):
-            yield record.name, record.sequence
-    else:
-        for rec in read_fasta(path):
-            yield rec.name, rec.sequence
-
-
-def _count(path: Path) -> Optional[int]:
-    """Number of sequences (a quick scan for the progress bar), or None if unknown."""
-    try:
-        from nucleoforge.io.fasta import open_text
-
-        with open_text(path) as fh:
-            first = fh.readline()
-            if first.startswith("# STOCKHOLM"):
-                return None
-            return (first.startswith(">")) + sum(1 for line in fh if line.startswith(">"))
-    except OSError:
-        return None
-
-
 def _quiet(quiet: bool) -> None:
     if quiet:
         set_quiet()  # every progress bar (weight loading included) and warning, until the command ends
@@ -109,14 +76,16 @@ def fill_mask(
     if not sequences and input is None:
         raise typer.BadParameter("give sequences as arguments or --input FILE")
     from nucleoforge.io.outputs import atomic_output, check_paths
+    from nucleoforge.io.sequences import open_sequences
 
     check_paths({"--input": input}, {"--output": output})  # before the model loads and the output opens
     pipe = _make_pipeline("nucleoforge.pipelines.fill_mask.NucleotideFillMaskPipeline", model, device)
     items: list[Any] = [(f"seq{i + 1}", s) for i, s in enumerate(sequences or [])]
-    source = iter(items) if input is None else read_sequences(input)
-    results = pipe.iter_results(source, candidates=candidates, top_k=top_k, combine=combine, window=window, stride=stride,
-                                batch_size=batch_size, progress=output is not None and input is not None and not is_quiet(),
-                                total=_count(input) if input else None)
+    source = None if input is None else open_sequences(input)  # format and record count: one pass over the bytes
+    results = pipe.iter_results(iter(items if source is None else source), candidates=candidates, top_k=top_k,
+                                combine=combine, window=window, stride=stride, batch_size=batch_size,
+                                progress=output is not None and input is not None and not is_quiet(),
+                                total=None if source is None else source.count)
     if output is not None:
         from nucleoforge.io.tables import write_fill_mask_tsv
 
@@ -169,19 +138,23 @@ def embed(
     """Write per-sequence (pooled) or per-nucleotide embeddings, streaming."""
     _quiet(quiet)
     from nucleoforge.io.outputs import atomic_path, check_paths
+    from nucleoforge.io.sequences import open_sequences
     from nucleoforge.io.tables import embedding_format, open_embedding_writer
+
+    from nucleoforge.errors import NucleoforgeError
 
     try:
         kind = embedding_format(output)
-    except ValueError as exc:
+    except NucleoforgeError as exc:  # the library names the file; the option is the command line's
         raise typer.BadParameter(str(exc), param_hint="--output") from exc
     check_paths({"--input": input}, {"--output": output})  # before the model loads and the output opens
     pipe = _make_pipeline("nucleoforge.pipelines.feature_extraction.NucleotideEmbeddingPipeline", model, device)
     n = 0
+    source = open_sequences(input)  # format and record count: one pass over the bytes
     # Written beside -o and renamed when every sequence is done: a failure leaves -o as it was.
     with atomic_path(output) as tmp, open_embedding_writer(tmp, rows_per_group, format=kind) as writer:
-        for res in pipe.iter_results(read_sequences(input), layer=layer, pool=pool, window=window, stride=stride,
-                                     batch_size=batch_size, progress=progress and not is_quiet(), total=_count(input)):
+        for res in pipe.iter_results(iter(source), layer=layer, pool=pool, window=window, stride=stride,
+                                     batch_size=batch_size, progress=progress and not is_quiet(), total=source.count):
             writer.write(res["name"], res["embedding"], res["length"])
             n += 1
             dim = res["embedding"].shape

@@ -118,7 +118,8 @@ def train_splice(
 
     if not torch.cuda.is_available():
         reuse_freed_cpu_memory()  # large activations are reused, not page-faulted again every step
-    from nucleoforge.training.pretrain import exit_distributed, parse_config_overrides
+    from nucleoforge.cli.config_options import parse_config_overrides
+    from nucleoforge.training.pretrain import exit_distributed
 
     overrides = parse_config_overrides(config)
     if not quiet and int(os.environ.get("RANK", "0")) == 0:

@@ -22,6 +22,8 @@ _ALLOW_MISMATCH_HELP = ("go on (with one warning) when the reference, annotation
 
 
 def _check_calibrated(model, name: str) -> None:
+    from nucleoforge.errors import NucleoforgeError
+
     if model.config.calibration_temperatures is None:
         raise NucleoforgeError(f"--calibrated: the model {name} has no calibration temperatures; "
                          f"fit them first with `nucleoforge calibrate-splice --data DIR --model {name}`")
@@ -56,30 +58,6 @@ def _setup_logging(quiet: bool) -> None:
     logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
-def _iter_inputs(sequence: Optional[str], fasta: Optional[Path], regions: Optional[list[str]],
-                 reference: Optional[Path], strand: str, flank: int):
-    """Pipeline inputs (dicts) for a sequence string, every FASTA record, or genome regions."""
-    if sequence is not None:
-        yield {"sequence": sequence.strip().upper(), "name": "sequence", "strand": strand}
-    elif fasta is not None:
-        from nucleoforge.io.fasta import read_fasta
-
-        for rec in read_fasta(fasta, uppercase=True):
-            yield {"sequence": rec.sequence, "name": rec.name, "strand": strand}
-    else:
-        from nucleoforge.io.genome import Genome, parse_region
-
-        genome = Genome(reference)
-        for text in regions or []:
-            r = parse_region(text)
-            chrom = genome.resolve(r.chrom)
-            if r.end > genome.lengths[chrom]:
-                raise typer.BadParameter(f"region {text} ends after {chrom} (length {genome.lengths[chrom]:,})")
-            # The real flanking sequence is the model's context (N only beyond the chromosome ends).
-            yield {"sequence": genome.fetch_padded(chrom, r.start - flank, r.end + flank).upper(), "name": text,
-                   "chrom": r.chrom, "start": r.start, "strand": r.strand, "context": (flank, flank)}
-
-
 @app.command("splice")
 def splice(
     sequence: Optional[str] = typer.Argument(None, help="a sequence string (A/C/G/T/N), or omit and use --fasta/--region"),
@@ -104,11 +82,10 @@ def splice(
     Ends are padded with N; minus-strand inputs are reverse-complemented in and flipped
     back out, so rows always follow the forward coordinates.
     """
-    from contextlib import ExitStack
-
-    from nucleoforge.io.outputs import atomic_output, check_paths
-    from nucleoforge.io.tables import bedgraph_paths, write_bedgraph, write_splice_tsv
-    from nucleoforge.pipelines.splice_site import SpliceSitePipeline, SpliceSitePrediction
+    from nucleoforge.io.outputs import check_paths
+    from nucleoforge.io.tables import bedgraph_paths
+    from nucleoforge.pipelines.splice_site import SpliceSitePipeline
+    from nucleoforge.splicing.predict import splice_inputs, write_splice_predictions
 
     _setup_logging(quiet)
     quiet = is_quiet()
@@ -132,17 +109,10 @@ def splice(
                                    "each followed by its sequence")
     model = _load_model(model_name, device, calibrated)
     pipe = SpliceSitePipeline(model=model, device=device or next(model.parameters()).device)
-    first: SpliceSitePrediction | None = None
-    with ExitStack() as stack:  # files are written beside their targets and renamed when all inputs are done
-        out = stack.enter_context(atomic_output(output)) if output else sys.stdout
-        handles = {kind: stack.enter_context(atomic_output(path)) for kind, path in tracks.items()}
-        for n, item in enumerate(_iter_inputs(sequence, fasta, region, reference, strand, model.config.flank)):
-            pred = pipe(item, window_batch_size=batch_size, progress=not quiet, calibrated=calibrated)
-            write_splice_tsv(pred, out, min_score=min_score, header=n == 0)
-            if handles:
-                write_bedgraph(pred, bedgraph, append=n > 0, handles=handles)
-            if first is None:
-                first = pred
+    inputs = splice_inputs(sequence=sequence, fasta=fasta, regions=region or (), reference=reference, strand=strand,
+                           flank=model.config.flank)
+    first = write_splice_predictions(pipe, inputs, output=output, bedgraph=bedgraph, min_score=min_score,
+                                     batch_size=batch_size, progress=not quiet, calibrated=calibrated)
     if plot and first is not None:
         from nucleoforge.splicing.plots import plot_tracks
 
@@ -209,7 +179,7 @@ def variants(
     counts every ALT allele (scored, outside genes, skipped per reason); a run in which no
     chromosome name is in the reference keeps its output but exits with status 2.
     """
-    from nucleoforge.splicing.scoring import allele_summary, check_chromosomes_matched, output_format_of, score_vcf
+    from nucleoforge.splicing.scoring_vcf import output_format_of
 
     _setup_logging(quiet)
     quiet = is_quiet()
@@ -233,7 +203,8 @@ def variants(
         raise typer.BadParameter(f"--transcripts {transcripts!r}: expected canonical or all")
     output_format = output_format_of(output_vcf, output_format)  # a bad --format: one error, before anything loads
     from nucleoforge.io.builds import check_build
-    from nucleoforge.splicing.sharding import ScoringSettings, build_scorers, close_scorers, score_vcf_sharded
+    from nucleoforge.splicing.scorer_settings import ScoringSettings
+    from nucleoforge.splicing.variants_run import run_variants
 
     settings = ScoringSettings(reference=str(reference), annotation=annotation, model=model_name, distance=distance,
                                mask=bool(mask), batch_size=batch_size, chunk_size=chunk_size, calibrated=calibrated,
@@ -243,33 +214,11 @@ def variants(
                                output_format=output_format)  # fmt: skip
     check_build(reference, annotation, vcf=input_vcf, allow=allow_build_mismatch)  # one build, before the model loads
     model = _load_model(model_name, device, calibrated)  # a wrong folder or missing temperatures: one error, now
-    scorer, tx_scorer = build_scorers(settings, model=model)
     if workers > 1 or ray_address:
-        close_scorers(scorer)
-        del model, scorer, tx_scorer
-        total = score_vcf_sharded(settings, input_vcf, output_vcf, workers=workers, shard_size=shard_size, resume=resume,
-                                  progress=not quiet, ray_address=ray_address)  # fmt: skip
-        kind = f"{total['workers']} Ray actors ({total['retried']} actor restart(s))" if ray_address else \
-            f"{workers} workers ({total['retried']} pool restart(s))"
-        head = f"{total['records']} records written, {total['scored']} scored in {total['shards']} shards by {kind}"
-        tail = f"; alleles by source: {json.dumps(total['sources'])}" if precomputed or cache else ""
-        # nothing could be scored because no chromosome name is the reference's: exit 2 (the output keeps the records)
-        check_chromosomes_matched(total["summary"], str(reference), input_vcf, output_vcf)
-        typer.echo(f"{head}; {allele_summary(total['summary'])}{tail}", err=True)
-        return
-    try:
-        summary = score_vcf(scorer, input_vcf, output_vcf, resume=resume, chunk_size=chunk_size,
-                            progress=not quiet and output_vcf != "-", transcripts=tx_scorer, output_format=output_format,
-                            check_chromosomes=False)  # fmt: skip
-    finally:
-        close_scorers(scorer)
-    tail = (f"; cache {cache}: {scorer.cache.hits} of {scorer.cache.lookups} alleles found, {scorer.cache.stored} added"
-            if scorer.cache is not None else "")
-    if precomputed or cache is not None:
-        tail += f"; alleles by source: {json.dumps(summary.sources)}"
-    check_chromosomes_matched(summary, scorer.genome, input_vcf, output_vcf)  # as above
-    head = f"{summary.records} records written ({summary.resumed} kept from a previous run), {summary.scored} scored"
-    typer.echo(f"{head}; {allele_summary(summary)}{tail}", err=True)
+        model = None  # checked: every worker loads its own
+    result = run_variants(settings, input_vcf, output_vcf, model=model, resume=resume, workers=workers,
+                          shard_size=shard_size, ray_address=ray_address, progress=not quiet)
+    typer.echo(result.line, err=True)
 
 
 @app.command("evaluate-splice")
@@ -308,9 +257,9 @@ def evaluate_splice(
         if reference is not None or region or gene or output is not None:
             raise typer.BadParameter("--data scores a dataset split; it cannot be combined with --reference, --region, --gene or --output")
         from nucleoforge.splicing.split_evaluation import evaluate_split, load_splice_model
-        from nucleoforge.splicing.training import open_dataset
+        from nucleoforge.io.splice_h5 import read_splice_dataset
 
-        open_dataset(data).file(split)  # the data first: one error naming the folder before any model loads
+        read_splice_dataset(data).file(split)  # the data first: one error naming the folder before any model loads
         check_device(device)
         model, tokenizer = load_splice_model(model_name)
         if calibrated and tokenizer is None:

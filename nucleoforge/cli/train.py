@@ -11,6 +11,7 @@ import typer
 
 from nucleoforge.cli.app import app
 from nucleoforge.cli.boundary import check_model_name, check_model_type, is_quiet, model_type_choices, set_quiet
+from nucleoforge.cli.config_options import parse_config_overrides
 
 _CONFIG_HELP = "config override: key=value[,key=value…], a JSON object or a JSON file (repeatable)"
 #: what --model-type accepts and lists: the registry's BERT-family model types
@@ -77,7 +78,6 @@ def pretrain(
     check_model_type(model_type, _MODEL_TYPES)
     check_model_name(model)
     _threads(threads)
-    from nucleoforge.training.pretrain import parse_config_overrides
     from nucleoforge.training.pretrain import pretrain as run
 
     overrides = parse_config_overrides(config)
@@ -138,7 +138,6 @@ def finetune(
     check_model_name(model)
     _threads(threads)
     from nucleoforge.training.finetune import finetune as run
-    from nucleoforge.training.pretrain import parse_config_overrides
 
     metrics = run(
         train, output, task=task, problem_type=problem_type, eval=eval_file, test=test, model=model,

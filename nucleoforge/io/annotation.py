@@ -18,9 +18,9 @@ SpliceAI table columns: ``#NAME CHROM STRAND TX_START TX_END EXON_START EXON_END
 ([299], [149])
 
 GTF/GFF3 files: transcripts are built from ``exon`` lines grouped by (chromosome, strand, transcript
-ID), so nothing is merged across chromosomes or strands. A malformed exon line raises
+ID), so nothing is merged across chromosomes or strands (reading the lines: :mod:`nucleoforge.io.gff`). A malformed exon line raises
 :class:`~nucleoforge.errors.NucleoforgeError` naming ``file:line``; what is skipped or split is
-counted in :attr:`GeneTable.warnings` (kinds: :data:`WARNING_KINDS`, rules: :func:`_assemble`)
+counted in :attr:`GeneTable.warnings` (kinds: :data:`~nucleoforge.io.gff.WARNING_KINDS`, rules: :func:`_assemble`)
 and logged once per kind, naming the first place. A file that leaves no transcript is an error.
 """
 
@@ -36,10 +36,19 @@ from typing import IO, Iterator, Optional
 
 import numpy as np
 
-from nucleoforge.errors import NucleoforgeError
+from nucleoforge.errors import MissingPathError, NucleoforgeError
 from nucleoforge.io.genome import normalise_chrom
+from nucleoforge.io.gff import (
+    NO_STRAND,
+    AnnotationWarning,
+    Findings,
+    Transcripts,
+    looks_like_gtf,
+    read_gff3_transcripts,
+    read_gtf_transcripts,
+)
 
-__all__ = ["AnnotationWarning", "Gene", "GeneTable", "WARNING_KINDS", "spliceai_annotation_path"]
+__all__ = ["Gene", "GeneTable", "spliceai_annotation_path"]
 
 _log = logging.getLogger(__name__)
 
@@ -65,7 +74,7 @@ def spliceai_annotation_path(name: str) -> Path:
         path = Path(root) / "annotations" / f"{name}.txt"
         if path.exists():
             return path
-    raise FileNotFoundError(
+    raise MissingPathError(
         f"annotation {name!r} comes from the 'spliceai' wheel, which is not installed: "
         "pip install --no-deps spliceai==1.3.1 (or pass a table path)"
     )
@@ -117,7 +126,7 @@ class GeneTable:
 
     genes: list[Gene]
     source: str = "<table>"
-    warnings: tuple["AnnotationWarning", ...] = ()
+    warnings: tuple[AnnotationWarning, ...] = ()
     _by_chrom: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -141,7 +150,7 @@ class GeneTable:
 
     @property
     def warning_counts(self) -> dict[str, int]:
-        """``{kind: count}`` of :attr:`warnings` (kinds: :data:`WARNING_KINDS`)."""
+        """``{kind: count}`` of :attr:`warnings` (kinds: :data:`~nucleoforge.io.gff.WARNING_KINDS`)."""
         return {w.kind: w.count for w in self.warnings}
 
     @property
@@ -183,9 +192,9 @@ class GeneTable:
             source = spliceai_annotation_path(str(source))
         path = Path(source)
         if not path.exists():
-            raise FileNotFoundError(f"annotation file not found: {path} (use grch37, grch38 or a table path)")
+            raise MissingPathError(f"annotation file not found: {path} (use grch37, grch38 or a table path)")
         name = path.name.lower()
-        if name.endswith((".gtf", ".gtf.gz")) or (name.endswith((".gff", ".gff.gz")) and _looks_like_gtf(path)):
+        if name.endswith((".gtf", ".gtf.gz")) or (name.endswith((".gff", ".gff.gz")) and looks_like_gtf(path)):
             return cls.read_gtf(path, transcripts)
         if name.endswith((".gff", ".gff.gz", ".gff3", ".gff3.gz")):
             return cls.read_gff3(path, transcripts)
@@ -233,41 +242,8 @@ class GeneTable:
         other than ``+ - . ?``) raises :class:`NucleoforgeError` naming ``file:line``, and so
         does a file without ``exon`` lines. A UTF-8 byte order mark and CRLF line ends are
         accepted."""
-        from nucleoforge.io.fasta import open_text
-
-        tx: dict[tuple[str, str, str], dict] = {}
-        other_types: set[str] = set()
-        with open_text(path) as fh:
-            for lineno, line in enumerate(fh, 1):
-                if lineno == 1:
-                    line = line.lstrip("\ufeff")
-                if line.startswith("#") or not line.strip():
-                    continue
-                cols = line.rstrip("\r\n").split("\t")
-                if len(cols) < 9:
-                    raise NucleoforgeError(f"{path}:{lineno}: expected 9 tab-separated GTF columns, got {len(cols)}")
-                if cols[2] != "exon":
-                    other_types.add(cols[2])
-                    continue
-                attrs = cols[8]
-                tid = _gtf_attr(attrs, "transcript_id")
-                if tid is None:
-                    raise NucleoforgeError(f"{path}:{lineno}: exon without transcript_id")
-                start, end = _exon_span(path, lineno, cols)
-                strand = cols[6] if cols[6] in _STRANDS else _exon_strand(path, lineno, cols[6])
-                entry = tx.get((cols[0], strand, tid))
-                if entry is None:
-                    gene_id = _gtf_attr(attrs, "gene_id") or tid
-                    entry = tx[(cols[0], strand, tid)] = {
-                        "exons": [], "canonical": False, "line": lineno,
-                        "gene": gene_id, "gene_name": _gtf_attr(attrs, "gene_name") or gene_id}
-                entry["exons"].append((start, end, lineno))
-                if any(f'tag "{t}"' in attrs for t in _CANONICAL_TAGS):
-                    entry["canonical"] = True
-        if not tx:
-            raise NucleoforgeError(f"{path}: no 'exon' lines (feature types found: {_types(other_types)}); "
-                                   "transcripts are built from exon lines")
-        findings = _Findings(str(path))
+        tx = read_gtf_transcripts(path)
+        findings = Findings(str(path))
         genes = _assemble(tx, transcripts, findings)
         return cls._checked(genes, findings)
 
@@ -286,67 +262,13 @@ class GeneTable:
         requires every ``Parent`` to be defined, so such exons come from a cut or broken file;
         keeping them as genes of their own would add genes that the file does not declare. The
         other checks are those of :meth:`read_gtf`."""
-        from urllib.parse import unquote
-
-        from nucleoforge.io.fasta import open_text
-
-        exons: dict[str, list[tuple[str, str, int, int, int]]] = {}
-        features: dict[str, dict[str, str]] = {}  # ID -> attributes (+ "_type") of non-exon features
-        other_types: set[str] = set()
-        with open_text(path) as fh:
-            for lineno, line in enumerate(fh, 1):
-                if lineno == 1:
-                    line = line.lstrip("\ufeff")
-                if line.startswith("##FASTA"):
-                    break
-                if line.startswith("#") or not line.strip():
-                    continue
-                cols = line.rstrip("\r\n").split("\t")
-                if len(cols) < 9:
-                    raise NucleoforgeError(f"{path}:{lineno}: expected 9 tab-separated GFF3 columns, got {len(cols)}")
-                attrs = {}
-                for item in cols[8].strip().rstrip(";").split(";"):
-                    key, eq, value = item.strip().partition("=")
-                    if eq:
-                        attrs[key] = value
-                if cols[2] == "exon":
-                    parents = attrs.get("Parent")
-                    if not parents:
-                        raise NucleoforgeError(f"{path}:{lineno}: exon without a Parent attribute")
-                    span = _exon_span(path, lineno, cols)
-                    strand = cols[6] if cols[6] in _STRANDS else _exon_strand(path, lineno, cols[6])
-                    for parent in parents.split(","):
-                        exons.setdefault(unquote(parent), []).append((cols[0], strand, *span, lineno))
-                else:
-                    other_types.add(cols[2])
-                    if "ID" in attrs:
-                        features[unquote(attrs["ID"])] = {**attrs, "_type": cols[2]}
-        if not exons:
-            raise NucleoforgeError(f"{path}: no 'exon' features (feature types found: {_types(other_types)}); "
-                                   "transcripts are built from exon features")
-        findings = _Findings(str(path))
-        tx: dict[tuple[str, str, str], dict] = {}
-        for tid, rows in exons.items():
-            feature = features.get(tid)
-            if feature is None:
-                for *_, lineno in rows:
-                    findings.add("undefined_parent", f"Parent={tid} at {path}:{lineno}")
-                continue
-            gene_id = unquote(feature.get("Parent", "").split(",")[0]) or tid
-            gene = features.get(gene_id, {}) if gene_id != tid else feature
-            tags = unquote(feature.get("tag", "")).split(",")
-            for chrom, strand, s, e, lineno in rows:
-                entry = tx.get((chrom, strand, tid))
-                if entry is None:
-                    entry = tx[(chrom, strand, tid)] = {
-                        "exons": [], "canonical": any(t in tags for t in _CANONICAL_TAGS), "line": lineno,
-                        "gene": gene_id, "gene_name": unquote(gene.get("Name", "")) or gene_id}
-                entry["exons"].append((s, e, lineno))
+        findings = Findings(str(path))
+        tx = read_gff3_transcripts(path, findings)
         genes = _assemble(tx, transcripts, findings)
         return cls._checked(genes, findings)
 
     @classmethod
-    def _checked(cls, genes: list[Gene], findings: "_Findings") -> "GeneTable":
+    def _checked(cls, genes: list[Gene], findings: "Findings") -> "GeneTable":
         """The table, its warnings logged once each; an error when no transcript is left."""
         warnings = findings.warnings()
         if not genes:
@@ -356,96 +278,11 @@ class GeneTable:
         return cls(genes, findings.source, warnings)
 
 
-#: tags that make a transcript its gene's canonical one (GTF ``tag "…"``, GFF3 ``tag=…``)
-_CANONICAL_TAGS = ("Ensembl_canonical", "MANE_Select", "canonical")
-
-#: GTF/GFF3 strand values meaning "not known": ``.`` (not given) and ``?`` (unknown)
-_NO_STRAND = (".", "?")
-_STRANDS = frozenset(("+", "-", *_NO_STRAND))
-
-#: warning kinds of a GTF/GFF3 table, in report order: (noun counted, what was done)
-WARNING_KINDS: dict[str, tuple[str, str]] = {
-    "no_strand": ("transcript", "without a strand ('.' or '?'): skipped"),
-    "overlapping_exons": ("transcript", "with overlapping or touching exons: skipped"),
-    "undefined_parent": ("exon", "whose Parent is never defined: dropped"),
-    "reused_transcript_id": ("transcript ID",
-                             "used at more than one place (chromosome, strand): one transcript per place"),
-    "gene_at_several_places": ("gene ID", "at more than one place (chromosome, strand): one entry per place"),
-}
-
-
-@dataclass(frozen=True)
-class AnnotationWarning:
-    """One kind of problem met while reading a GTF/GFF3 (a key of :data:`WARNING_KINDS`), how
-    often it occurred, and where first.
-
-    >>> w = AnnotationWarning("no_strand", "a.gtf", 2, "t1 at a.gtf:5")
-    >>> w.message
-    "a.gtf: 2 transcripts without a strand ('.' or '?'): skipped; first: t1 at a.gtf:5"
-    """
-
-    kind: str
-    source: str
-    count: int
-    first: str  # the first occurrence, naming file:line
-
-    @property
-    def body(self) -> str:
-        """The message without the file name in front."""
-        noun, done = WARNING_KINDS[self.kind]
-        return f"{self.count} {noun}{'' if self.count == 1 else 's'} {done}; first: {self.first}"
-
-    @property
-    def message(self) -> str:
-        """One line: file, count, what was done, first place."""
-        return f"{self.source}: {self.body}"
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class _Findings:
-    """Counts of each warning kind while a table is read, with the first occurrence of each."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self._seen: dict[str, list] = {}  # kind -> [count, first]
-
-    def add(self, kind: str, where: str) -> None:
-        self._seen.setdefault(kind, [0, where])[0] += 1
-
-    def warnings(self) -> tuple[AnnotationWarning, ...]:
-        return tuple(AnnotationWarning(k, self.source, *self._seen[k]) for k in WARNING_KINDS if k in self._seen)
-
-
-def _exon_span(path: str | os.PathLike, lineno: int, cols: list[str]) -> tuple[int, int]:
-    """0-based half-open span of a GTF/GFF3 line (columns 4 and 5 are 1-based, inclusive)."""
-    try:
-        start, end = int(cols[3]), int(cols[4])
-    except ValueError:
-        raise NucleoforgeError(f"{path}:{lineno}: start/end are not integers: {cols[3]!r}, {cols[4]!r}") from None
-    if start < 1:
-        raise NucleoforgeError(f"{path}:{lineno}: start {start} is below 1 (positions are 1-based)")
-    if end < start:
-        raise NucleoforgeError(f"{path}:{lineno}: end {end} is before start {start}")
-    return start - 1, end
-
-
-def _exon_strand(path: str | os.PathLike, lineno: int, strand: str) -> str:
-    if strand in _STRANDS:
-        return strand
-    raise NucleoforgeError(f"{path}:{lineno}: strand must be +, -, . or ?, got {strand!r}")
-
-
-def _types(types: set[str]) -> str:
-    return ", ".join(sorted(types)) or "none"
-
-
 def _place(key: tuple[str, str, str], entry: dict, source: str) -> str:
     return f"{key[0]}:{key[1]} ({source}:{entry['line']})"
 
 
-def _assemble(tx: dict[tuple[str, str, str], dict], transcripts: str, findings: _Findings) -> list[Gene]:
+def _assemble(tx: Transcripts, transcripts: str, findings: Findings) -> list[Gene]:
     """Genes from ``{(chrom, strand, transcript_id): {"exons": [(start, end, line)], "canonical",
     "gene", "gene_name", "line"}}`` (``line``: the transcript's first exon line).
 
@@ -470,7 +307,7 @@ def _assemble(tx: dict[tuple[str, str, str], dict], transcripts: str, findings: 
     kept: dict[tuple[str, str, str], dict] = {}
     for key, entry in tx.items():
         chrom, strand, tid = key
-        if strand in _NO_STRAND:
+        if strand in NO_STRAND:
             findings.add("no_strand", f"{tid} at {src}:{entry['line']}")
             continue
         exons = sorted(entry["exons"])
@@ -501,7 +338,7 @@ def _assemble(tx: dict[tuple[str, str, str], dict], transcripts: str, findings: 
     return genes
 
 
-def _report_places(kept: dict[tuple[str, str, str], dict], ident, kind: str, source: str, findings: _Findings) -> None:
+def _report_places(kept: dict[tuple[str, str, str], dict], ident, kind: str, source: str, findings: Findings) -> None:
     """Count each ID (``ident(key, entry)``) found at more than one (chromosome, strand),
     naming its first two places."""
     places: dict[str, dict[tuple[str, str], tuple]] = {}
@@ -512,27 +349,3 @@ def _report_places(kept: dict[tuple[str, str, str], dict], ident, kind: str, sou
             (k1, e1), (k2, e2) = list(where.values())[:2]
             more = f" and {len(where) - 2} more" if len(where) > 2 else ""
             findings.add(kind, f"{name} at {_place(k1, e1, source)} and {_place(k2, e2, source)}{more}")
-
-
-def _looks_like_gtf(path: Path) -> bool:
-    """Whether the first feature line of a ``.gff`` file has GTF attributes (``key "value";``)."""
-    from nucleoforge.io.fasta import open_text
-
-    with open_text(path) as fh:
-        for line in fh:
-            line = line.lstrip("\ufeff")
-            if line.startswith("#") or not line.strip():
-                continue
-            cols = line.rstrip("\r\n").split("\t")
-            return len(cols) >= 9 and "=" not in cols[8].split(";")[0]
-    return False
-
-
-def _gtf_attr(attrs: str, key: str) -> str | None:
-    i = attrs.find(key + " ")
-    if i < 0:
-        return None
-    rest = attrs[i + len(key) + 1 :].lstrip()
-    if rest.startswith('"'):
-        return rest[1 : rest.index('"', 1)]
-    return rest.split(";")[0].strip()

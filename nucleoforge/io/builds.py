@@ -144,7 +144,8 @@ def read_vcf_facts(path: str | os.PathLike, records: int = VCF_RECORDS) -> Optio
     text = str(path)
     if text in ("-", "/dev/stdin") or not os.path.isfile(text):
         return None
-    from nucleoforge.io.vcf import VcfFormatError, iter_vcf_records, open_vcf
+    from nucleoforge.io.vcf import VcfFormatError, open_vcf
+    from nucleoforge.io.vcf_records import iter_vcf_records
 
     facts = VcfFacts(text)
     vcf = open_vcf(text)

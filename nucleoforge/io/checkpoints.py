@@ -42,7 +42,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from nucleoforge.errors import NucleoforgeError
+from nucleoforge.errors import MissingPathError, NucleoforgeError
 
 PADDLE_NAME_TABLE = "StructuredToParameterName@@"
 PADDLE_BIG_PARAMS = "UnpackBigParamInfor@@"
@@ -269,7 +269,7 @@ def folder_model_type(folder: str | os.PathLike) -> str:
     path = Path(folder)
     if not path.exists():
         if not _HUB_ID.fullmatch(str(folder)):
-            raise FileNotFoundError(f"model folder not found: {folder}")
+            raise MissingPathError(f"model folder not found: {folder}")
         from transformers import PretrainedConfig
 
         try:
@@ -332,6 +332,8 @@ def load_model_folder(
         raise CheckpointError(f"{folder}: holds a {found or 'unknown'!r} model, not {what} (model_type {expected})")
     import logging
 
+    from safetensors import SafetensorError
+
     # transformers logs a "LOAD REPORT" table of missing/unexpected weights; the error below says it in one line.
     report = logging.getLogger("transformers.modeling_utils")
     drop_report = _DropLoadReport()
@@ -341,6 +343,9 @@ def load_model_folder(
         model, info = load(str(folder) if isinstance(folder, Path) else folder, output_loading_info=True, **kwargs)
     except OSError as exc:  # transformers: no or unreadable weight file
         raise CheckpointError(f"{folder} ({found} model): cannot load its weights: {exc}") from None
+    except SafetensorError as exc:  # a truncated or corrupt model.safetensors
+        raise CheckpointError(f"{folder} ({found} model): cannot load its weights (truncated or corrupt "
+                              f"model.safetensors?): {exc}") from None
     finally:
         report.removeFilter(drop_report)
     missing = [k for k in info.get("missing_keys", ()) if not (allow_missing and k.startswith(allow_missing))]

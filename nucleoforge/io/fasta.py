@@ -31,10 +31,10 @@ class FastaRecord:
 
 class _CheckedText(io.TextIOWrapper):
     """UTF-8 text of a file whose read errors name the file: a byte that is not UTF-8 (with its
-    line), or a truncated / corrupt gzip stream, is a ``ValueError`` instead of a bare codec or
-    ``EOFError``."""
+    line), or a truncated / corrupt gzip stream, is a :class:`NucleoforgeError` instead of a bare
+    codec or ``EOFError``."""
 
-    def _fail(self, exc: Exception) -> ValueError:
+    def _fail(self, exc: Exception) -> NucleoforgeError:
         return read_error(self._nf_path, exc)
 
     def __iter__(self) -> Iterator[str]:  # a generator over the C readline: no Python call per line
@@ -70,8 +70,8 @@ def _is_gzip_file(path: Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
-def read_error(path: str | os.PathLike, exc: BaseException) -> ValueError:
-    """A ``ValueError`` naming ``path`` for a read failure: a non-UTF-8 byte (located by
+def read_error(path: str | os.PathLike, exc: BaseException) -> NucleoforgeError:
+    """A :class:`NucleoforgeError` naming ``path`` for a read failure: a non-UTF-8 byte (located by
     line and column), or a truncated or corrupt gzip stream."""
     path = Path(path)
     if isinstance(exc, UnicodeDecodeError):
@@ -86,15 +86,15 @@ def read_error(path: str | os.PathLike, exc: BaseException) -> ValueError:
                         break
         except (OSError, EOFError, zlib.error):
             pass
-        return ValueError(f"{path}{where}: not UTF-8 text ({exc.reason}); convert the file to UTF-8, "
+        return NucleoforgeError(f"{path}{where}: not UTF-8 text ({exc.reason}); convert the file to UTF-8, "
                           "e.g. with `iconv -f latin1 -t utf-8`")
-    return ValueError(f"{path}: truncated or corrupt gzip file ({exc}); download or compress it again")
+    return NucleoforgeError(f"{path}: truncated or corrupt gzip file ({exc}); download or compress it again")
 
 
 def open_text(path: str | os.PathLike) -> TextIO:
     """Open a plain or gzip-compressed UTF-8 text file (detected from the magic bytes).
 
-    Reading it raises ``ValueError`` naming the file (and line) for bytes that are not UTF-8
+    Reading it raises :class:`NucleoforgeError` naming the file (and line) for bytes that are not UTF-8
     and for a truncated or corrupt gzip stream (:func:`read_error`).
     """
     path = Path(path)
@@ -109,7 +109,7 @@ def read_fasta(
 ) -> Iterator[FastaRecord]:
     """Yield records one by one, never loading the whole file.
 
-    Raises ``ValueError`` naming the file and line for sequence data before the first
+    Raises :class:`NucleoforgeError` naming the file and line for sequence data before the first
     header, an empty header, a record without sequence, or (with ``unique_names``, the
     default) a record name already used by an earlier record; read errors (non-UTF-8 bytes,
     a truncated gzip file) name the file too (:func:`open_text`).

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from nucleoforge.errors import NucleoforgeError
+from nucleoforge.errors import MissingPathError, NucleoforgeError
 from nucleoforge.io.cache import cache_dir
 from nucleoforge.io.fasta import read_error
 
@@ -41,9 +41,9 @@ __all__ = [
 _REGION_RE = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)(?::(?P<strand>[+-]))?$")
 
 
-class ChromosomeNotFoundError(KeyError, ValueError):
+class ChromosomeNotFoundError(KeyError, NucleoforgeError):
     """A chromosome the reference does not have: a ``KeyError`` (a missing key) that is also a
-    ``ValueError`` (bad input, so the command line reports it as a user error)."""
+    :class:`NucleoforgeError` (bad input, so the command line reports it as a user error)."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
@@ -158,7 +158,7 @@ class Genome:
 
         self.path = Path(path)
         if not self.path.exists():
-            raise FileNotFoundError(f"reference FASTA not found: {self.path}")
+            raise MissingPathError(f"reference FASTA not found: {self.path}")
         fasta = self.path
         if _is_gzip(fasta) and not _is_bgzf(fasta):
             fasta = _decompressed_copy(fasta)

@@ -1,6 +1,7 @@
 """Safe outputs: refuse an output that is an input, write atomically, resume only a matching run.
 
-Every command that writes files goes through this module, so the rules hold everywhere:
+Every command that writes files goes through this module (folders: :mod:`nucleoforge.io.output_folders`),
+so the rules hold everywhere:
 
 * :func:`check_not_input` / :func:`check_paths` — inputs are validated (they exist) and no
   output is one of the inputs (same file, also through symbolic or hard links) **before** any
@@ -8,13 +9,8 @@ Every command that writes files goes through this module, so the rules hold ever
 * :func:`atomic_output` / :func:`atomic_path` — a non-resumable output is written to a
   temporary file beside the target (``TARGET.tmpXXXXXXXX``), fsync'ed and renamed over the
   target on success; on an error it is removed and an existing target is left untouched.
-  :func:`atomic_folder` does the same for an output folder (built in ``TARGET.tmpXXXXXXXX``
-  beside it, renamed on success); :func:`check_output_folder` refuses a non-empty folder unless
-  ``overwrite`` (``--overwrite``), and a folder that is or holds an input.
-* training output folders — :func:`prepare_output_folder` refuses a non-empty folder that is not
-  the command's own run being resumed; with ``--overwrite`` the run writes beside it
-  (``TARGET.overwrite-tmp``) and :class:`OutputFolder` swaps that in at its first checkpoint, so
-  a run that fails earlier leaves the old folder as it was.
+  Output folders (atomic folders, ``--overwrite``, training output folders) follow the same
+  rules in :mod:`nucleoforge.io.output_folders`.
 * run manifests — a resumable command (``variants``, ``variant-effect``) appends to its output
   as it goes, so an interrupted run can be continued. Next to the output it writes
   ``OUTPUT.manifest.json`` (:func:`run_manifest`, :func:`write_manifest`): the command, the
@@ -40,17 +36,15 @@ import json
 import logging
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
-from nucleoforge.errors import NucleoforgeError
+from nucleoforge.errors import MissingPathError, NotAFolderError, NucleoforgeError
 
 
 __all__ = [
-    "check_not_input", "check_paths", "atomic_path", "atomic_output", "check_output_folder", "atomic_folder",
-    "OutputFolder", "prepare_output_folder", "STAGING_SUFFIX",
+    "check_not_input", "check_paths", "atomic_path", "atomic_output",
     "file_sha256", "file_identity",
     "model_identity", "run_manifest", "manifest_path", "write_manifest", "read_manifest",
     "manifest_differences", "check_resume", "check_resumable", "open_resumable", "MANIFEST_FORMAT",
@@ -61,7 +55,8 @@ MANIFEST_FORMAT = "nucleoforge-run-manifest/1"
 _log = logging.getLogger("nucleoforge.io.outputs")
 
 
-def _is_stream(path: Optional[PathLike]) -> bool:
+def is_stream(path: Optional[PathLike]) -> bool:
+    """``None``, ``""`` or ``-``: stdin/stdout rather than a path."""
     return path is None or str(path) in ("", "-")
 
 
@@ -86,11 +81,11 @@ def check_not_input(output: Optional[PathLike], *inputs: Optional[PathLike], opt
     a symbolic link to it, a hard link) or the same resolved path. ``None``, ``-`` and outputs
     that are not (yet) regular files — a new file, ``/dev/stdout`` — are never the input.
     """
-    if _is_stream(output) or not os.path.isfile(output):  # type: ignore[arg-type]
+    if is_stream(output) or not os.path.isfile(output):  # type: ignore[arg-type]
         return
     real_out = os.path.realpath(output)  # type: ignore[arg-type]
     for inp in inputs:
-        if _is_stream(inp) or not os.path.exists(inp):  # type: ignore[arg-type]
+        if is_stream(inp) or not os.path.exists(inp):  # type: ignore[arg-type]
             continue
         try:
             same = os.path.samefile(output, inp) or real_out == os.path.realpath(inp)  # type: ignore[arg-type]
@@ -108,22 +103,22 @@ def check_paths(inputs: Mapping[str, Optional[PathLike]], outputs: Mapping[str, 
     path or ``None`` (not given). Every input must exist (``FileNotFoundError``) and not be a
     folder; every output must lie in an existing folder, not be a folder, and not be an input.
     """
-    given = {opt: p for opt, p in inputs.items() if not _is_stream(p)}
+    given = {opt: p for opt, p in inputs.items() if not is_stream(p)}
     for opt, path in given.items():
         if not os.path.exists(path):  # type: ignore[arg-type]
-            raise FileNotFoundError(f"{opt} {path}: no such file")
+            raise MissingPathError(f"{opt} {path}: no such file")
         if os.path.isdir(path):  # type: ignore[arg-type]
             raise NucleoforgeError(f"{opt} {path} is a directory, not a file")
     for opt, path in outputs.items():
-        if _is_stream(path):
+        if is_stream(path):
             continue
         if os.path.isdir(path):  # type: ignore[arg-type]
             raise NucleoforgeError(f"{opt} {path} is a directory; give a file name")
         parent = os.path.dirname(os.path.abspath(path)) or "."  # type: ignore[arg-type]
         if os.path.exists(parent) and not os.path.isdir(parent):
-            raise NotADirectoryError(f"{opt} {path}: {parent} is a file, not a directory")
+            raise NotAFolderError(f"{opt} {path}: {parent} is a file, not a directory")
         if not os.path.isdir(parent):
-            raise FileNotFoundError(f"{opt} {path}: the directory {parent} does not exist")
+            raise MissingPathError(f"{opt} {path}: the directory {parent} does not exist")
         check_not_input(path, *given.values(), option=opt)
 
 
@@ -136,7 +131,8 @@ def _final_mode(target: str) -> int:
     return 0o666 & ~umask
 
 
-def _fsync_dir(folder: str) -> None:
+def fsync_dir(folder: str) -> None:
+    """Flush a folder's entries (a rename in it) to disk, where the platform allows."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # pragma: no cover - e.g. platforms without directory fds
@@ -178,7 +174,7 @@ def atomic_path(target: PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 @contextlib.contextmanager
@@ -201,219 +197,6 @@ def atomic_output(target: PathLike, mode: str = "w", **open_kwargs: Any) -> Iter
             os.fsync(fh.fileno())
 
 
-def _folder_listing(folder: str, limit: int = 4) -> str:
-    """``a.txt, checkpoint-3/, log.jsonl and 2 more``: what a folder holds (sub-folders end in ``/``)."""
-    names = sorted(e.name + ("/" if e.is_dir() else "") for e in os.scandir(folder))
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _holds_own_run(folder: str, resumable: Sequence[str]) -> bool:
-    return any(any(Path(folder).glob(pattern)) for pattern in resumable)
-
-
-def _check_replaceable(target: PathLike, *, overwrite: bool, command: Optional[str], resumable: Sequence[str],
-                       option: str) -> bool:
-    """Refuse (one line) a non-empty ``target`` unless ``overwrite``; ``True`` when it will be replaced."""
-    text = str(target)
-    if not os.path.isdir(text) or not any(os.scandir(text)):
-        return False
-    if overwrite:
-        return True
-    listing = _folder_listing(text)
-    if command is not None and resumable and _holds_own_run(text, resumable):
-        raise NucleoforgeError(f"{option} {target} already holds a {command} run ({listing}); "
-                               "pass --resume to continue it, or --overwrite to replace it")
-    raise NucleoforgeError(f"{option} {target}: folder exists and is not empty (it holds {listing}); "
-                           "pass --overwrite to replace it, or choose another folder")
-
-
-def _check_not_holding(target: PathLike, inputs: Sequence[Optional[PathLike]], option: str) -> None:
-    real = os.path.realpath(str(target))
-    for inp in inputs:
-        if _is_stream(inp) or not os.path.exists(inp):  # type: ignore[arg-type]
-            continue
-        r = os.path.realpath(inp)  # type: ignore[arg-type]
-        if r == real or r.startswith(real + os.sep):
-            raise NucleoforgeError(f"{option} {target} holds the input {inp}; writing the folder would delete it: "
-                                   "choose another output folder")
-
-
-def check_output_folder(target: PathLike, *, overwrite: bool = False, force: bool = False,
-                        inputs: Sequence[Optional[PathLike]] = (), option: str = "--output") -> bool:
-    """Refuse an output folder that is a file, whose parent does not exist, that is or holds one of
-    ``inputs`` (replacing it would delete the input), or that exists and is not empty (unless
-    ``overwrite``; ``force`` is its older name). Returns ``True`` when a non-empty folder will be
-    replaced."""
-    text = str(target)
-    if os.path.exists(text) and not os.path.isdir(text):
-        raise NotADirectoryError(f"{option} {target} is a file, not a folder")
-    parent = os.path.dirname(os.path.realpath(text))
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(f"{option} {target}: the directory {parent} does not exist")
-    _check_not_holding(target, inputs, option)
-    return _check_replaceable(target, overwrite=overwrite or force, command=None, resumable=(), option=option)
-
-
-def _swap_in(new: str, real: str) -> None:
-    """Rename the finished folder ``new`` to ``real``; an existing ``real`` is moved aside first and
-    removed only once ``new`` is in place (put back if the rename fails)."""
-    parent, name = os.path.split(real)
-    old: Optional[str] = None
-    try:
-        if os.path.exists(real):
-            old = tempfile.mkdtemp(prefix=name + ".old", dir=parent)
-            os.replace(real, os.path.join(old, name))
-        try:
-            os.replace(new, real)
-        except BaseException:
-            if old is not None:
-                os.replace(os.path.join(old, name), real)
-            raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    _fsync_dir(parent)
-
-
-@contextlib.contextmanager
-def atomic_folder(target: PathLike, *, overwrite: bool = False, force: bool = False,
-                  inputs: Sequence[Optional[PathLike]] = (), option: str = "--output") -> Iterator[Path]:
-    """Yield a new temporary folder beside ``target``; on success it replaces ``target`` (an
-    existing folder is removed only once the new one is in place), on an error it is removed and
-    ``target`` is left as it was. :func:`check_output_folder` runs first (a non-empty ``target``
-    needs ``overwrite``)."""
-    check_output_folder(target, overwrite=overwrite, force=force, inputs=inputs, option=option)
-    real = os.path.realpath(target)
-    parent, name = os.path.split(real)
-    tmp = tempfile.mkdtemp(prefix=name + ".tmp", dir=parent)
-    try:
-        yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
-        _swap_in(tmp, real)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-# ---------------------------------------------------------------------------- training output folders
-#: suffix of the folder an ``--overwrite`` training run writes until its first checkpoint
-STAGING_SUFFIX = ".overwrite-tmp"
-
-
-def _is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def _barrier() -> None:
-    import sys
-
-    if "torch" in sys.modules:
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            dist.barrier()
-
-
-class OutputFolder:
-    """The output folder of a training run, from :func:`prepare_output_folder`.
-
-    ``path`` is where the run writes now: ``target`` itself, or — while an ``--overwrite`` run
-    has not saved its first checkpoint — the staging folder ``TARGET.overwrite-tmp`` beside it, so
-    that ``target`` (the run being replaced) stays untouched until then. :meth:`commit` puts the
-    staging folder in place of ``target``; :meth:`discard` removes it (a run that failed before its
-    first checkpoint). Used as a context manager, an error discards and a normal end commits.
-    Under torchrun every rank holds one; only rank 0 renames or removes, between barriers.
-    """
-
-    def __init__(self, target: PathLike, staging: Optional[PathLike] = None) -> None:
-        self.target = Path(target)
-        self.staging = Path(staging) if staging is not None else None
-        self.path = self.staging if self.staging is not None else self.target
-
-    @property
-    def staged(self) -> bool:
-        """``True`` while the run writes into the staging folder."""
-        return self.staging is not None and self.path == self.staging
-
-    def relocate(self, path: Optional[PathLike]) -> Optional[Path]:
-        """``path`` inside the staging folder, moved to the same place inside ``target``."""
-        if path is None or self.staging is None:
-            return None if path is None else Path(path)
-        p = Path(path)
-        try:
-            return self.target / p.relative_to(self.staging)
-        except ValueError:
-            return p
-
-    def commit(self) -> Path:
-        """Replace ``target`` by the staging folder (once; a no-op without one); returns ``target``."""
-        if self.staged:
-            _barrier()  # every rank has finished writing into the staging folder
-            if _is_main_process():
-                os.makedirs(self.staging, exist_ok=True)  # type: ignore[arg-type]
-                _swap_in(str(self.staging), os.path.realpath(self.target))
-            _barrier()
-            self.path = self.target
-        return self.target
-
-    def discard(self) -> None:
-        """Remove the staging folder of a run that stops before :meth:`commit`; ``target`` stays."""
-        if self.staged and _is_main_process():
-            shutil.rmtree(self.staging, ignore_errors=True)  # type: ignore[arg-type]
-
-    def __enter__(self) -> "OutputFolder":
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is not None:
-            self.discard()
-        else:
-            self.commit()
-
-    def __repr__(self) -> str:
-        return f"OutputFolder(target={str(self.target)!r}, path={str(self.path)!r})"
-
-
-def prepare_output_folder(path: PathLike, *, command: str, overwrite: bool = False, resume: bool = False,
-                          resumable: Sequence[str] = (), inputs: Sequence[Optional[PathLike]] = (),
-                          option: str = "--output") -> OutputFolder:
-    """Check the output folder of a training command before anything is loaded or written.
-
-    * a missing or empty folder, or ``resume`` (the command checks that its run is there): the
-      run writes into ``path``;
-    * a non-empty folder without ``overwrite``: ``NucleoforgeError``, one line naming the folder,
-      what it holds and ``--overwrite`` — and ``--resume`` when it holds a run of ``command``
-      (a file or folder matching one of the glob patterns ``resumable``);
-    * ``overwrite`` of a non-empty folder: the run writes into ``PATH.overwrite-tmp`` beside it
-      (a leftover one from an interrupted run is removed first) until :meth:`OutputFolder.commit`,
-      at its first checkpoint, swaps it in. A folder that is or holds one of ``inputs`` is refused.
-
-    ``resume`` and ``overwrite`` together are refused.
-    """
-    text = str(path)
-    if os.path.exists(text) and not os.path.isdir(text):
-        raise NotADirectoryError(f"{option} {path} is a file, not a folder")
-    if resume and overwrite:
-        raise NucleoforgeError(f"--resume and --overwrite cannot be combined: --resume continues the run in {path}, "
-                               "--overwrite replaces it")
-    if resume:
-        return OutputFolder(path)
-    if not _check_replaceable(path, overwrite=overwrite, command=command, resumable=resumable, option=option):
-        return OutputFolder(path)
-    _check_not_holding(path, inputs, option)
-    real = os.path.realpath(text)
-    staging = real + STAGING_SUFFIX
-    if _is_main_process() and os.path.lexists(staging):  # left by an interrupted --overwrite run
-        if os.path.isdir(staging) and not os.path.islink(staging):
-            shutil.rmtree(staging)
-        else:
-            os.unlink(staging)
-    return OutputFolder(path, staging)
-
-
 # ---------------------------------------------------------------------------- identities
 def file_sha256(path: PathLike, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file's bytes."""
@@ -427,7 +210,7 @@ def file_sha256(path: PathLike, chunk: int = 1 << 20) -> str:
 def file_identity(path: Optional[PathLike]) -> dict[str, Any]:
     """``{"path", "size", "sha256"}`` of an input; ``sha256`` is ``None`` for a stream (stdin,
     a pipe), which cannot be read twice."""
-    if _is_stream(path):
+    if is_stream(path):
         return {"path": "-", "size": None, "sha256": None}
     text = str(path)
     if not os.path.isfile(text):
@@ -570,8 +353,8 @@ def check_resumable(inputs: Mapping[str, Optional[PathLike]], option: str = "--r
     regular file: stdin, a pipe or a device cannot be hashed, so nothing could tell that it
     holds the input of the run being resumed (both manifests would say ``sha256: null``)."""
     for opt, path in inputs.items():
-        if path is not None and (_is_stream(path) or not os.path.isfile(path)):  # type: ignore[arg-type]
-            shown = "-" if _is_stream(path) else path
+        if path is not None and (is_stream(path) or not os.path.isfile(path)):  # type: ignore[arg-type]
+            shown = "-" if is_stream(path) else path
             raise NucleoforgeError(f"{option}: {opt} {shown} is not a regular file (stdin, a pipe or a device cannot be "
                              f"checked against the run being resumed); save it to a file first, or rerun without {option}")
 
@@ -657,7 +440,7 @@ def open_resumable(
             except OSError as exc:
                 if isinstance(exc, (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)):
                     raise
-                from nucleoforge.io.vcf import OutputWriteError
+                from nucleoforge.io.vcf_output import OutputWriteError
 
                 raise OutputWriteError(str(manifest_path(output)), exc) from None
     except BaseException as exc:
@@ -666,7 +449,7 @@ def open_resumable(
         with contextlib.suppress(OSError):
             sink.close()
         removed = getattr(sink, "remove_created", lambda: False)()
-        from nucleoforge.io.vcf import OutputWriteError
+        from nucleoforge.io.vcf_output import OutputWriteError
 
         if isinstance(exc, OutputWriteError):
             raise exc.with_note(f"{output} was removed" if removed else "no records were written") from None

@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from nucleoforge.errors import MissingPathError, NucleoforgeError
+
 __all__ = ["PrecomputedScores", "entry_problem"]
 
 Key = tuple[str, int, str, str]
@@ -76,7 +78,7 @@ class PrecomputedScores:
 
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"--precomputed {self.path}: no such file")
+            raise MissingPathError(f"--precomputed {self.path}: no such file")
         index = [p for p in (Path(f"{self.path}.tbi"), Path(f"{self.path}.csi")) if p.is_file()]
         if not index:
             raise NucleoforgeError(f"--precomputed {self.path}: no tabix index ({self.path.name}.tbi or .csi); the file must be "
@@ -112,7 +114,6 @@ class PrecomputedScores:
         contradict; or whose ``##contig`` length of a chromosome is shorter than the
         reference's. The same evidence :func:`nucleoforge.io.builds.check_build` reads in the
         input VCF."""
-        from nucleoforge.errors import NucleoforgeError
         from nucleoforge.io.builds import _contig_build, contig_conflict, length_conflict, read_vcf_facts
 
         facts = read_vcf_facts(self.path, records=0)

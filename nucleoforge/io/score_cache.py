@@ -70,8 +70,10 @@ class ScoreCache:
         self.hits = self.stored = self.lookups = 0
         key = json.dumps(dict(setting), sort_keys=True, separators=(",", ":"))
         try:
+            # any thread may open it and another use it, one at a time (the server builds a scorer in a
+            # request handler and stores from its worker thread)
             self._db = _open_readonly(self.path, timeout) if readonly else sqlite3.connect(
-                str(self.path), timeout=timeout, isolation_level=None)
+                str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout = %d" % int(timeout * 1000))
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -16,10 +16,20 @@ X, Y and W are chunked by one row and gzip-compressed (level 4), so a shuffled r
 only the rows it needs. Each file's attributes repeat ``format``, ``context``, ``block`` and
 ``split``.
 
+This module owns the contract of such a folder; every reader (training, ``evaluate-splice
+--data``, ``calibrate-splice``) goes through it:
+
+* opening: :func:`read_splice_dataset` checks ``dataset.json``, :meth:`SpliceDataset.check_split`
+  a split's X, Y and W (names, dtypes, widths, rows) and every label (Y in {-1, 0, 1, 2}, W in
+  {0, 1}: one error naming the file, the dataset, the row and the column of a bad value);
+* the crop rule: a model of context ``c`` reads :func:`context_columns` of X;
+* the rows: :func:`read_block_rows` (a slice, or indices in any order);
+* the counted positions: :func:`counted` (W = 1 and Y >= 0), the one rule for class counts,
+  losses and metrics.
+
 A damaged file (a truncated copy, a corrupted chunk) is one :class:`~nucleoforge.errors.NucleoforgeError`
 naming the file (and the dataset and rows that could not be read) whenever it is opened or read
-(:func:`read_rows`); :meth:`SpliceDataset.label_counts` checks every label of a split (Y in
-{-1, 0, 1, 2}, W in {0, 1}) in one pass.
+(:func:`read_rows`).
 
 >>> import numpy as np
 >>> x = np.arange(14).reshape(1, 14)          # block 4, context C = 10: 5 nt each side
@@ -35,16 +45,17 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
-from nucleoforge.errors import NucleoforgeError
+from nucleoforge.errors import MissingPathError, NucleoforgeError
 
 
 __all__ = [
     "DATASET_FORMAT", "METADATA", "SPLITS", "Y_VALUES", "SpliceH5Writer", "SpliceDataset", "read_splice_dataset",
-    "iter_splice_batches", "crop_context", "one_hot_codes", "write_metadata", "read_metadata", "open_h5", "read_rows",
+    "iter_splice_batches", "counted", "counted_labels", "context_columns", "crop_context", "one_hot_codes", "write_metadata",
+    "read_metadata", "open_h5", "read_rows", "read_block_rows",
 ]  # fmt: skip
 
 DATASET_FORMAT = "nucleoforge-splice-data/1"
@@ -98,15 +109,47 @@ def read_rows(dataset: Any, index: Any = slice(None)) -> np.ndarray:
                                f"({_h5_reason(exc)}); {_REBUILD}") from None
 
 
-def crop_context(x: np.ndarray, context: int, c: int) -> np.ndarray:
-    """The columns of ``x`` (rows of ``block + context`` codes) that a model with context ``c``
-    sees: ``x[..., (context - c)//2 : (context - c)//2 + block + c]`` (a view)."""
-    if c == context:
-        return x
+def counted(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The positions that count in the loss and the metrics: ``W = 1`` and a label (``Y >= 0``).
+
+    The one rule for training's class counts and labels, ``evaluate-splice --data`` and
+    ``calibrate-splice``; :meth:`SpliceDataset.check_split` has checked W and Y beforehand.
+
+    >>> counted(np.array([0, 1, 2, -1, 1]), np.array([1, 1, 0, 0, 1])).tolist()
+    [True, True, False, False, True]
+    """
+    return (np.asarray(w) == 1) & (np.asarray(y) >= 0)
+
+
+def counted_labels(y: np.ndarray, w: np.ndarray, ignore: int) -> np.ndarray:
+    """int64 labels: ``Y`` where the position is :func:`counted`, else ``ignore``.
+
+    >>> counted_labels(np.array([[0, 1, 2, -1]]), np.array([[1, 1, 0, 0]]), -100).tolist()
+    [[0, 1, -100, -100]]
+    """
+    return np.where(counted(y, w), y, ignore).astype(np.int64)
+
+
+def context_columns(context: int, c: int, block: int) -> slice:
+    """The columns of a stored row (``block + context`` codes) that a model with context ``c``
+    reads: ``(context - c)//2 : (context - c)//2 + block + c`` (the crop rule); ``c`` must be
+    within ``[0, context]`` with an even difference, so both sides are cropped alike.
+
+    >>> context_columns(10, 2, 4)
+    slice(4, 10, None)
+    """
     if not 0 <= c <= context or (context - c) % 2:
         raise NucleoforgeError(f"cannot crop a context of {context} nt to {c}: need 0 <= c <= {context} and an even difference")
     lo = (context - c) // 2
-    return x[..., lo : x.shape[-1] - lo]
+    return slice(lo, lo + block + c)
+
+
+def crop_context(x: np.ndarray, context: int, c: int) -> np.ndarray:
+    """The columns of ``x`` (rows of ``block + context`` codes) that a model with context ``c``
+    sees (:func:`context_columns`; a view)."""
+    if c == context:
+        return x
+    return x[..., context_columns(context, c, x.shape[-1] - context)]
 
 
 _ONE_HOT = np.eye(5, dtype=np.float32)[:, 1:]
@@ -134,9 +177,9 @@ def read_metadata(folder: str | os.PathLike) -> dict[str, Any]:
     folder = Path(folder)
     path = folder / METADATA
     if not folder.is_dir():
-        raise FileNotFoundError(f"splice dataset folder not found: {folder}")
+        raise MissingPathError(f"splice dataset folder not found: {folder}")
     if not path.exists():
-        raise FileNotFoundError(f"{folder} is not a splice dataset: it has no {METADATA} (write one with nucleoforge splice-data)")
+        raise MissingPathError(f"{folder} is not a splice dataset: it has no {METADATA} (write one with nucleoforge splice-data)")
     try:
         meta = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -219,9 +262,45 @@ class SpliceH5Writer:
 
 
 # ---------------------------------------------------------------------------- reader
+def _check_arrays(path: Path, h5: Any, context: int, block: int) -> int:
+    """Rows of one open split file after checking X, Y and W (names, dtypes, widths, row counts)."""
+    want = {"X": (np.uint8, block + context), "Y": (np.int8, block), "W": (np.uint8, block)}
+    rows = None
+    for name, (dtype, width) in want.items():
+        if name not in h5:
+            raise NucleoforgeError(f"{path}: dataset {name!r} is missing (expected X, Y and W)")
+        d = h5[name]
+        if d.ndim != 2 or d.shape[1] != width:
+            raise NucleoforgeError(f"{path}: {name} has shape {d.shape}, expected (N, {width}) for block {block} and context {context}")
+        if d.dtype != dtype:
+            raise NucleoforgeError(f"{path}: {name} has dtype {d.dtype}, expected {np.dtype(dtype).name}")
+        if rows is not None and d.shape[0] != rows:
+            raise NucleoforgeError(f"{path}: X, Y and W have different row counts ({rows} and {d.shape[0]})")
+        rows = d.shape[0]
+    if not rows:
+        raise NucleoforgeError(f"{path}: the split is empty (0 blocks)")
+    return int(rows)
+
+
+def _check_labels(path: Path, start: int, y: np.ndarray, w: np.ndarray) -> None:
+    """Y in :data:`Y_VALUES` and W in {0, 1} for rows ``start …`` of a split; else one error naming
+    the file, the dataset, the row and the column of the first bad value."""
+    for name, values, bad, text in (
+        ("Y", y, (y < min(Y_VALUES)) | (y > max(Y_VALUES)), _Y_EXPECTED),
+        ("W", w, (w < 0) | (w > 1), "0 (not counted) or 1 (counted)"),
+    ):  # fmt: skip
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise NucleoforgeError(f"{path}: {name} row {start + r} column {c} holds {int(values[r, c])}; expected {text}")
+
+
 @dataclass
 class SpliceDataset:
-    """A dataset folder written by ``nucleoforge splice-data`` (see :func:`read_splice_dataset`)."""
+    """A dataset folder written by ``nucleoforge splice-data`` (see :func:`read_splice_dataset`).
+
+    :meth:`check_split` validates a split before it is used (its arrays and every label), so the
+    rows that :meth:`read` and :meth:`iter_batches` return hold only the documented values.
+    """
 
     path: Path
     meta: dict[str, Any] = field(repr=False)
@@ -250,7 +329,7 @@ class SpliceDataset:
             raise NucleoforgeError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
         path = self.path / f"{split}.h5"
         if not path.exists():
-            raise FileNotFoundError(f"{self.path} has no {split} split (its summary: "
+            raise MissingPathError(f"{self.path} has no {split} split (its summary: "
                                     f"{self.summary.get(split, {}).get('transcripts', 0)} transcripts)")
         return path
 
@@ -262,6 +341,30 @@ class SpliceDataset:
     def num_blocks(self, split: str) -> int:
         with self.open(split) as f:
             return int(f["X"].shape[0])
+
+    def check_split(self, split: str) -> int:
+        """The number of rows of a split after checking its file: X, Y and W present with the
+        documented dtypes and widths and as many rows each (at least one), and every label
+        (:meth:`label_counts`). A missing file, one HDF5 cannot open or read, or a value out of
+        range is one error naming it."""
+        path = self.file(split)
+        with self.open(split) as h5:
+            try:
+                rows = _check_arrays(path, h5, self.context, self.block)
+            except (OSError, RuntimeError, KeyError) as exc:  # a damaged object header or index
+                reason = " ".join(str(exc).strip("'\"").split())
+                raise NucleoforgeError(f"{path}: cannot read its X, Y and W datasets ({reason}); {_REBUILD}") from None
+        self.label_counts(split)  # found now, not as an IndexError mid-run
+        return rows
+
+    def check_context(self, model_context: int) -> None:
+        """The stored context C covers a model of context ``c`` (the rule of :func:`context_columns`);
+        else one error naming the folder."""
+        context = self.context
+        if model_context > context or (context - model_context) % 2:
+            raise NucleoforgeError(f"{self.path}: the data holds {context} nt of context, the model needs {model_context}"
+                                   + ("; rebuild the data with a larger --context (or train a smaller --context)"
+                                      if model_context > context else " (the difference must be even to crop both sides alike)"))
 
     def transcripts(self, split: str) -> dict[str, np.ndarray]:
         """The split's transcript table: ``name``, ``chrom``, ``strand`` (str arrays), ``tx_start``,
@@ -275,7 +378,7 @@ class SpliceDataset:
         return table
 
     def label_counts(self, split: str, chunk_rows: int = 1024) -> np.ndarray:
-        """Counted positions (W = 1, Y >= 0) per class ``[neither, acceptor, donor]`` of a split,
+        """Counted positions (:func:`counted`) per class ``[neither, acceptor, donor]`` of a split,
         after checking every label: Y in :data:`Y_VALUES`, W in {0, 1} (one error naming the file,
         the dataset, the row and the column of the first bad value). One pass over Y and W,
         remembered per split."""
@@ -283,33 +386,23 @@ class SpliceDataset:
             path = self.file(split)
             counts = np.zeros(3, dtype=np.int64)
             with self.open(split) as h5:
-                y_all, w_all = h5["Y"], h5["W"]
-                for start in range(0, y_all.shape[0], chunk_rows):
-                    rows = slice(start, min(start + chunk_rows, y_all.shape[0]))
-                    y, w = read_rows(y_all, rows), read_rows(w_all, rows)
-                    for name, values, bad, text in (
-                        ("Y", y, (y < min(Y_VALUES)) | (y > max(Y_VALUES)), _Y_EXPECTED),
-                        ("W", w, (w < 0) | (w > 1), "0 (not counted) or 1 (counted)"),
-                    ):  # fmt: skip
-                        if bad.any():
-                            r, c = np.argwhere(bad)[0]
-                            raise NucleoforgeError(f"{path}: {name} row {start + r} column {c} holds {int(values[r, c])}; "
-                                                   f"expected {text}")
-                    counts += np.bincount(y[(w == 1) & (y >= 0)].astype(np.int64), minlength=3)
+                n = h5["Y"].shape[0]
+                for start in range(0, n, chunk_rows):
+                    y, w = read_block_rows(h5, slice(start, min(start + chunk_rows, n)), names=("Y", "W"))
+                    _check_labels(path, start, y, w)
+                    counts += np.bincount(y[counted(y, w)].astype(np.int64), minlength=3)
             self._label_counts[split] = counts
         return self._label_counts[split].copy()
 
-    def _check_context(self, context: Optional[int]) -> int:
-        c = self.context if context is None else int(context)
-        crop_context(np.zeros((0, self.block + self.context), np.uint8), self.context, c)  # validates c
-        return c
+    def columns(self, context: Optional[int] = None) -> slice:
+        """The columns of X that a model of context ``context`` reads (default: the stored C)."""
+        return context_columns(self.context, self.context if context is None else int(context), self.block)
 
     def arrays(self, split: str, context: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All of a split's ``(x, y, w)`` in memory (small splits: validation, calibration)."""
-        c = self._check_context(context)
-        lo = (self.context - c) // 2
+        cols = self.columns(context)
         with self.open(split) as f:
-            return read_rows(f["X"], (slice(None), slice(lo, lo + self.block + c))), read_rows(f["Y"]), read_rows(f["W"])
+            return read_block_rows(f, slice(None), cols)
 
     def iter_batches(self, split: str, batch_size: int = 32, *, context: Optional[int] = None, shuffle: bool = False,
                      seed: int = 0, rows: Optional[np.ndarray] = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -319,30 +412,60 @@ class SpliceDataset:
         Only one batch is in memory at a time."""
         if batch_size < 1:
             raise NucleoforgeError(f"batch_size must be >= 1, got {batch_size}")
-        c = self._check_context(context)
-        lo = (self.context - c) // 2
+        cols = self.columns(context)
         with self.open(split) as f:
-            X, Y, W = f["X"], f["Y"], f["W"]
-            n = X.shape[0]
+            n = f["X"].shape[0]
             order = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
             if shuffle:
                 order = order[np.random.default_rng(seed).permutation(len(order))]
             contiguous = rows is None and not shuffle
-            cols = slice(lo, lo + self.block + c)
             for i in range(0, len(order), batch_size):
                 idx = order[i : i + batch_size]
-                if contiguous:
-                    a, b = int(idx[0]), int(idx[-1]) + 1
-                    batch = read_rows(X, (slice(a, b), cols)), read_rows(Y, slice(a, b)), read_rows(W, slice(a, b))
-                else:  # one row at a time: ~20x faster than h5py's fancy indexing with chunks of one row
-                    batch = (np.stack([read_rows(X, (int(r), cols)) for r in idx]),
-                             np.stack([read_rows(Y, int(r)) for r in idx]), np.stack([read_rows(W, int(r)) for r in idx]))
-                yield batch
+                yield read_block_rows(f, slice(int(idx[0]), int(idx[-1]) + 1) if contiguous else idx, cols)
+
+
+def read_block_rows(h5: Any, rows: Any, columns: Optional[slice] = None,
+                    names: Sequence[str] = ("X", "Y", "W")) -> tuple[np.ndarray, ...]:
+    """Rows of the datasets ``names`` of an open split file (X: only ``columns``, see
+    :func:`context_columns`): the one way rows are read.
+
+    ``rows`` is a slice (one read per dataset) or row indices in any order, repeats allowed (each
+    distinct row is read once, one at a time: far faster than h5py's fancy indexing on chunks of
+    one row). A read error is one :class:`NucleoforgeError` naming the file, the dataset and the
+    rows (:func:`read_rows`).
+    """
+    cols = slice(None) if columns is None else columns
+    if isinstance(rows, slice):
+        return tuple(read_rows(h5[name], (rows, cols) if name == "X" else rows) for name in names)
+    order, back = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
+    out = []
+    for name in names:
+        ds = h5[name]
+        width = (len(range(*cols.indices(ds.shape[1]))),) if name == "X" else ds.shape[1:]
+        part = np.empty((len(order), *width), dtype=ds.dtype)
+        for k, r in enumerate(order.tolist()):
+            part[k] = read_rows(ds, (r, cols) if name == "X" else r)
+        out.append(part[back.reshape(-1)])
+    return tuple(out)
+
+
+def _check_metadata(ds: SpliceDataset) -> SpliceDataset:
+    meta_path = ds.path / METADATA
+    for key in ("context", "block"):
+        value = ds.meta.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "block" else 0):
+            raise NucleoforgeError(f"{meta_path}: {key!r} must be a {'positive' if key == 'block' else 'non-negative'} "
+                                   f"integer, got {value!r}")
+    if ds.context % 2:
+        raise NucleoforgeError(f"{meta_path}: context {ds.context} is odd; SpliceAI contexts are even (C/2 each side)")
+    return ds
 
 
 def read_splice_dataset(path: str | os.PathLike) -> SpliceDataset:
-    """Open a dataset folder (``dataset.json`` checked; the h5 files are opened on use)."""
-    return SpliceDataset(Path(path), read_metadata(path))
+    """Open a dataset folder: ``dataset.json`` read and checked (its format; ``context`` an even
+    integer >= 0, ``block`` a positive one); the h5 files are opened on use
+    (:meth:`SpliceDataset.check_split` validates one)."""
+    return _check_metadata(SpliceDataset(Path(path), read_metadata(path)))
 
 
 def iter_splice_batches(path: str | os.PathLike | SpliceDataset, split: str, batch_size: int = 32,

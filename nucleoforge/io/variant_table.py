@@ -100,14 +100,14 @@ def _in_place(path: str) -> bool:
 
 class TableSink:
     """Text sink for the table: stdout, a plain file, or BGZF (``.gz``/``.bgz``), through
-    :class:`nucleoforge.io.vcf.VcfSink`. It counts the (uncompressed) bytes written; for a file,
+    :class:`nucleoforge.io.vcf_output.VcfSink`. It counts the (uncompressed) bytes written; for a file,
     :meth:`checkpoint` flushes and appends ``RECORDS<TAB>BYTES`` to ``OUT.checkpoints``.
 
     ``append``: continue a resumed output whose kept part is ``kept_bytes`` long and whose
     checkpoints up to it are ``kept_checkpoints`` (the file is rewritten with them)."""
 
     def __init__(self, path: str, append: bool, kept_bytes: int = 0, kept_checkpoints: str = "") -> None:
-        from nucleoforge.io.vcf import OutputWriteError, VcfSink
+        from nucleoforge.io.vcf_output import OutputWriteError, VcfSink
 
         self.path = path
         self.bytes = kept_bytes if append else 0
@@ -136,7 +136,7 @@ class TableSink:
 
     def checkpoint(self, records: int) -> None:
         """Flush, then note that the first ``records`` input records fill the bytes written so far."""
-        from nucleoforge.io.vcf import OutputWriteError
+        from nucleoforge.io.vcf_output import OutputWriteError
 
         self.flush()
         if self._ck is not None:
@@ -174,7 +174,7 @@ def salvage_table(path: str, header: str) -> tuple[int, int, str, str]:
     checkpoints)`` — the records whose rows fill its first ``bytes`` (uncompressed) bytes, that
     text, and the checkpoint lines up to there. ``NucleoforgeError`` when the file does not start
     with ``header`` or has no checkpoint inside its complete part."""
-    from nucleoforge.io.vcf import salvage_vcf_output
+    from nucleoforge.io.vcf_output import salvage_vcf_output
 
     head, body, _ = salvage_vcf_output(path)  # complete lines; a cut gzip tail dropped
     data = "".join(head + body).encode()  # a table has no '#' lines: all of it is in body, in order

@@ -1,13 +1,14 @@
-"""VCF helpers on top of pysam, and a reader for HISAT2/dbSNP ``.snp`` variant lists.
+"""Opening VCF inputs on top of pysam, and plain variant lists (HISAT2/dbSNP ``.snp`` in, a minimal VCF out).
 
 pysam does the VCF parsing and writing; this module adds what the tools here need:
 :func:`open_vcf`, which reads every form labs keep VCFs in (plain, gzip, BGZF, BCF, stdin; CRLF
 line ends, a byte order mark) and turns a malformed header into one ``FILE:LINE:`` line,
-:func:`count_vcf_records` (a cheap total for progress bars), the SpliceAI INFO header line,
 a minimal VCF writer for plain ``(chrom, pos, id, ref, alt)`` variants (contigs declared from
 a reference), and :func:`read_hisat2_snps`, which turns the bundled dbSNP list (``rsid type
 region offset alt``) into VCF-style variants with REF/ALT alleles taken from the reference
-sequence.
+sequence. Reading and counting the records of an open VCF is :mod:`nucleoforge.io.vcf_records`;
+writing the scored output (the SpliceAI INFO header lines, the output sink, recovery of an
+interrupted output) is :mod:`nucleoforge.io.vcf_output`.
 
 >>> import io
 >>> block = "ACGTACGTAC"  # a region 22:101-110
@@ -18,34 +19,15 @@ sequence.
 
 from __future__ import annotations
 
-
 import os
 import re
 from typing import IO, Any, Iterable, Iterator, Mapping, NamedTuple
 
 from nucleoforge.errors import NucleoforgeError
 
-__all__ = [
-    "Variant", "SPLICEAI_INFO_LINE", "SPLICEAI_TX_INFO_LINE", "read_hisat2_snps", "write_vcf", "open_vcf", "count_vcf_records", "iter_vcf_records", "VcfFormatError",
-    "VcfSink", "OutputWriteError", "salvage_vcf_output",
-]  # fmt: skip
-
-#: The INFO header written by ``nucleoforge variants``; the field layout is the one the
-#: Illumina ``spliceai`` tool writes, so downstream parsers of its output work unchanged.
-SPLICEAI_INFO_LINE = (
-    '##INFO=<ID=SpliceAI,Number=.,Type=String,Description="SpliceAI variant annotation '
-    "(nucleoforge, SpliceAI-10k ensemble): delta scores (DS) and delta positions (DP) for "
-    "acceptor gain (AG), acceptor loss (AL), donor gain (DG) and donor loss (DL). "
-    'Format: ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL">'
-)
+__all__ = ["Variant", "read_hisat2_snps", "write_vcf", "open_vcf", "VcfFormatError"]
 
 _REGION = re.compile(r"^([^:]+):(\d+)-(\d+)$")
-
-
-SPLICEAI_TX_INFO_LINE = (
-    '##INFO=<ID=SpliceAI_TX,Number=.,Type=String,Description="SpliceAI variant annotation per transcript (nucleoforge). '
-    'Format: ALLELE|SYMBOL|TRANSCRIPT_ID|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL">'
-)
 
 
 class Variant(NamedTuple):
@@ -63,14 +45,14 @@ class VcfFormatError(NucleoforgeError):
     ``FILE:LINE:`` (``FILE:`` where no line applies: a truncated compressed file)."""
 
 
-_VCF_COLUMNS = "CHROM POS ID REF ALT QUAL FILTER INFO"
-_SPACED = (f"expected at least 8 tab-separated columns ({_VCF_COLUMNS}), got 1: the columns are separated by "
-           "spaces, not tabs")
+# shared with nucleoforge.io.vcf_records (its messages and its record counter)
+VCF_COLUMNS = "CHROM POS ID REF ALT QUAL FILTER INFO"
+SPACED_COLUMNS = (f"expected at least 8 tab-separated columns ({VCF_COLUMNS}), got 1: the columns are separated by "
+                  "spaces, not tabs")
 
-
-_GZIP_MAGIC = b"\x1f\x8b"
-_BCF_MAGIC = b"BCF\x02"
-_UTF8_BOM = b"\xef\xbb\xbf"
+GZIP_MAGIC = b"\x1f\x8b"
+BCF_MAGIC = b"BCF\x02"
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def open_vcf(path: str | os.PathLike) -> Any:
@@ -82,7 +64,8 @@ def open_vcf(path: str | os.PathLike) -> Any:
     pysam sees them, so a file that is not a readable VCF fails with one
     :class:`VcfFormatError` line ``FILE:LINE: what is wrong`` (an empty or binary file, no
     ``##fileformat`` or ``#CHROM`` line, columns separated by spaces). htslib's own warnings
-    (``[W::...]``) are silenced: :func:`iter_vcf_records` reports bad records itself.
+    (``[W::...]``) are silenced: :func:`~nucleoforge.io.vcf_records.iter_vcf_records` reports bad
+    records itself.
 
     >>> import os, tempfile
     >>> bad = os.path.join(tempfile.mkdtemp(), "x.vcf")
@@ -133,7 +116,7 @@ _VCF_CLASS: list[type] = []
 def _vcf_class() -> type:
     """``pysam.VariantFile`` as :func:`open_vcf` returns it (made on first use, so importing
     this module does not import pysam): ``_nf_name`` (the input's name), ``_nf_error`` (what
-    stopped the thread feeding its pipe early, checked by :func:`iter_vcf_records` when the
+    stopped the thread feeding its pipe early, checked by ``iter_vcf_records`` when the
     records end) and a ``close`` that turns htslib's failure on a damaged stream into one line."""
     if not _VCF_CLASS:
         import sys
@@ -189,7 +172,7 @@ def _open_fed(name: str, chunks: Iterator[bytes]) -> Any:
     except VcfFormatError:
         thread.join(timeout=10)  # a feeder that failed first has the real cause
         if error:
-            raise _feed_error(name, error[0]) from None
+            raise feed_error(name, error[0]) from None
         raise
     vcf_box.append(vcf)
     if error:
@@ -197,7 +180,8 @@ def _open_fed(name: str, chunks: Iterator[bytes]) -> Any:
     return vcf
 
 
-def _feed_error(name: str, exc: BaseException) -> VcfFormatError:
+def feed_error(name: str, exc: BaseException) -> VcfFormatError:
+    """What stopped the thread feeding pysam, as the one-line error about input ``name``."""
     return exc if isinstance(exc, VcfFormatError) else VcfFormatError(f"{name}: cannot read the input: {exc}")
 
 
@@ -242,9 +226,9 @@ def _sniff_vcf(name: str, raw: Iterator[bytes]) -> _Head:
     if not buf:
         raise VcfFormatError(f"{name}:1: the file is empty; expected a VCF (starting with ##fileformat=VCFv4.2) "
                              f"or a BCF file")
-    if buf[:4] == _BCF_MAGIC:
+    if buf[:4] == BCF_MAGIC:
         return _Head(bcf=True, bom=False)
-    bom = buf.startswith(_UTF8_BOM)
+    bom = buf.startswith(UTF8_BOM)
     if bom:
         buf = buf[3:]
     _check_first_line(name, buf[:1024].split(b"\n", 1)[0])  # before looking for line ends: binary data has none
@@ -268,7 +252,7 @@ def _sniff_vcf(name: str, raw: Iterator[bytes]) -> _Head:
             raise VcfFormatError(f"{name}:{lineno}: no #CHROM header line before the first record; expected "
                                  f"{_CHROM_LINE.replace(chr(9), '<TAB>')} after the ## lines")
         if shown.strip() and "\t" not in shown and len(shown.split()) >= 8:
-            raise VcfFormatError(f"{name}:{lineno}: {_SPACED}: {_shown(shown)}")
+            raise VcfFormatError(f"{name}:{lineno}: {SPACED_COLUMNS}: {_shown(shown)}")
         break
     else:
         if not seen_chrom:
@@ -353,7 +337,7 @@ def _inflate(name: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
         first += chunk
         if len(first) >= 2:
             break
-    if first[:2] != _GZIP_MAGIC:
+    if first[:2] != GZIP_MAGIC:
         if first:
             yield first
         yield from chunks
@@ -397,183 +381,6 @@ def _skip_bytes(chunks: Iterator[bytes], n: int) -> Iterator[bytes]:
             chunk, n = chunk[cut:], n - cut
         if chunk:
             yield chunk
-
-
-def count_vcf_records(path: "str | os.PathLike[str]") -> int | None:
-    """The number of data records in a VCF/BCF file, for a progress bar's total.
-
-    Text VCFs (plain, gzip or BGZF) are streamed as bytes and the lines that are neither
-    headers (``#``) nor empty are counted; a BCF is walked record by record through the
-    length fields of its records (nothing is parsed). ``None`` for stdin (``-``), a pipe or
-    anything else that is not a regular file (reading it would consume it), and for a file
-    that cannot be read to its end (the reader itself reports that).
-
-    >>> import tempfile, gzip, os
-    >>> folder = tempfile.mkdtemp()
-    >>> text = "##fileformat=VCFv4.2\\n#CHROM\\tPOS\\tID\\tREF\\tALT\\tQUAL\\tFILTER\\tINFO\\n"
-    >>> text += "1\\t10\\t.\\tA\\tC\\t.\\t.\\t.\\n1\\t20\\t.\\tG\\tT\\t.\\t.\\t.\\n"
-    >>> with gzip.open(os.path.join(folder, "x.vcf.gz"), "wt") as fh:
-    ...     _ = fh.write(text)
-    >>> count_vcf_records(os.path.join(folder, "x.vcf.gz")), count_vcf_records("-")
-    (2, None)
-    """
-    import gzip
-    import zlib
-
-    text = str(path)
-    if text in ("", "-") or not os.path.isfile(text):
-        return None
-    try:
-        with open(text, "rb") as raw:
-            compressed = raw.read(2) == _GZIP_MAGIC
-        with (gzip.open(text, "rb") if compressed else open(text, "rb")) as fh:
-            head = fh.read(5)
-            if head[:4] == _BCF_MAGIC:
-                return _count_bcf_records(fh, head)
-            return _count_text_records(fh, head[3:] if head.startswith(_UTF8_BOM) else head)
-    except (OSError, EOFError, zlib.error):
-        return None
-
-
-def _count_text_records(fh: IO[bytes], head: bytes, chunk: int = 1 << 20) -> int:
-    """Lines of ``head + fh`` whose first byte is not ``#``, ``\\n`` or ``\\r``."""
-    import numpy as np
-
-    skip = np.zeros(256, dtype=bool)
-    skip[[ord("#"), ord("\n"), ord("\r")]] = True
-    n, last = 0, b"\n"  # a virtual newline before the first line
-    data = head + fh.read(chunk)
-    while data:
-        arr = np.frombuffer(last + data, dtype=np.uint8)
-        starts = arr[np.flatnonzero(arr[:-1] == 10) + 1]  # the first byte of each line begun in data
-        n += int(np.count_nonzero(~skip[starts]))
-        last = data[-1:]
-        data = fh.read(chunk)
-    return n
-
-
-def _count_bcf_records(fh: IO[bytes], head: bytes, chunk: int = 1 << 20) -> int:
-    """Records of a BCF 2 stream (after its 5-byte magic ``head``): each is two little-endian
-    uint32 lengths (shared, per-sample) followed by that many bytes."""
-    import struct
-
-    (l_text,) = struct.unpack("<I", _read_exact(fh, 4))
-    _skip_exact(fh, l_text)
-    n, buf = 0, b""
-    while True:
-        data = fh.read(chunk)
-        if not data:
-            if buf:
-                raise EOFError("truncated BCF record")
-            return n
-        buf += data
-        pos = 0
-        while len(buf) - pos >= 8:
-            l_shared, l_indiv = struct.unpack_from("<II", buf, pos)
-            end = pos + 8 + l_shared + l_indiv
-            if end > len(buf):
-                break
-            pos, n = end, n + 1
-        buf = buf[pos:]
-        if len(buf) > chunk:  # one record longer than a chunk: skip its remainder directly
-            l_shared, l_indiv = struct.unpack_from("<II", buf, 0)
-            _skip_exact(fh, 8 + l_shared + l_indiv - len(buf))
-            buf, n = b"", n + 1
-
-
-def _read_exact(fh: IO[bytes], size: int) -> bytes:
-    data = fh.read(size)
-    if len(data) != size:
-        raise EOFError("truncated file")
-    return data
-
-
-def _skip_exact(fh: IO[bytes], size: int) -> None:
-    while size > 0:
-        data = fh.read(min(size, 1 << 20))
-        if not data:
-            raise EOFError("truncated file")
-        size -= len(data)
-
-
-def _describe_bad_line(path: str, n_good: int, exc: BaseException) -> str:
-    """``FILE:LINE: what was expected`` for the record after the ``n_good`` parsed ones."""
-    from nucleoforge.io.fasta import open_text
-
-    reason = str(exc) or type(exc).__name__
-    if not os.path.isfile(path):  # a stream: it cannot be read again to find the line
-        return f"{path}: record {n_good + 1}: cannot parse the VCF record ({reason})"
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(4)
-        if magic[:3] == b"BCF" or (magic[:2] == b"\x1f\x8b" and _is_bcf(path)):
-            return f"{path}: record {n_good + 1}: cannot parse the BCF record ({reason})"
-        lineno, line = 0, None
-        with open_text(path) as fh:
-            data_seen = 0
-            for lineno, text in enumerate(fh, 1):
-                if text.startswith("#") or (lineno == 1 and text.startswith("\ufeff#")):
-                    continue
-                if data_seen == n_good:
-                    line = text.rstrip("\r\n")
-                    break
-                data_seen += 1
-    except (OSError, EOFError, UnicodeDecodeError, ValueError) as read_exc:
-        return f"{path}: after record {n_good}: cannot parse the next record ({reason}; {read_exc})"
-    if line is None:
-        return f"{path}:{lineno + 1}: the file ends in the middle of a record (truncated?): {reason}"
-    cols = line.split("\t")
-    if not line.strip():
-        what = f"an empty line; expected a record with {_VCF_COLUMNS}"
-    elif len(cols) == 1 and len(line.split()) >= 8:
-        what = _SPACED
-    elif len(cols) < 8:
-        what = f"expected at least 8 tab-separated columns ({_VCF_COLUMNS}), got {len(cols)}"
-    elif not cols[0]:
-        what = "CHROM is empty"
-    elif not cols[1].isdigit() or int(cols[1]) < 1:
-        what = f"POS must be a positive integer, got {cols[1]!r}"
-    elif not cols[3] or cols[3] == ".":
-        what = f"REF must be one or more bases, got {cols[3]!r}"
-    else:
-        what = f"htslib cannot parse the record ({reason})"
-    shown = line if len(line) <= 80 else line[:77] + "..."
-    return f"{path}:{lineno}: {what}: {shown!r}"
-
-
-def _is_bcf(path: str) -> bool:
-    import gzip
-
-    try:
-        with gzip.open(path, "rb") as fh:
-            return fh.read(3) == b"BCF"
-    except (OSError, EOFError):
-        return False
-
-
-def iter_vcf_records(vcf: Any, path: "str | os.PathLike[str]") -> Iterator[Any]:
-    """The records of an open :func:`open_vcf` file; a record that cannot be parsed raises
-    :class:`VcfFormatError` ``"FILE:LINE: what was expected"`` after every record before it
-    was yielded (pysam's own error is ``OSError: truncated file``, without a line)."""
-    records = iter(vcf)
-    n = 0
-    while True:
-        try:
-            rec = next(records)
-        except StopIteration:
-            fed = getattr(vcf, "_nf_error", None)
-            if fed is not None:  # the stream feeding pysam broke off: its end is not the input's
-                raise _feed_error(str(path), fed) from fed
-            return
-        except (OSError, ValueError) as exc:
-            if hasattr(vcf, "_nf_reported"):
-                vcf._nf_reported = True  # its close may fail too: this is the message
-            fed = getattr(vcf, "_nf_error", None)
-            if fed is not None:
-                raise _feed_error(str(path), fed) from fed
-            raise VcfFormatError(_describe_bad_line(str(path), n, exc)) from exc
-        n += 1
-        yield rec
 
 
 def read_hisat2_snps(source: str | os.PathLike | IO[str], sequences: Mapping[str, str]) -> Iterator[Variant]:
@@ -637,135 +444,3 @@ def write_vcf(variants: Iterable[Variant], handle: IO[str], contigs: Mapping[str
     return n
 
 
-def salvage_vcf_output(path: "os.PathLike[str] | str") -> tuple[list[str], list[str], int]:
-    """Read an interrupted output: header lines, complete data lines, byte length of the
-    complete part (for plain files). A truncated gzip tail is dropped."""
-    import zlib
-
-    with open(path, "rb") as fh:
-        data = fh.read()
-    if data[:2] == b"\x1f\x8b":
-        # Decompress member by member (BGZF = many gzip members); a truncated tail yields
-        # whatever it holds instead of an error.
-        parts = []
-        while data:
-            d = zlib.decompressobj(31)
-            try:
-                parts.append(d.decompress(data))
-            except zlib.error:
-                break
-            if not d.eof:
-                break
-            data = d.unused_data
-        raw = b"".join(parts)
-    else:
-        raw = data
-    end = raw.rfind(b"\n") + 1
-    text = raw[:end].decode()
-    header: list[str] = []
-    body: list[str] = []
-    for line in text.splitlines(keepends=True):
-        (header if line.startswith("#") else body).append(line)
-    return header, body, end
-
-
-class OutputWriteError(NucleoforgeError):
-    """The output could not be written (a full disk, ``/dev/full``, a file-size limit): one line
-    naming the output and the system's reason (``No space left on device [ENOSPC]``, ``File too
-    large [EFBIG]`` …), and with :meth:`with_note` what became of the partial output."""
-
-    def __init__(self, path: str, exc: OSError | None = None, note: str = "", reason: str = "") -> None:
-        import errno as _errno
-
-        if exc is not None:
-            code = _errno.errorcode.get(exc.errno or 0, "")
-            reason = f"{exc.strerror or exc} [{code}]" if code else str(exc.strerror or exc)
-        self.path, self.reason, self.note = path, reason, note
-        where = "stdout" if path == "-" else path
-        super().__init__(f"{where}: cannot write the output: {reason}" + (f"; {note}" if note else ""))
-
-    def with_note(self, note: str) -> "OutputWriteError":
-        """The same error with ``note`` after the reason."""
-        return OutputWriteError(self.path, note=note, reason=self.reason)
-
-
-class VcfSink:
-    """Text sink for the output VCF: stdout, a plain file, or BGZF (``.gz``/``.bgz``).
-
-    ``flush`` makes everything written so far durable; for BGZF that means closing the
-    file and reopening it for appending (pysam's BGZF flush does not reach the disk), which
-    leaves a valid multi-member file.
-
-    A failed write, flush or close (``ENOSPC``, ``EFBIG`` …) raises :class:`OutputWriteError`;
-    after one, :meth:`close` releases the file without raising again. :attr:`created`: the
-    output did not exist before and is a regular file (so :meth:`remove_created` may delete it;
-    a device such as ``/dev/full`` or a file that was there before is never removed)."""
-
-    def __init__(self, path: str, append: bool) -> None:
-        import sys
-
-        import pysam
-
-        self.path = path
-        self.gz = path.endswith((".gz", ".bgz"))
-        self.failed = False
-        existed = path == "-" or os.path.lexists(path)
-        try:
-            if path == "-":
-                self._fh: Any = sys.stdout
-            elif self.gz:
-                self._fh = pysam.BGZFile(path, "ab" if append else "wb")
-            else:
-                self._fh = open(path, "a" if append else "w")
-        except OSError as exc:
-            if isinstance(exc, (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)):
-                raise  # the boundary names these with their file
-            raise OutputWriteError(path, exc) from None
-        self.created = not existed and os.path.isfile(path) and not os.path.islink(path)
-
-    def _fail(self, exc: OSError) -> BaseException:
-        self.failed = True
-        if isinstance(exc, BrokenPipeError):  # a reader that stopped early (``| head``): left to the caller
-            return exc
-        return OutputWriteError(self.path, exc)
-
-    def write(self, text: str) -> None:
-        try:
-            self._fh.write(text.encode() if self.gz else text)
-        except OSError as exc:
-            raise self._fail(exc) from None
-
-    def flush(self) -> None:
-        try:
-            if self.gz:
-                import pysam
-
-                self._fh.close()
-                self._fh = pysam.BGZFile(self.path, "ab")
-            else:
-                self._fh.flush()
-        except OSError as exc:
-            raise self._fail(exc) from None
-
-    def close(self) -> None:
-        try:
-            if self.path != "-":
-                self._fh.close()
-            else:
-                self._fh.flush()
-        except OSError as exc:
-            if not self.failed:  # after a failed write the buffered rest cannot be written either
-                raise self._fail(exc) from None
-            if self.path != "-":
-                import contextlib
-
-                with contextlib.suppress(OSError):
-                    self._fh.close()
-
-    def remove_created(self) -> bool:
-        """Delete the output when this sink created it as a regular file (never a device, a link
-        or a file that was there before); True when removed."""
-        if self.created and os.path.isfile(self.path) and not os.path.islink(self.path):
-            os.unlink(self.path)
-            return True
-        return False

@@ -196,14 +196,17 @@ def load_masked_lm(model_dir: str, device: str | None = None, dtype: torch.dtype
     """
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    from nucleoforge.io.checkpoints import load_model_folder
+    from nucleoforge.io.checkpoints import CheckpointError, load_model_folder
 
     registry.register_auto_classes()
 
     types = [f.model_type for f in registry.families(kind="bert")]
     model = load_model_folder(AutoModelForMaskedLM.from_pretrained, model_dir, model_types=types, what="a masked language model",
                                **({"dtype": dtype} if dtype else {})).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    except (OSError, UnicodeDecodeError) as exc:  # no or unreadable vocab.txt / tokenizer files
+        raise CheckpointError(f"{model_dir}: cannot load its tokenizer: {exc}") from None
     if device:
         model.to(device)
     return model, tokenizer

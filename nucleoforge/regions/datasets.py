@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from nucleoforge.alphabet import NUCLEOTIDE_LETTERS
-from nucleoforge.errors import NucleoforgeError
+from nucleoforge.errors import MissingPathError, NucleoforgeError
 from nucleoforge.io.bed import chromosome_sort_key, parse_interval, read_bed
 from nucleoforge.io.fasta import read_fasta
 from nucleoforge.regions.motifs import AGGREGATIONS, Motif, MotifScanner, log_odds_matrix, score_threshold
@@ -218,12 +218,8 @@ def build_region_dataset(
     pwms = [log_odds_matrix(m.counts, background, pseudocount) for m in motifs]
     thresholds = [score_threshold(p, pvalue, background) for p in pwms] if aggregation == "count" else None
     scanner = MotifScanner(pwms, device=device, thresholds=thresholds)
-    if scan_crop is not None and scan_crop < 1:
-        raise NucleoforgeError(f"scan_crop must be >= 1, got {scan_crop}")
-    if scan_crop is not None:  # coordinates follow the crop
-        regions = [Region(r.chrom, r.start + (len(r.sequence) - len(c)) // 2,
-                          r.start + (len(r.sequence) - len(c)) // 2 + len(c), r.condition, c)
-                   for r in regions for c in [central_crop(r.sequence, scan_crop)]]  # fmt: skip
+    if scan_crop is not None:
+        regions = _central_regions(regions, scan_crop)
     groups = group_regions(regions, group_size, max_gap)
     if not groups:
         raise NucleoforgeError(f"no group of {group_size} consecutive regions on one chromosome in one condition"
@@ -236,11 +232,7 @@ def build_region_dataset(
     conditions: dict[str, int] = {}
     for shard_start in range(0, len(groups), shard_size):
         shard = groups[shard_start : shard_start + shard_size]
-        todo = sorted({r.sequence for g in shard for r in g if r.sequence not in cache}, key=len)
-        for i in range(0, len(todo), batch_size):
-            chunk = todo[i : i + batch_size]
-            scores = scanner.scan_sequences(chunk, aggregation, batch_size=batch_size, fill_missing=True)
-            cache.update(zip(chunk, scores))
+        _scan_missing(scanner, shard, cache, aggregation, batch_size)
         rows: dict[str, list] = {k: [] for k in features}
         for j, g in enumerate(shard):
             aff = np.stack([cache[r.sequence] for r in g])
@@ -291,6 +283,25 @@ def build_region_dataset(
     return metadata
 
 
+def _central_regions(regions: Iterable[Region], scan_crop: int) -> list[Region]:
+    """``regions`` cut to their central ``scan_crop`` bp (:func:`central_crop`); coordinates follow the crop."""
+    if scan_crop < 1:
+        raise NucleoforgeError(f"scan_crop must be >= 1, got {scan_crop}")
+    return [Region(r.chrom, r.start + (len(r.sequence) - len(c)) // 2,
+                   r.start + (len(r.sequence) - len(c)) // 2 + len(c), r.condition, c)
+            for r in regions for c in [central_crop(r.sequence, scan_crop)]]  # fmt: skip
+
+
+def _scan_missing(scanner: MotifScanner, groups: Sequence[Sequence[Region]], cache: dict[str, np.ndarray],
+                  aggregation: str, batch_size: int) -> None:
+    """Scan the sequences of ``groups`` not yet in ``cache`` (shortest first, ``batch_size`` at a time) into it."""
+    todo = sorted({r.sequence for g in groups for r in g if r.sequence not in cache}, key=len)
+    for i in range(0, len(todo), batch_size):
+        chunk = todo[i : i + batch_size]
+        scores = scanner.scan_sequences(chunk, aggregation, batch_size=batch_size, fill_missing=True)
+        cache.update(zip(chunk, scores))
+
+
 def _bg(background: Sequence[float] | None) -> tuple[float, ...]:
     if background is None:
         return (0.25, 0.25, 0.25, 0.25)
@@ -302,9 +313,13 @@ def read_region_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The ``genebert_regions.json`` of a dataset folder."""
     meta = Path(path) / METADATA_FILE
     if not meta.is_file():
-        raise FileNotFoundError(f"{meta} not found: is {path} a dataset written by `nucleoforge genebert build-regions`?")
+        raise MissingPathError(f"{meta} not found: is {path} a dataset written by `nucleoforge genebert build-regions`?")
     with open(meta, encoding="utf-8") as fh:
-        return json.load(fh)
+        try:
+            return json.load(fh)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise NucleoforgeError(f"{meta}: not valid JSON ({exc}); write the dataset again with "
+                                   "`nucleoforge genebert build-regions`") from None
 
 
 def load_region_dataset(path: str | os.PathLike, streaming: bool = False):

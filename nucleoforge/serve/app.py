@@ -102,7 +102,6 @@ def create_app(service: LookupService, *, max_batch: int = 64, timeout: float = 
     from contextlib import asynccontextmanager
 
     worker = ScoringWorker(service.score, max_batch=max_batch, batch_wait=batch_wait, on_close=service.close)
-    genomes = sorted(service.genomes)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -115,47 +114,68 @@ def create_app(service: LookupService, *, max_batch: int = 64, timeout: float = 
     app.state.worker, app.state.service = worker, service
     app.add_middleware(_QueryLimits, max_bytes=max_query, max_params=max_params)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_exception_handler(RequestValidationError, _bad_parameter)
+    answers = _Answers(service, worker, timeout=timeout, max_batch=max_batch, max_body=max_body)
+    _add_scoring_routes(app, answers, sorted(service.genomes), default_distance)
+    _add_other_routes(app, answers)
+    return app
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_parameter(request: Request, exc: RequestValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body"))
-        value = first.get("input")
-        shown = quote(value) if isinstance(value, str) else show_value(value)
-        return _error(f"{where or 'request'}: {first.get('msg', 'invalid value')}"
-                      + (f" (got {shown})" if value is not None else ""))
 
-    async def scored(request: Request, futures: list) -> list[Any]:
+async def _bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """HTTP 400 naming the first parameter FastAPI could not validate, and the value it got."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body"))
+    value = first.get("input")
+    shown = quote(value) if isinstance(value, str) else show_value(value)
+    return _error(f"{where or 'request'}: {first.get('msg', 'invalid value')}"
+                  + (f" (got {shown})" if value is not None else ""))
+
+
+class _Answers:
+    """What the routes share: jobs built from request values, answered from the cache or by the
+    worker, and exceptions turned into the JSON error answers."""
+
+    def __init__(self, service: LookupService, worker: ScoringWorker, *, timeout: float, max_batch: int,
+                 max_body: int) -> None:
+        self.service, self.worker = service, worker
+        self.timeout, self.max_batch, self.max_body = timeout, max_batch, max_body
+
+    def job(self, genome: str, text: str, distance: int, mask: int, tracks: int) -> Job:
+        chrom, pos, ref, alt = self.service.parse(text)  # an MNV gets the original's '.' values
+        return Job(genome, chrom, pos, ref, alt, distance, bool(mask), bool(tracks))
+
+    async def scored(self, request: Request, futures: list) -> list[Any]:
         """The futures' results (an exception for a job that failed); :class:`RequestError` 408 past
         the timeout, :class:`_ClientGone` when the client leaves first. Either way the jobs not yet
         started are cancelled."""
         gathered = asyncio.ensure_future(asyncio.gather(*(asyncio.wrap_future(f) for f in futures), return_exceptions=True))
         gone = asyncio.ensure_future(_disconnected(request))
         try:
-            done, _ = await asyncio.wait({gathered, gone}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({gathered, gone}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             gone.cancel()
         if gathered in done:
             return gathered.result()
-        worker.stats.cancelled += sum(f.cancel() for f in futures)  # a running job finishes; a queued one is dropped
+        self.worker.stats.cancelled += sum(f.cancel() for f in futures)  # a running job finishes; a queued one is dropped
         gathered.cancel()
         if gone in done:
             raise _ClientGone()
-        raise RequestError(f"the request took longer than the server's timeout of {timeout:g} s (--timeout); "
+        raise RequestError(f"the request took longer than the server's timeout of {self.timeout:g} s (--timeout); "
                            "retry later or send fewer variants at once", status=408)
 
-    async def answer(request: Request, jobs: list[Job]) -> list[Any]:
+    async def answer(self, request: Request, jobs: list[Job]) -> list[Any]:
         """Results per job: cache hits on a thread of their own (never behind the worker), the rest
         from the worker."""
         results: list[Any] = [None] * len(jobs)
-        if service.cache_path and not all(j.tracks for j in jobs):
-            results = await run_in_threadpool(service.cached, jobs)
+        if self.service.cache_path and not all(j.tracks for j in jobs):
+            results = await run_in_threadpool(self.service.cached, jobs)
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
-            for i, r in zip(todo, await scored(request, [worker.submit(jobs[i]) for i in todo])):
+            for i, r in zip(todo, await self.scored(request, [self.worker.submit(jobs[i]) for i in todo])):
                 results[i] = r
         return results
 
+    @staticmethod
     def refusal(exc: BaseException) -> tuple[str, int]:
         """The error message and HTTP status of an exception: a :class:`RequestError` as it says,
         anything else a 500 (its traceback goes to the log; the server carries on)."""
@@ -167,12 +187,68 @@ def create_app(service: LookupService, *, max_batch: int = 64, timeout: float = 
         return (f"internal error while scoring ({type(exc).__name__}: {clip(str(exc))}); the server carries on and a "
                 "repeated request is scored afresh", 500)
 
-    def failure(exc: BaseException) -> JSONResponse:
-        return _error(*refusal(exc))
+    def failure(self, exc: BaseException) -> JSONResponse:
+        return _error(*self.refusal(exc))
 
-    def job(genome: str, text: str, distance: int, mask: int, tracks: int) -> Job:
-        chrom, pos, ref, alt = service.parse(text)  # an MNV gets the original's '.' values
-        return Job(genome, chrom, pos, ref, alt, distance, bool(mask), bool(tracks))
+    async def one(self, request: Request, variant: str, hg: str, distance: int, mask: int, tracks: int) -> Any:
+        """The answer of ``GET /spliceai/``: a result, or a JSON error."""
+        try:
+            self.service.check_request(hg, distance, mask, tracks)
+            result = (await self.answer(request, [self.job(hg, variant, distance, mask, tracks)]))[0]
+        except Exception as exc:
+            return self.failure(exc)
+        return self.failure(result) if isinstance(result, BaseException) else result
+
+    async def batch(self, request: Request, hg: str, distance: int, mask: int, tracks: int) -> Any:
+        """The answer of ``POST /spliceai/batch``: one result or ``{"error": ...}`` per variant, in
+        input order; a JSON error when the request as a whole is refused."""
+        try:
+            body = await _read_body(request, self.max_body)
+            texts, hg, distance, mask = _batch_body(body, request.headers.get("content-type", ""), hg, distance, mask,
+                                                    self.max_batch)
+            self.service.check_request(hg, distance, mask, tracks)
+            jobs: list[Any] = []
+            for t in texts:
+                try:
+                    jobs.append(self.job(hg, t, distance, mask, tracks))
+                except RequestError as exc:
+                    jobs.append(exc)
+            results = await self.answer(request, [j for j in jobs if isinstance(j, Job)])
+        except Exception as exc:
+            return self.failure(exc)
+        it = iter(results)
+        out = []
+        for t, j in zip(texts, jobs):
+            r = j if isinstance(j, RequestError) else next(it)
+            out.append({"variant": clip(t), "error": self.refusal(r)[0], "source": "nucleoforge"}
+                       if isinstance(r, BaseException) else r)
+        return out
+
+    def health(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        service, worker = self.service, self.worker
+        return {"status": "ok", "genomes": {k: {"reference": v[0].reference, "annotation": v[0].annotation}
+                                            for k, v in service.genomes.items()},
+                "model": getattr(service.model, "name_or_path", "") or "model", "max_batch": self.max_batch,
+                "max_distance": service.max_distance, "timeout_s": self.timeout, "cache_readonly": service.cache_readonly,
+                "queued": worker.queued, "worker": asdict(worker.stats)}
+
+
+#: the OpenAPI description of a batch body (FastAPI cannot infer it: the route reads the raw body)
+_BATCH_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"oneOf": [
+        {"type": "array", "items": {"type": "string", "description": VARIANT_FORMS},
+         "example": ["chr22-20102090-T-C", "22:20050957 C>T", "chr22:g.20102090T>C"]},
+        {"type": "object", "required": ["variants"], "additionalProperties": False, "properties": {
+            "variants": {"type": "array", "items": {"type": "string"}}, "hg": {"type": "string"},
+            "distance": {"type": "integer"}, "mask": {"type": "integer", "enum": [0, 1]}}}]}},
+    "text/plain": {"schema": {"type": "string", "description": "a VCF: CHROM POS ID REF ALT columns; a record "
+                                                             "with several ALTs gets one answer per ALT"}}}}}
+
+
+def _add_scoring_routes(app: FastAPI, answers: _Answers, genomes: list[str], default_distance: int) -> None:
+    """``GET /spliceai/`` and ``POST /spliceai/batch`` (their query defaults: the first genome, ``default_distance``)."""
 
     @app.get("/spliceai/", summary="SpliceAI delta scores of one variant")
     async def spliceai(
@@ -184,61 +260,24 @@ def create_app(service: LookupService, *, max_batch: int = 64, timeout: float = 
         tracks: int = Query(0, description="1 = always run the model and return the per-position REF/ALT tracks "
                                            "(else a cached result may come without them)"),
     ):
-        try:
-            service.check_request(hg, distance, mask, tracks)
-            result = (await answer(request, [job(hg, variant, distance, mask, tracks)]))[0]
-        except Exception as exc:
-            return failure(exc)
-        return failure(result) if isinstance(result, BaseException) else result
-
-    batch_body = {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"oneOf": [
-            {"type": "array", "items": {"type": "string", "description": VARIANT_FORMS},
-             "example": ["chr22-20102090-T-C", "22:20050957 C>T", "chr22:g.20102090T>C"]},
-            {"type": "object", "required": ["variants"], "additionalProperties": False, "properties": {
-                "variants": {"type": "array", "items": {"type": "string"}}, "hg": {"type": "string"},
-                "distance": {"type": "integer"}, "mask": {"type": "integer", "enum": [0, 1]}}}]}},
-        "text/plain": {"schema": {"type": "string", "description": "a VCF: CHROM POS ID REF ALT columns; a record "
-                                                                 "with several ALTs gets one answer per ALT"}}}}}
+        return await answers.one(request, variant, hg, distance, mask, tracks)
 
     @app.post("/spliceai/batch", summary="SpliceAI delta scores of several variants, in input order",
-              openapi_extra=batch_body)
+              openapi_extra=_BATCH_BODY)
     async def spliceai_batch(request: Request, hg: str = Query(genomes[0]), distance: int = Query(default_distance),
                              mask: int = Query(0), tracks: int = Query(0)):
         """Body: a JSON list of variant strings, or ``{"variants": [...], "hg": ..., "distance": ..., "mask": ...}``,
         or a VCF (CHROM POS ID REF ALT columns; a multi-allelic record is one variant per ALT, in ALT order).
         Each answer is a result or ``{"error": ...}``; ``--max-batch`` counts variants, so ALTs."""
-        try:
-            body = await _read_body(request, max_body)
-            texts, hg, distance, mask = _batch_body(body, request.headers.get("content-type", ""), hg, distance, mask,
-                                                    max_batch)
-            service.check_request(hg, distance, mask, tracks)
-            jobs: list[Any] = []
-            for t in texts:
-                try:
-                    jobs.append(job(hg, t, distance, mask, tracks))
-                except RequestError as exc:
-                    jobs.append(exc)
-            results = await answer(request, [j for j in jobs if isinstance(j, Job)])
-        except Exception as exc:
-            return failure(exc)
-        it = iter(results)
-        out = []
-        for t, j in zip(texts, jobs):
-            r = j if isinstance(j, RequestError) else next(it)
-            out.append({"variant": clip(t), "error": refusal(r)[0], "source": "nucleoforge"} if isinstance(r, BaseException)
-                       else r)
-        return out
+        return await answers.batch(request, hg, distance, mask, tracks)
+
+
+def _add_other_routes(app: FastAPI, answers: _Answers) -> None:
+    """``GET /health``, ``GET /docs`` (Swagger UI, vendored) and ``GET /`` (the page)."""
 
     @app.get("/health", summary="genomes, limits and the worker's batching counters")
     async def health():
-        from dataclasses import asdict
-
-        return {"status": "ok", "genomes": {k: {"reference": v[0].reference, "annotation": v[0].annotation}
-                                            for k, v in service.genomes.items()},
-                "model": getattr(service.model, "name_or_path", "") or "model", "max_batch": max_batch,
-                "max_distance": service.max_distance, "timeout_s": timeout, "cache_readonly": service.cache_readonly,
-                "queued": worker.queued, "worker": asdict(worker.stats)}
+        return answers.health()
 
     @app.get("/docs", include_in_schema=False)
     async def docs():
@@ -252,8 +291,6 @@ def create_app(service: LookupService, *, max_batch: int = 64, timeout: float = 
     @app.get("/", include_in_schema=False)
     async def page():
         return FileResponse(STATIC / "index.html")
-
-    return app
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -36,10 +36,8 @@ import json
 import logging
 import re
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from nucleoforge.errors import NucleoforgeError
 
@@ -175,11 +173,11 @@ class LookupService:
             genes = GeneTable.load(spec.annotation)
             self.genomes[spec.name] = (spec, Genome(spec.reference), genes)
             self._transcript_entries[spec.name] = all(g.transcript_id for g in genes)
+        from nucleoforge.splicing.variant_family import family_for
+
+        self.family = family_for(model, device=device)  # shared by every scorer: built (and the model placed) once
         self._scorers: dict[tuple[str, int, bool], Any] = {}
-        # the cache setting (cache_setting of a scorer) per genome, hashed once here: model and annotation
-        self._setting_base = {name: self._base_setting(name) for name in self.genomes} if cache else {}
-        self._readers: dict[tuple[str, int, bool], list[Any]] = {}  # idle read-only connections per setting
-        self._readers_lock = threading.Lock()
+        self._scorers_lock = threading.Lock()  # request handlers get scorers for cache look-ups too
 
     # -- checks any thread may run (no file access) -------------------------------------------
     def check_request(self, genome: Any, distance: Any, mask: Any, tracks: Any = 0) -> None:
@@ -200,54 +198,33 @@ class LookupService:
         """:func:`parse_variant` with this server's allele limits (REF up to 2 x ``max_distance``)."""
         return parse_variant(text, max_ref=2 * self.max_distance, max_alt=self.max_alt)
 
-    # -- the score cache, from any thread ----------------------------------------------------------
-    def _base_setting(self, genome: str) -> dict[str, Any]:
-        """``cache_setting`` of a scorer of this genome (distance and mask are set per request):
-        what ``nucleoforge variants --cache`` keys its entries on, so both share one cache."""
-        from types import SimpleNamespace
+    # -- scorers and the score cache, from any thread --------------------------------------------
+    def _scorer(self, genome: str, distance: int, mask: bool) -> Any:
+        """The scorer of (genome, distance, mask), built on first use (any thread: building one runs
+        no model; its cache connections may be used from another thread)."""
+        key = (genome, distance, mask)
+        with self._scorers_lock:
+            if key not in self._scorers:
+                from nucleoforge.splicing.scoring import VariantScorer
 
-        from nucleoforge.splicing.scoring import cache_setting
-
-        _, fasta, genes = self.genomes[genome]
-        scorer = SimpleNamespace(genes=genes, genome=fasta, model=self.model, calibrated=False, distance=0, mask=False,
-                                 context=int(self.model.config.context))
-        return cache_setting(scorer)  # type: ignore[arg-type]
+                _, fasta, genes = self.genomes[genome]
+                self._scorers[key] = VariantScorer(
+                    self.family, fasta, genes, distance=distance, mask=mask, batch_size=self.batch_size,
+                    transcript_entries=self._transcript_entries[genome], cache=self.cache_path,
+                    cache_readonly=self.cache_readonly)  # fmt: skip
+            return self._scorers[key]
 
     def cache_setting(self, genome: str, distance: int, mask: bool) -> dict[str, Any]:
-        """The score-cache setting of a scorer for (genome, distance, mask)."""
-        return {**self._setting_base[genome], "distance": int(distance), "mask": bool(mask)}
-
-    @contextmanager
-    def _reader(self, genome: str, distance: int, mask: bool) -> Iterator[Any]:
-        """An idle read-only cache connection for this setting (opened when none is idle), or
-        ``None`` while the cache file does not exist yet."""
-        from nucleoforge.io.score_cache import ScoreCache
-
-        key = (genome, distance, mask)
-        with self._readers_lock:
-            idle = self._readers.setdefault(key, [])
-            reader = idle.pop() if idle else None
-        if reader is None:
-            if not Path(self.cache_path or "").is_file():
-                yield None
-                return
-            reader = ScoreCache(self.cache_path, self.cache_setting(genome, distance, mask), readonly=True)
-        keep = False
-        try:
-            yield reader
-            keep = reader.setting is not None  # a setting stored later needs a fresh look-up of its id
-        finally:
-            if keep:
-                with self._readers_lock:
-                    self._readers.setdefault(key, []).append(reader)
-            else:
-                reader.close()
+        """The score-cache setting of a scorer for (genome, distance, mask): what ``nucleoforge
+        variants --cache`` keys its entries on, so both share one cache."""
+        return self._scorer(genome, distance, bool(mask)).cache_setting()
 
     def cached(self, jobs: Sequence[Any]) -> list[dict | None]:
         """Per job, its result from the score cache, or ``None`` (not cached, ``tracks`` asked, no
-        cache). Any thread may call this: it reads the cache on a read-only connection of its own
-        and touches neither the model nor the FASTA (a stored entry was checked when it was scored,
-        under the same reference, annotation, model, distance and mask)."""
+        cache). Any thread may call this: it asks the scorer's :meth:`~nucleoforge.splicing.scoring.VariantScorer.lookup`
+        (read-only connections of its own) and touches neither the model nor the FASTA (a stored
+        entry was checked when it was scored, under the same reference, annotation, model,
+        distance and mask)."""
         import sqlite3
 
         out: list[dict | None] = [None] * len(jobs)
@@ -261,72 +238,52 @@ class LookupService:
                 groups.setdefault((job.genome, job.distance, bool(job.mask)), []).append((i, key))
         for setting, items in groups.items():
             try:
-                with self._reader(*setting) as reader:
-                    found = reader.lookup([k for _, k in items]) if reader is not None else {}
+                found = self._scorer(*setting).lookup([k for _, k in items])
             except (sqlite3.Error, OSError, ValueError) as exc:  # the worker still answers: it reads the cache too
                 logger.warning("score cache lookup failed (%s); the worker answers instead", exc)
                 continue
             for i, k in items:
                 if found.get(k):  # an ALT stored without entries goes to the worker (which says why)
-                    out[i] = self._result(jobs[i], found[k], None, "nucleoforge:cache")
+                    out[i] = self._cached_result(jobs[i], found[k])
         return out
 
+    def _cached_result(self, job: Any, entries: list[str]) -> dict:
+        from nucleoforge.splicing.rules_spliceai import DeltaScores
+
+        return self._result(job, [DeltaScores.parse(e) for e in entries], None, "nucleoforge:cache")
+
     # -- worker thread ---------------------------------------------------------------------------
-    def _scorer(self, genome: str, distance: int, mask: bool) -> Any:
-        key = (genome, distance, mask)
-        if key not in self._scorers:
-            from nucleoforge.splicing.scoring import VariantScorer
-
-            _, fasta, genes = self.genomes[genome]
-            scorer = VariantScorer(self.model, fasta, genes, distance=distance, mask=mask, batch_size=self.batch_size,
-                                   device=self.device, transcript_entries=self._transcript_entries[genome])
-            if self.cache_path:
-                from nucleoforge.io.score_cache import ScoreCache
-
-                scorer.cache = ScoreCache(self.cache_path, self.cache_setting(genome, distance, mask),
-                                          readonly=self.cache_readonly)
-            self._scorers[key] = scorer
-        return self._scorers[key]
-
     def _drop_scorer(self, key: tuple[str, int, bool]) -> None:
-        scorer = self._scorers.pop(key, None)
-        if scorer is not None and scorer.cache is not None:
-            scorer.cache.close()
+        with self._scorers_lock:
+            scorer = self._scorers.pop(key, None)
+        if scorer is not None:
+            scorer.close()
 
     def close(self) -> None:
-        """Close the caches: the idle read-only connections, then the scorers' (call it on the
-        worker thread, which opened them; the last writer to close folds the WAL into the file)."""
-        with self._readers_lock:
-            readers = [r for idle in self._readers.values() for r in idle]
-            self._readers.clear()
-        for reader in readers:
-            reader.close()
+        """Close the scorers' caches, their read-only connections included (call it on the worker
+        thread; the last writer to close folds the WAL into the file)."""
         for key in list(self._scorers):
             self._drop_scorer(key)
 
-    def _check_variant(self, scorer: Any, genome: str, chrom: str, pos: int, ref: str) -> str:
-        """The variant's chromosome as the FASTA names it, or the reason it cannot be scored."""
-        spec, fasta, genes = self.genomes[genome]
-        if chrom not in fasta:
-            raise RequestError(f"chromosome {quote(chrom)} is not in the reference of genome {genome} ({spec.reference})")
-        name = fasta.resolve(chrom)
-        length = fasta.lengths[name]
-        if pos + len(ref) - 1 > length:
-            raise RequestError(f"position {chrom}:{pos} is beyond the end of {name} (length {length:,})")
-        has = fasta.fetch(name, pos - 1, pos - 1 + len(ref)).upper()
-        if has != ref:
-            raise RequestError(f"REF {clip(ref)} does not match the reference of genome {genome} at {chrom}:{pos}: "
-                               f"the reference has {clip(has)}")
-        if not genes.overlapping(chrom, pos):
-            raise RequestError(f"no gene of the annotation {spec.annotation} overlaps {chrom}:{pos}: SpliceAI scores "
-                               "need a variant inside an annotated transcript")  # fmt: skip
-        half = scorer.wid // 2
-        if pos - half - 1 < 0 or pos + half > length:
-            raise RequestError(f"{chrom}:{pos} is too close to the end of {name}: the {scorer.wid:,}-nt window of "
-                               f"distance {scorer.distance} passes it")  # fmt: skip
-        if len(ref) > 2 * scorer.distance:
-            raise RequestError(f"REF of {len(ref)} nt is longer than 2 x distance ({2 * scorer.distance}): raise distance")
-        return name
+    def _refusal(self, failure: Any, check: Any, scorer: Any, genome: str, job: Any) -> RequestError:
+        """The message of the first rule (:data:`~nucleoforge.splicing.variant_rules.REQUEST_ORDER`) a job fails."""
+        from nucleoforge.splicing.variant_rules import SkipReason
+
+        spec = self.genomes[genome][0]
+        chrom, pos, ref, name = job.chrom, job.pos, job.ref, check.chrom
+        messages = {
+            SkipReason.FASTA: f"chromosome {quote(chrom)} is not in the reference of genome {genome} ({spec.reference})",
+            SkipReason.PAST_END: f"position {chrom}:{pos} is beyond the end of {name} (length {check.length:,})",
+            SkipReason.REF_MISMATCH: f"REF {clip(ref)} does not match the reference of genome {genome} at {chrom}:{pos}: "
+                                     f"the reference has {clip(failure.found)}",
+            SkipReason.NO_GENE: f"no gene of the annotation {spec.annotation} overlaps {chrom}:{pos}: SpliceAI scores "
+                                "need a variant inside an annotated transcript",
+            SkipReason.CHROM_END: f"{chrom}:{pos} is too close to the end of {name}: the {scorer.wid:,}-nt window of "
+                                  f"distance {scorer.distance} passes it",
+            SkipReason.REF_TOO_LONG: f"REF of {len(ref)} nt is longer than 2 x distance ({2 * scorer.distance}): raise "
+                                     "distance",
+        }  # fmt: skip
+        return RequestError(messages[failure.reason])
 
     def score(self, setting: tuple[str, int, bool, bool], jobs: Sequence[Any]) -> list[Any]:
         """Results (dicts) or :class:`RequestError` per job, all under one ``setting`` (checked
@@ -344,58 +301,56 @@ class LookupService:
 
     def _score(self, scorer: Any, genome: str, tracks: bool, jobs: Sequence[Any]) -> list[Any]:
         from nucleoforge.splicing.scoring import VariantInput
+        from nucleoforge.splicing.variant_rules import REQUEST_ORDER
 
         out: list[Any] = [None] * len(jobs)
-        todo, keys = [], {}
+        todo, inputs = [], {}
         for i, job in enumerate(jobs):
-            try:
-                chrom = self._check_variant(scorer, genome, job.chrom, job.pos, job.ref)
-            except RequestError as exc:
-                out[i] = exc
+            inputs[i] = VariantInput(job.chrom, job.pos, job.ref, [job.alt])
+            check = scorer.check(inputs[i])
+            failure = check.first(REQUEST_ORDER)
+            if failure is not None:
+                out[i] = self._refusal(failure, check, scorer, genome, job)
                 continue
-            keys[i] = (chrom, job.pos, job.ref, job.alt)
+            inputs[i].chrom = check.chrom
             todo.append(i)
-        cached = scorer.cache.lookup([keys[i] for i in todo]) if scorer.cache is not None and not tracks else {}
-        run = [i for i in todo if keys[i] not in cached]
+        cached = scorer.lookup([(inputs[i].chrom, jobs[i].pos, jobs[i].ref, jobs[i].alt) for i in todo]) if not tracks else {}
+        run = []
         for i in todo:
-            if keys[i] in cached:
-                out[i] = self._result(jobs[i], cached[keys[i]], None, "nucleoforge:cache")
-        if run:
-            inputs = [VariantInput(keys[i][0], jobs[i].pos, jobs[i].ref, [jobs[i].alt]) for i in run]
-            scored = scorer.score_with_tracks(inputs)
-            new = []
-            for i, res in zip(run, scored):
-                if res is None:
-                    job = jobs[i]
-                    out[i] = RequestError(f"{job.chrom}:{job.pos} {clip(job.ref)}>{clip(job.alt)} got no SpliceAI score")
-                    continue
-                entries, track = res
-                new.append((keys[i], entries))
-                out[i] = self._result(jobs[i], entries, track, "nucleoforge:model")
-            if scorer.cache is not None:
-                scorer.cache.store(new)
+            entries = cached.get((inputs[i].chrom, jobs[i].pos, jobs[i].ref, jobs[i].alt))
+            if entries:
+                out[i] = self._cached_result(jobs[i], entries)
+            else:
+                run.append(i)
+        for i, alleles in zip(run, scorer.score_with_tracks([inputs[i] for i in run]) if run else []):
+            allele = alleles[0]
+            if not allele.entries:
+                job = jobs[i]
+                out[i] = RequestError(f"{job.chrom}:{job.pos} {clip(job.ref)}>{clip(job.alt)} got no SpliceAI score")
+                continue
+            out[i] = self._result(jobs[i], allele.records, allele.tracks, "nucleoforge:model")
         return out
 
-    def _result(self, job: Any, entries: list[str], tracks: list | None, source: str) -> dict:
-        """The SpliceAI-lookup-shaped answer of ``job`` (thread-safe: it reads the gene table only)."""
+    def _result(self, job: Any, records: list[Any], tracks: list | None, source: str) -> dict:
+        """The SpliceAI-lookup-shaped answer of ``job`` from its delta-score records
+        (:class:`~nucleoforge.splicing.rules_spliceai.DeltaScores`, one per gene) and, when the
+        model ran, their tracks (thread-safe: it reads the gene table only)."""
         genome, distance = job.genome, job.distance
         _, fasta, genes = self.genomes[genome]
         gene_ids = genes.overlapping(job.chrom, job.pos)
         scores = []
         lo = job.pos - distance
-        for k, (gi, entry) in enumerate(zip(gene_ids, entries)):
+        for k, (gi, record) in enumerate(zip(gene_ids, records)):
             g = genes[gi]
-            fields = entry.split("|")
-            values = fields[3:] if self._transcript_entries[genome] else fields[2:]
             row: dict[str, Any] = {"g_name": g.symbol or g.name, "g_id": "", "t_id": g.transcript_id or "",
                                    "t_strand": g.strand, "TX_START": g.tx_start + 1, "TX_END": g.tx_end,
                                    "EXON_STARTS": [s + 1 for s in g.exon_starts], "EXON_ENDS": list(g.exon_ends),
-                                   "ENTRY": entry}  # fmt: skip
+                                   "ENTRY": str(record)}  # fmt: skip
             names = ["AG", "AL", "DG", "DL"]
-            for n, v in zip(names, values[:4]):
+            for n, v in zip(names, record.ds_text):
                 row[f"DS_{n}"] = v
-            for n, v in zip(names, values[4:]):
-                row[f"DP_{n}"] = int(v) if v != "." else None
+            for n, v in zip(names, record.dp if record.dp is not None else [None] * 4):
+                row[f"DP_{n}"] = v
             track = tracks[k] if tracks is not None else None
             if track is not None:
                 y_ref, y_alt = track

@@ -7,7 +7,8 @@ Per-position prediction of a sequence is :func:`nucleoforge.pipelines.splice_pre
 from nucleoforge.pipelines.splice_predict import iter_predict, predict_flanked, predict_sequence
 from nucleoforge.splicing.evaluation import SpliceEvaluation, evaluate_genes, select_genes
 from nucleoforge.splicing.lm_variants import LmVariantSummary, score_vcf_lm
-from nucleoforge.splicing.scoring import VariantInput, VariantScorer, score_vcf
+from nucleoforge.splicing.scoring import VariantInput, VariantScorer
+from nucleoforge.splicing.scoring_vcf import score_vcf
 
 __all__ = [
     "iter_predict", "predict_flanked", "predict_sequence", "SpliceEvaluation", "evaluate_genes", "select_genes",

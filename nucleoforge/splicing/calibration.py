@@ -7,7 +7,8 @@ The calibrated output is ``softmax(z / T)`` with one positive temperature per cl
 ``T = (T_neither, T_acceptor, T_donor)``; ``T = (1, 1, 1)`` is the uncalibrated output.
 
 **Fit** (:func:`fit_temperatures`). ``T`` minimises the weighted negative log-likelihood of the
-labels over validation positions with ``W = 1`` (and a label 0/1/2): L-BFGS (strong-Wolfe line
+labels over the validation split's counted positions (:func:`~nucleoforge.io.splice_h5.counted`:
+``W = 1`` and a label 0/1/2): L-BFGS (strong-Wolfe line
 search) on ``log T`` from ``log T = 0``, in float64 on the CPU, so the same positions give the
 same temperatures. ``T`` is kept within ``[1/100, 100]`` by a smooth reparametrisation
 (``log T = log(100) tanh(v / log(100))``, optimised over ``v``; the optimum inside the bounds is
@@ -29,8 +30,8 @@ temperatures were fitted on (three parameters: the in-sample optimism is negligi
 with ``X`` uint8 ``(N, block + C)`` (0=N 1=A 2=C 3=G 4=T, transcript strand), ``Y`` int8
 ``(N, block)`` (0 neither, 1 acceptor, 2 donor, -1 padding) and ``W`` uint8 ``(N, block)``
 (1 = counts). A model of context ``c <= C`` reads ``X[:, (C - c)//2 : (C - c)//2 + block + c]``.
-It is read with :mod:`nucleoforge.io.splice_h5` (``Y``/``W`` first to choose the positions,
-then ``X`` of the rows that hold one).
+It is opened and checked with :mod:`nucleoforge.io.splice_h5` (X, Y and W and every label), read
+with it (``Y``/``W`` first to choose the positions, then ``X`` of the rows that hold one).
 
 **Storage.** :func:`calibrate_model` writes ``calibration_temperatures`` (3 floats) and
 ``calibration`` (what they were fitted on, ECE before/after, positions) into the model folder's
@@ -56,7 +57,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from nucleoforge.errors import NucleoforgeError
+from nucleoforge.errors import MissingPathError, NucleoforgeError
+from nucleoforge.io.splice_h5 import DATASET_FORMAT, counted_labels, read_block_rows, read_splice_dataset
 
 __all__ = [
     "DATA_FORMAT", "ECE_BINS", "CalibrationResult", "SpliceSplit", "calibrate_model", "expected_calibration_error",
@@ -64,7 +66,7 @@ __all__ = [
 ]  # fmt: skip
 
 #: ``dataset.json`` ``format`` of a ``nucleoforge splice-data`` folder (:mod:`nucleoforge.io.splice_h5`).
-DATA_FORMAT = "nucleoforge-splice-data/1"
+DATA_FORMAT = DATASET_FORMAT
 #: Equal-width bins of the expected calibration error and the reliability diagram.
 ECE_BINS = 15
 #: Classes whose one-vs-rest ECE is reported (index in the softmax -> name).
@@ -202,15 +204,14 @@ def open_split(data_dir: str | os.PathLike, split: str, model_context: int | Non
     """Open ``data_dir`` with :func:`nucleoforge.io.splice_h5.read_splice_dataset`, check its
     ``split`` file (``X``, ``Y``, ``W`` of the documented shapes and dtypes) and, given
     ``model_context``, that the data's context covers the model's. Every problem is a one-line
-    ``ValueError``/``FileNotFoundError`` naming the file."""
-    from nucleoforge.splicing.training import check_model_context, open_dataset, open_split_file
-
-    ds = open_dataset(data_dir)  # dataset.json, its format, context and block
-    if not (ds.path / f"{split}.h5").is_file():
-        raise FileNotFoundError(f"{ds.path / f'{split}.h5'}: no such file ({ds.path} has no {split} split)")
-    path, rows = open_split_file(ds, split)  # X, Y and W: names, dtypes, shapes, rows
+    :class:`NucleoforgeError` naming the file."""
+    ds = read_splice_dataset(data_dir)  # dataset.json, its format, context and block
+    path = ds.path / f"{split}.h5"
+    if not path.is_file():
+        raise MissingPathError(f"{path}: no such file ({ds.path} has no {split} split)")
+    rows = ds.check_split(split)  # X, Y and W: names, dtypes, shapes, rows; every label
     if model_context is not None:
-        check_model_context(ds, model_context)
+        ds.check_context(model_context)
     return SpliceSplit(ds, split, path, ds.context, ds.block, rows)
 
 
@@ -218,11 +219,9 @@ def _select_positions(split: SpliceSplit, *, max_negatives: int, seed: int, max_
                       rows_at_once: int = 512) -> tuple[np.ndarray, list[np.ndarray], dict[str, Any]]:
     """Rows to read and, per row, the selected columns and their labels and weights.
 
-    Returns ``(rows, [cols_per_row], info)`` with the labels/weights in ``info``. Every positive
-    with ``W = 1`` is kept; negatives with ``W = 1`` are sampled (``max_negatives``, ``seed``).
+    Returns ``(rows, [cols_per_row], info)`` with the labels/weights in ``info``. Every counted
+    positive is kept; counted negatives are sampled (``max_negatives``, ``seed``).
     """
-    from nucleoforge.io.splice_h5 import read_rows  # a damaged file: one error naming it and the rows
-
     rng = np.random.default_rng(seed)
     rows = np.arange(split.rows)
     if max_rows is not None and max_rows < split.rows:
@@ -231,12 +230,9 @@ def _select_positions(split: SpliceSplit, *, max_negatives: int, seed: int, max_
     with split.dataset.open(split.name) as fh:  # Y and W only (X is read once, for the rows needed)
         for i in range(0, len(rows), rows_at_once):
             r = rows[i : i + rows_at_once]
-            if r[-1] - r[0] + 1 == len(r):
-                span = slice(int(r[0]), int(r[-1]) + 1)
-                y, w = read_rows(fh["Y"], span), read_rows(fh["W"], span)
-            else:  # row by row: much faster than h5py's fancy indexing on chunks of one row
-                y, w = np.stack([read_rows(fh["Y"], int(j)) for j in r]), np.stack([read_rows(fh["W"], int(j)) for j in r])
-            labels_rows.append(np.where((w == 1) & (y >= 0) & (y <= 2), y, -1).astype(np.int8))
+            span = slice(int(r[0]), int(r[-1]) + 1) if r[-1] - r[0] + 1 == len(r) else r
+            y, w = read_block_rows(fh, span, names=("Y", "W"))
+            labels_rows.append(counted_labels(y, w, -1).astype(np.int8))
     labels = np.concatenate(labels_rows) if labels_rows else np.zeros((0, split.block), np.int8)
     flat = labels.reshape(-1)
     neg = np.flatnonzero(flat == 0)
@@ -426,7 +422,8 @@ def calibrate_model(model_dir: str | os.PathLike, data_dir: str | os.PathLike, *
     before the config, so a failed plot leaves the config as it was. Every check on the paths
     happens before the model is run.
     """
-    from nucleoforge.io.outputs import atomic_folder, atomic_output, atomic_path, check_output_folder, check_paths
+    from nucleoforge.io.output_folders import atomic_folder, check_output_folder
+    from nucleoforge.io.outputs import atomic_output, atomic_path, check_paths
     from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel
 
     name = str(model_dir)
@@ -436,7 +433,7 @@ def calibrate_model(model_dir: str | os.PathLike, data_dir: str | os.PathLike, *
             raise NucleoforgeError(f"--model {name}: not a model folder; calibrate-splice writes the temperatures into the "
                              "folder's config.json, so give a saved folder, or --output NEW_DIR to write a calibrated copy")
         if not (source / "config.json").is_file():
-            raise FileNotFoundError(f"{source / 'config.json'}: no such file (--model must be a saved SpliceAI folder)")
+            raise MissingPathError(f"{source / 'config.json'}: no such file (--model must be a saved SpliceAI folder)")
         target = source
     else:
         target = Path(output_dir)

@@ -210,15 +210,14 @@ def plan_splits(
     validation_fraction: float = 0.05,
     seed: int = 0,
 ) -> tuple[dict[str, list[int]], dict[str, Any]]:
-    """``({split: [gene indices in genome order]}, split description)``; ``ValueError`` (one line)
-    for an annotation without a gene on the reference, a region without a whole transcript, an
-    empty training (or requested test) split, conflicting or malformed options."""
+    """``({split: [gene indices in genome order]}, split description)``; one error (a line) for an
+    annotation without a gene on the reference, a region without a whole transcript, an empty
+    training (or requested test) split, conflicting or malformed options."""
     if not 0 <= validation_fraction < 1:
         raise NucleoforgeError(f"--validation-fraction must be in [0, 1), got {validation_fraction}")
     train_chroms, test_chroms = _chrom_list(train_chroms), _chrom_list(test_chroms)
     by_chrom = bool(split or train_chroms or test_chroms)
-    by_region = bool(train_regions or test_regions)
-    if by_chrom and by_region:
+    if by_chrom and (train_regions or test_regions):
         raise NucleoforgeError("split by chromosome (--split/--train-chroms/--test-chroms) or by region "
                          "(--train-region/--test-region), not both")
     if split is not None:
@@ -226,8 +225,53 @@ def plan_splits(
             raise NucleoforgeError(f"--split {split!r}: unknown preset (known: {', '.join(SPLIT_PRESETS)})")
         if train_chroms or test_chroms:
             raise NucleoforgeError(f"--split {split} sets the chromosomes: leave out --train-chroms/--test-chroms")
+    on_ref, not_in_reference, past_end = _on_reference(genes, genome)
+    info: dict[str, Any] = {"by": "none", "preset": split, "train_chroms": [], "test_chroms": [],
+                            "train_regions": [], "test_regions": []}
+    if by_chrom:
+        train, test, where = _by_chromosome(on_ref, genome, split, train_chroms, test_chroms, info)
+    elif train_regions or test_regions:
+        train, test, where = _by_region(on_ref, genes, genome, train_regions, test_regions, info)
+    else:
+        train, test, where = list(on_ref), [], None
+    if not train:
+        described = {"chromosome": f"on the training chromosomes ({', '.join(info['train_chroms']) or 'none in the reference'})",
+                     "region": "inside the training regions" if info["train_regions"] else "outside the test regions"}
+        raise NucleoforgeError(f"no training transcript: {genes.source} has no transcript {described[info['by']]} "
+                         f"of {genome.path}")
+    if where is not None and not test:
+        raise NucleoforgeError(f"no test transcript: {genes.source} has no transcript {where} of {genome.path}")
+    if validation_fraction > 0 and len(train) < 2:
+        raise NucleoforgeError(f"only 1 training transcript ({genes[train[0]].name}): none left to hold out for validation "
+                         "(pass --validation-fraction 0 to keep it)")
 
-    # Transcripts on the reference, by record name.
+    def genome_order(idx: list[int]) -> list[int]:
+        rank = {c: k for k, c in enumerate(genome.chroms)}
+        return sorted(idx, key=lambda i: (rank[on_ref[i]], genes[i].tx_start, genes[i].tx_end, genes[i].strand, i))
+
+    train = genome_order(train)
+    held = holdout_validation([(on_ref[i], genes[i].tx_start, genes[i].tx_end) for i in train], validation_fraction, seed)
+    held_set = {train[k] for k in held}
+    plan = {"train": [i for i in train if i not in held_set], "validation": [i for i in train if i in held_set],
+            "test": genome_order(test)}
+    info.update({
+        "validation_fraction": validation_fraction,
+        "validation_by": "groups of overlapping transcripts",
+        "annotation_transcripts": len(genes),
+        "left_out": {"no_split": len(on_ref) - len(set(train) | set(test)), "not_in_reference": not_in_reference,
+                     "past_chromosome_end": past_end},
+    })
+    return plan, info
+
+
+def _records(genome: Genome) -> str:
+    """The first reference records, for a message."""
+    return f"{', '.join(genome.chroms[:5])}{' ...' if len(genome.chroms) > 5 else ''}"
+
+
+def _on_reference(genes: GeneTable, genome: Genome) -> tuple[dict[int, str], int, int]:
+    """``({gene index: reference record}, not in the reference, past a chromosome end)``; an
+    annotation with no transcript on the reference is one error."""
     on_ref: dict[int, str] = {}
     not_in_reference = past_end = 0
     for i, g in enumerate(genes):
@@ -244,101 +288,71 @@ def plan_splits(
         what = ("no transcript that lies within the reference's chromosomes" if past_end
                 else "no gene on the chromosomes of the reference")
         raise NucleoforgeError(f"annotation {genes.source} has {what} {genome.path} (annotation: "
-                         f"{', '.join(ann_chroms[:5])}{' ...' if len(ann_chroms) > 5 else ''}; reference: "
-                         f"{', '.join(genome.chroms[:5])}{' ...' if len(genome.chroms) > 5 else ''})")
+                         f"{', '.join(ann_chroms[:5])}{' ...' if len(ann_chroms) > 5 else ''}; reference: {_records(genome)})")
+    return on_ref, not_in_reference, past_end
 
-    info: dict[str, Any] = {"by": "none", "preset": split, "train_chroms": [], "test_chroms": [],
-                            "train_regions": [], "test_regions": []}
-    train: list[int] = []
-    test: list[int] = []
-    if by_chrom:
-        info["by"] = "chromosome"
-        if split is not None:
-            preset = SPLIT_PRESETS[split]
-            tr = [normalise_chrom(c, genome.lengths) for c in preset["train"]]
-            te = [normalise_chrom(c, genome.lengths) for c in preset["test"]]
-            tr, te = [c for c in tr if c in genome.lengths], [c for c in te if c in genome.lengths]
-        else:
-            for option, names in (("--train-chroms", train_chroms), ("--test-chroms", test_chroms)):
-                missing = [c for c in names if c not in genome]
-                if missing:
-                    raise NucleoforgeError(f"{option}: chromosome {missing[0]!r} is not in {genome.path} (records: "
-                                     f"{', '.join(genome.chroms[:5])}{' ...' if len(genome.chroms) > 5 else ''})")
-            tr = [genome.resolve(c) for c in train_chroms]
-            te = [genome.resolve(c) for c in test_chroms]
-            both = sorted(set(tr) & set(te))
-            if both:
-                raise NucleoforgeError(f"chromosome {both[0]} is in both --train-chroms and --test-chroms")
-        test_set = set(te)
-        train_set = set(tr) if (tr or split is not None) else set(genome.lengths) - test_set
-        info["train_chroms"], info["test_chroms"] = sorted(train_set, key=genome.chroms.index), te
-        train = [i for i, c in on_ref.items() if c in train_set]
-        test = [i for i, c in on_ref.items() if c in test_set]
-        test_wanted = bool(te) or split is not None
-        where = (f"on the test chromosomes ({', '.join(te)})" if te else
-                 f"on the test chromosomes of --split {split} ({', '.join(SPLIT_PRESETS[split]['test'])}: not in the reference)")
-    elif by_region:
-        info["by"] = "region"
-        tr_regions = _parse_regions(train_regions, "--train-region", genome)
-        te_regions = _parse_regions(test_regions, "--test-region", genome)
-        for a in tr_regions:
-            for b in te_regions:
-                if a.chrom == b.chrom and a.start < b.end and b.start < a.end:
-                    raise NucleoforgeError(f"--train-region {_show_region(a)} overlaps --test-region {_show_region(b)}")
-        info["train_regions"] = [_show_region(r) for r in tr_regions]
-        info["test_regions"] = [_show_region(r) for r in te_regions]
 
-        def inside(option: str, regions: list[Region]) -> list[int]:
-            chosen: list[int] = []
-            for r in regions:
-                hit = [i for i, c in on_ref.items() if c == r.chrom and genes[i].tx_start >= r.start and genes[i].tx_end <= r.end]
-                if not hit:
-                    raise NucleoforgeError(f"{option} {_show_region(r)} holds no whole transcript of {genes.source}")
-                chosen += hit
-            return list(dict.fromkeys(chosen))
-
-        test = inside("--test-region", te_regions)
-        if tr_regions:
-            train = inside("--train-region", tr_regions)
-        else:
-            train = [i for i, c in on_ref.items()
-                     if not any(c == r.chrom and genes[i].tx_start < r.end and r.start < genes[i].tx_end for r in te_regions)]
-        test_wanted = bool(te_regions)
-        where = "inside the test regions"
+def _by_chromosome(on_ref: dict[int, str], genome: Genome, split: Optional[str], train_chroms: list[str],
+                   test_chroms: list[str], info: dict[str, Any]) -> tuple[list[int], list[int], Optional[str]]:
+    """``(train, test, where the test transcripts were looked for, or None when no test split was
+    asked for)`` of a split by chromosome (a ``split`` preset or the chromosome lists); fills ``info``."""
+    info["by"] = "chromosome"
+    if split is not None:
+        preset = SPLIT_PRESETS[split]
+        tr = [normalise_chrom(c, genome.lengths) for c in preset["train"]]
+        te = [normalise_chrom(c, genome.lengths) for c in preset["test"]]
+        tr, te = [c for c in tr if c in genome.lengths], [c for c in te if c in genome.lengths]
     else:
-        train = list(on_ref)
-        test_wanted = False
-        where = ""
+        for option, names in (("--train-chroms", train_chroms), ("--test-chroms", test_chroms)):
+            missing = [c for c in names if c not in genome]
+            if missing:
+                raise NucleoforgeError(f"{option}: chromosome {missing[0]!r} is not in {genome.path} (records: {_records(genome)})")
+        tr = [genome.resolve(c) for c in train_chroms]
+        te = [genome.resolve(c) for c in test_chroms]
+        both = sorted(set(tr) & set(te))
+        if both:
+            raise NucleoforgeError(f"chromosome {both[0]} is in both --train-chroms and --test-chroms")
+    test_set = set(te)
+    train_set = set(tr) if (tr or split is not None) else set(genome.lengths) - test_set
+    info["train_chroms"], info["test_chroms"] = sorted(train_set, key=genome.chroms.index), te
+    train = [i for i, c in on_ref.items() if c in train_set]
+    test = [i for i, c in on_ref.items() if c in test_set]
+    if not (te or split is not None):
+        return train, test, None
+    where = (f"on the test chromosomes ({', '.join(te)})" if te else
+             f"on the test chromosomes of --split {split} ({', '.join(SPLIT_PRESETS[split]['test'])}: not in the reference)")
+    return train, test, where
 
-    if not train:
-        described = {"chromosome": f"on the training chromosomes ({', '.join(info['train_chroms']) or 'none in the reference'})",
-                     "region": "inside the training regions" if info["train_regions"] else "outside the test regions"}
-        raise NucleoforgeError(f"no training transcript: {genes.source} has no transcript {described[info['by']]} "
-                         f"of {genome.path}")
-    if test_wanted and not test:
-        raise NucleoforgeError(f"no test transcript: {genes.source} has no transcript {where} of {genome.path}")
-    if validation_fraction > 0 and len(train) < 2:
-        raise NucleoforgeError(f"only 1 training transcript ({genes[train[0]].name}): none left to hold out for validation "
-                         "(pass --validation-fraction 0 to keep it)")
 
-    def genome_order(idx: list[int]) -> list[int]:
-        rank = {c: k for k, c in enumerate(genome.chroms)}
-        return sorted(idx, key=lambda i: (rank[on_ref[i]], genes[i].tx_start, genes[i].tx_end, genes[i].strand, i))
+def _by_region(on_ref: dict[int, str], genes: GeneTable, genome: Genome, train_regions: Sequence[str],
+               test_regions: Sequence[str], info: dict[str, Any]) -> tuple[list[int], list[int], Optional[str]]:
+    """``(train, test, where)`` of a split by region (as :func:`_by_chromosome`); fills ``info``."""
+    info["by"] = "region"
+    tr_regions = _parse_regions(train_regions, "--train-region", genome)
+    te_regions = _parse_regions(test_regions, "--test-region", genome)
+    for a in tr_regions:
+        for b in te_regions:
+            if a.chrom == b.chrom and a.start < b.end and b.start < a.end:
+                raise NucleoforgeError(f"--train-region {_show_region(a)} overlaps --test-region {_show_region(b)}")
+    info["train_regions"] = [_show_region(r) for r in tr_regions]
+    info["test_regions"] = [_show_region(r) for r in te_regions]
 
-    train = genome_order(train)
-    held = holdout_validation([(on_ref[i], genes[i].tx_start, genes[i].tx_end) for i in train], validation_fraction, seed)
-    held_set = {train[k] for k in held}
-    plan = {"train": [i for i in train if i not in held_set], "validation": [i for i in train if i in held_set],
-            "test": genome_order(test)}
-    used = set(train) | set(test)
-    info.update({
-        "validation_fraction": validation_fraction,
-        "validation_by": "groups of overlapping transcripts",
-        "annotation_transcripts": len(genes),
-        "left_out": {"no_split": len(on_ref) - len(used), "not_in_reference": not_in_reference,
-                     "past_chromosome_end": past_end},
-    })
-    return plan, info
+    def inside(option: str, regions: list[Region]) -> list[int]:
+        chosen: list[int] = []
+        for r in regions:
+            hit = [i for i, c in on_ref.items() if c == r.chrom and genes[i].tx_start >= r.start and genes[i].tx_end <= r.end]
+            if not hit:
+                raise NucleoforgeError(f"{option} {_show_region(r)} holds no whole transcript of {genes.source}")
+            chosen += hit
+        return list(dict.fromkeys(chosen))
+
+    test = inside("--test-region", te_regions)
+    if tr_regions:
+        train = inside("--train-region", tr_regions)
+    else:
+        train = [i for i, c in on_ref.items()
+                 if not any(c == r.chrom and genes[i].tx_start < r.end and r.start < genes[i].tx_end for r in te_regions)]
+    return train, test, "inside the test regions" if te_regions else None
 
 
 # ---------------------------------------------------------------------------- the dataset
@@ -380,7 +394,7 @@ def build_splice_dataset(
     it is built beside ``output`` and renamed on success, so an error or an interrupt leaves no
     half dataset and an old folder as it was.
     """
-    from nucleoforge.io.outputs import check_output_folder
+    from nucleoforge.io.output_folders import check_output_folder
 
     if context < 0 or context % 2:
         raise NucleoforgeError(f"--context must be an even number >= 0 (C/2 nt each side), got {context}")
@@ -404,7 +418,8 @@ def _build(genome: Genome, reference: str | os.PathLike, annotation: str | os.Pa
            train_chroms: Sequence[str], test_chroms: Sequence[str], train_regions: Sequence[str],
            test_regions: Sequence[str], validation_fraction: float, seed: int, overwrite: bool, progress: bool,
            rows_per_write: int) -> dict[str, Any]:
-    from nucleoforge.io.outputs import atomic_folder, file_sha256
+    from nucleoforge.io.output_folders import atomic_folder
+    from nucleoforge.io.outputs import file_sha256
 
     genes = GeneTable.load(annotation, transcripts)
     plan, info = plan_splits(genes, genome, split=split, train_chroms=train_chroms, test_chroms=test_chroms,

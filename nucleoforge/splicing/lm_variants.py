@@ -4,7 +4,7 @@
 :class:`~nucleoforge.pipelines.variant_effect.VariantEffectPipeline` (KL context score over
 ``±flank`` and the masked-site log-likelihood ratio) and writes one TSV row per scored ALT, in
 input order (:data:`nucleoforge.io.tables.VARIANT_EFFECT_COLUMNS`). It is the
-language-model counterpart of SpliceAI's :func:`nucleoforge.splicing.scoring.score_vcf` and
+language-model counterpart of SpliceAI's :func:`nucleoforge.splicing.scoring_vcf.score_vcf` and
 follows the same output rules (:mod:`nucleoforge.io.outputs`):
 
 * the output may not be the input VCF or the reference (also through links); inputs are
@@ -21,7 +21,8 @@ follows the same output rules (:mod:`nucleoforge.io.outputs`):
 Records are skipped (counted in :attr:`LmVariantSummary.skipped`) when an ALT is symbolic
 (``symbolic``), not a single-nucleotide change (``not_snv``), on a chromosome missing from the
 reference or beyond its end (``skipped``, with a warning), or when REF does not match the
-reference base (``ref_mismatch``, with a warning).
+reference base (``ref_mismatch``, with a warning); the last three are the shared record rules of
+:func:`nucleoforge.splicing.variant_rules.check_variant`.
 """
 
 from __future__ import annotations
@@ -35,10 +36,14 @@ from typing import Any, Iterator
 
 from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.genome import Genome
+from nucleoforge.splicing.variant_rules import SkipReason, check_variant
 
 __all__ = ["score_vcf_lm", "variant_effect_manifest", "LmVariantSummary"]
 
 _log = logging.getLogger("nucleoforge.splicing.lm_variants")
+
+#: the record rules of :mod:`.variant_rules` a language-model score needs, in the order they are reported
+_ORDER = (SkipReason.FASTA, SkipReason.PAST_END, SkipReason.REF_MISMATCH)
 
 
 @dataclass
@@ -98,21 +103,23 @@ def _items(records: Iterator[Any], genome: Genome, size: int, stats: Counter, st
                 if len(ref) != 1 or len(alt_u) != 1:
                     stats["not_snv"] += 1
                     continue
-                if rec.chrom not in genome:
+                # the shared record rules (chromosome, REF past the end, REF's base), worded here
+                check = check_variant(genome, rec.chrom, rec.pos, ref)
+                failure = check.first(_ORDER)
+                if failure is not None and failure.reason == SkipReason.FASTA:
                     _log.warning("%s:%d %s>%s: chromosome not in %s; skipped", rec.chrom, rec.pos, ref, alt, genome.path)
                     stats["skipped"] += 1
                     continue
-                chrom = genome.resolve(rec.chrom)
-                pos0 = rec.pos - 1
-                if pos0 >= genome.lengths[chrom]:
-                    _log.warning("%s:%d: beyond the end of %s; skipped", rec.chrom, rec.pos, chrom)
+                if failure is not None and failure.reason == SkipReason.PAST_END:
+                    _log.warning("%s:%d: beyond the end of %s; skipped", rec.chrom, rec.pos, check.chrom)
                     stats["skipped"] += 1
                     continue
-                actual = genome.fetch(chrom, pos0, pos0 + 1).upper()
-                if actual != ref:
-                    _log.warning("%s:%d %s>%s: REF does not match the reference base %s; skipped", rec.chrom, rec.pos, ref, alt, actual)
+                if failure is not None:  # REF does not match
+                    _log.warning("%s:%d %s>%s: REF does not match the reference base %s; skipped", rec.chrom, rec.pos, ref,
+                                 alt, failure.found)
                     stats["ref_mismatch"] += 1
                     continue
+                chrom, pos0 = check.chrom, rec.pos - 1
                 start = pos0 - size // 2
                 seq = genome.fetch_padded(chrom, start, start + size).upper()
                 yield {"sequence": seq, "position": size // 2, "alt": alt_u, "name": f"{rec.chrom}:{rec.pos}:{ref}>{alt_u}",
@@ -146,7 +153,8 @@ def score_vcf_lm(
     """
     from nucleoforge.io.outputs import check_paths, open_resumable
     from nucleoforge.io.tables import read_variant_effect_table, variant_effect_header, variant_effect_row
-    from nucleoforge.io.vcf import iter_vcf_records, open_vcf
+    from nucleoforge.io.vcf import open_vcf
+    from nucleoforge.io.vcf_records import iter_vcf_records
     from nucleoforge.pipelines._common import check_combine
 
     input_path, output_path = str(input_path), str(output_path)

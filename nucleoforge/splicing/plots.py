@@ -7,7 +7,7 @@ from typing import Any
 
 from nucleoforge.pipelines.splice_site import SpliceSitePrediction
 
-__all__ = ["plot_reliability", "plot_tracks", "tracks_figure", "tracks_title"]
+__all__ = ["plot_reliability", "plot_tracks", "reliability_figure", "tracks_figure", "tracks_title"]
 
 
 def tracks_title(pred: SpliceSitePrediction) -> str:
@@ -87,14 +87,24 @@ def plot_tracks(pred: SpliceSitePrediction, path: str | os.PathLike, *, genes: A
 
 def plot_reliability(before: Any, after: Any, path: str | os.PathLike, *, title: str | None = None,
                      format: str | None = None) -> None:
+    """The reliability diagram of :func:`reliability_figure` written to ``path``. ``format``
+    overrides the file type (for a temporary file name without the extension)."""
+    import matplotlib.pyplot as plt
+
+    fig = reliability_figure(before, after, title=title)
+    fig.savefig(path, dpi=110, format=format)
+    plt.close(fig)
+
+
+def reliability_figure(before: Any, after: Any, *, title: str | None = None) -> Any:
     """Reliability diagram of a calibration: one column per class (acceptor, donor), the
-    reliability curve (mean confidence vs observed frequency per bin, diagonal = calibrated)
-    before and after on top, the positions per bin (weighted, log scale) below.
+    reliability curve (mean confidence vs observed frequency per non-empty bin, diagonal =
+    calibrated) before and after on top, the positions per bin (weighted, log scale) below.
 
     ``before`` / ``after`` map a class name to its bins as
     :func:`nucleoforge.splicing.calibration.reliability_bins` returns them (``edges``,
-    ``confidence``, ``accuracy``, ``weight``, ``ece``). ``format`` overrides the file type
-    (for a temporary file name without the extension)."""
+    ``confidence``, ``accuracy``, ``weight``, ``ece``). Returns the matplotlib figure; the caller
+    closes it (``matplotlib.pyplot.close(fig)``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -131,5 +141,4 @@ def plot_reliability(before: Any, after: Any, path: str | os.PathLike, *, title:
         bottom.set_ylabel("positions")
     fig.suptitle(title or "SpliceAI reliability diagram")
     fig.tight_layout()
-    fig.savefig(path, dpi=110, format=format)
-    plt.close(fig)
+    return fig

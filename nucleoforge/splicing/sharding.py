@@ -5,8 +5,8 @@ processes, merged in input order.
   record is on another chromosome or more than ``10,000 + 2D + 1`` nt after the previous one, so
   no reference pass of the scorer would have spanned the cut. Each shard is a small VCF with the
   input's header under ``OUT.shards/``.
-* **Workers**: each process builds its scorers once (:func:`build_scorers`, the same function the
-  single-process command uses) and runs :func:`~nucleoforge.splicing.scoring.score_vcf` on one
+* **Workers**: each process builds its scorers once (:func:`~.scorer_settings.build_scorers`, the same
+  function the single-process run uses) and runs :func:`~.scoring_vcf.score_vcf` on one
   shard into ``part-K.vcf``, with the run manifest and resume of that function. Torch runs one
   thread per worker by default.
 * **Faults**: a worker that dies (killed, out of memory) breaks the pool; the unfinished shards are
@@ -14,6 +14,8 @@ processes, merged in input order.
   with it (:func:`_watch_parent`), so no worker outlives a killed run and the resource tracker
   exits too; a driver that ignores warnings (``-q``) starts the tracker ignoring its "leaked
   semaphore" warning after a killed worker (the tracker removes those semaphores either way).
+  Tests inject faults (a worker killed or held on one shard) through the picklable hook
+  :attr:`~.scorer_settings.ScoringSettings.before_shard`, which travels to the workers with the settings.
 * **Merge**: the header of part 0 (a VCF's header lines, a table's header row) and the records
   (rows) of every part in order, written atomically to the output (plain or BGZF); then
   ``OUT.shards`` is removed. A plain output is byte-identical to the single-process run (tested,
@@ -33,86 +35,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ScoringSettings", "build_scorers", "write_shards", "score_vcf_sharded"]
+from nucleoforge.errors import NucleoforgeError
+from nucleoforge.splicing.scorer_settings import ScoringSettings, build_scorers
+
+__all__ = ["write_shards", "score_vcf_sharded"]
 
 #: largest SpliceAI context: records further apart never share a reference pass
 _MAX_CONTEXT = 10_000
 
 
-@dataclass
-class ScoringSettings:
-    """Everything ``nucleoforge variants`` needs to build its scorers (picklable, for workers)."""
-
-    reference: str
-    annotation: str
-    model: str = "spliceai-10k"
-    distance: int = 50
-    mask: bool = False
-    batch_size: int = 16
-    chunk_size: int = 256
-    calibrated: bool = False
-    device: str | None = None
-    cache: str | None = None
-    precomputed: list[str] = field(default_factory=list)
-    transcripts: str | None = None
-    threads: int | None = None
-    incremental: bool = True
-    activation_memory: int = 1 << 30  # bytes
-    output_format: str = "vcf"  # or "tsv" (nucleoforge.io.variant_table)
-
-
-def build_scorers(settings: ScoringSettings, model: Any = None) -> tuple[Any, Any]:
-    """``(scorer, transcript scorer or None)`` with the cache and precomputed files opened.
-
-    ``model``: an already loaded SpliceAI model (else loaded from ``settings.model``). Close the
-    sources with :func:`close_scorers`.
-    """
-    from nucleoforge.io.annotation import GeneTable
-    from nucleoforge.io.genome import Genome
-    from nucleoforge.splicing.scoring import VariantScorer, cache_setting
-
-    genome = Genome(settings.reference)
-    genes = GeneTable.load(settings.annotation)
-    tx_genes = GeneTable.load(settings.annotation, transcripts=settings.transcripts) if settings.transcripts else None
-    if model is None:
-        from nucleoforge.models.spliceai import SpliceAIModel
-
-        model = SpliceAIModel.from_pretrained(settings.model).eval()
-        if settings.device:
-            model.to(settings.device)
-    common = dict(distance=settings.distance, mask=settings.mask, batch_size=settings.batch_size, device=settings.device,
-                  calibrated=settings.calibrated, incremental=settings.incremental,
-                  activation_memory=settings.activation_memory)  # fmt: skip
-    scorer = VariantScorer(model, genome, genes, **common)
-    tx_scorer = None
-    if tx_genes is not None:
-        tx_scorer = VariantScorer(model, genome, tx_genes, transcript_entries=True, **common)
-        tx_scorer.log_skips = False  # the same records, already reported by the gene-level pass
-    try:
-        if settings.precomputed:
-            from nucleoforge.io.precomputed import PrecomputedScores
-
-            scorer.precomputed = [PrecomputedScores(p) for p in settings.precomputed]
-        if settings.cache is not None:
-            from nucleoforge.io.score_cache import ScoreCache
-
-            scorer.cache = ScoreCache(settings.cache, cache_setting(scorer))
-    except BaseException:
-        close_scorers(scorer)
-        raise
-    return scorer, tx_scorer
-
-
-def close_scorers(scorer: Any) -> None:
-    """Close the precomputed files and the cache of a scorer from :func:`build_scorers`."""
-    for source in [*scorer.precomputed, *([scorer.cache] if scorer.cache is not None else [])]:
-        source.close()
-
-
 # ---------------------------------------------------------------------------- shards
 def write_shards(input_path: str, folder: Path, shard_size: int, distance: int) -> list[Path]:
     """Cut ``input_path`` into shard VCFs ``folder/shard-K.vcf`` (see the module docstring)."""
-    from nucleoforge.io.vcf import iter_vcf_records, open_vcf
+    from nucleoforge.errors import NucleoforgeError
+    from nucleoforge.io.vcf import open_vcf
+    from nucleoforge.io.vcf_records import iter_vcf_records
 
     if shard_size < 1:
         raise NucleoforgeError(f"--shard-size must be >= 1, got {shard_size}")
@@ -193,26 +130,13 @@ def _init_worker(settings: ScoringSettings) -> None:
     _WORKER["settings"] = settings
 
 
-def _injected_faults(shard: str, part: str) -> None:
-    """Fault injection for the tests: ``NUCLEOFORGE_TEST_KILL_SHARD=shard-K.vcf`` kills the worker
-    once on that shard; ``NUCLEOFORGE_TEST_PAUSE_SHARD=shard-K.vcf`` holds it there for 60 s (time
-    for a test to kill the driver)."""
-    import time
-
-    name = Path(shard).name
-    if os.environ.get("NUCLEOFORGE_TEST_KILL_SHARD") == name and not Path(f"{part}.killed").exists():
-        Path(f"{part}.killed").write_text("")
-        os._exit(137)
-    if os.environ.get("NUCLEOFORGE_TEST_PAUSE_SHARD") == name:
-        time.sleep(60)
-
-
 def _score_shard(shard: str, part: str) -> dict[str, Any]:
-    from nucleoforge.splicing.scoring import score_vcf
+    from nucleoforge.splicing.scoring_vcf import score_vcf
 
-    _injected_faults(shard, part)
     scorer, tx_scorer = _WORKER["scorers"]
     settings = _WORKER["settings"]
+    if settings.before_shard is not None:
+        settings.before_shard(shard, part)
     resume = Path(part).exists() and Path(f"{part}.manifest.json").exists()
     counts, sources = dict(scorer.counts), dict(scorer.provenance)  # the scorer counts over all its shards
     summary = score_vcf(scorer, shard, part, resume=resume, chunk_size=settings.chunk_size, progress=False,
@@ -335,8 +259,6 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
         raise NucleoforgeError(f"{'--ray-address' if ray_address else '--workers'} needs an output file (-O), not stdout")
     check_paths({"-I/--input": input_path, "-R/--reference": settings.reference}, {"-O/--output": output_path})
     if os.path.exists(output_path) and not os.path.isfile(output_path):  # /dev/full, a FIFO: no shard folder beside it
-        from nucleoforge.errors import NucleoforgeError
-
         raise NucleoforgeError(f"{'--ray-address' if ray_address else '--workers'} needs a regular output file (-O): "
                                f"{output_path} is not one (its shards are kept beside it, in {output_path}.shards)")
     folder = Path(f"{output_path}.shards")
@@ -372,7 +294,7 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
         bar.close()
 
     # merge: the header of part 0, then every part's records in order
-    from nucleoforge.splicing.scoring import VcfRunSummary
+    from nucleoforge.splicing.scoring_vcf import VcfRunSummary
 
     table = settings.output_format == "tsv"
     total: dict[str, Any] = {"records": 0, "scored": 0, "skipped": {}, "sources": {}, "shards": len(shards),
@@ -383,7 +305,7 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
     except OSError as exc:  # a full disk or /dev/full: one line naming -O; the scored parts stay for --resume
         import errno
 
-        from nucleoforge.io.vcf import OutputWriteError
+        from nucleoforge.io.vcf_output import OutputWriteError
 
         if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
             raise

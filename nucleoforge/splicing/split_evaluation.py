@@ -1,6 +1,7 @@
 """Score a splice model on one split of a ``splice-data`` folder: SpliceAI or a BERT-family token head.
 
-The positions are the split's counted ones (``W = 1``), the labels its ``Y``; top-k accuracy and
+The positions are the split's counted ones (:func:`~nucleoforge.io.splice_h5.counted`: ``W = 1``
+and ``Y >= 0``), the labels its ``Y``; top-k accuracy and
 PR-AUC come from :class:`~nucleoforge.splicing.training.SpliceMetrics` — the code that scores the
 validation split during ``train-splice`` — so a published SpliceAI model, one trained or
 transferred here and a language model's token head are compared on exactly the same positions.
@@ -18,19 +19,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
 from nucleoforge.errors import NucleoforgeError
-from nucleoforge.io.splice_h5 import one_hot_codes
-from nucleoforge.splicing.training import (
-    LM_CONTEXT,
-    SpliceMetrics,
-    SpliceWindowDataset,
-    collate_windows,
-    open_dataset,
-    open_split_file,
-)
+from nucleoforge.io.splice_h5 import counted_labels, one_hot_codes, read_splice_dataset
+from nucleoforge.splicing.training import LM_CONTEXT, SpliceMetrics, SpliceWindowDataset, collate_windows
+from nucleoforge.tokenization import IGNORE_INDEX
 
 __all__ = ["SplitEvaluation", "evaluate_split", "load_splice_model"]
 
@@ -99,9 +93,8 @@ def evaluate_split(
     otherwise a :class:`~nucleoforge.models.spliceai.SpliceAIModel` (``calibrated``: with its fitted
     temperatures).
     """
-    dataset = open_dataset(data_dir)
-    dataset.file(split)  # a missing split: one error naming the folder
-    open_split_file(dataset, split)  # X, Y, W shapes and every label, before the model runs; a damaged file: one error
+    dataset = read_splice_dataset(data_dir)
+    dataset.check_split(split)  # X, Y, W shapes and every label, before the model runs; a missing or damaged file: one error
     if device:
         model.to(device)
     param = next(model.parameters())
@@ -147,7 +140,7 @@ def _spliceai_batches(model: Any, dataset: Any, split: str, batch_size: int, cal
         for x, y, w in dataset.iter_batches(split, batch_size, context=context):
             inputs = torch.from_numpy(one_hot_codes(x)).to(device=param.device, dtype=param.dtype)
             probs = model(inputs, calibrated=True).probabilities if calibrated else model(inputs).probabilities
-            labels = np.where((w > 0) & (y >= 0), y, -100)
+            labels = counted_labels(y, w, IGNORE_INDEX)
             yield len(x), probs, labels
 
     return run

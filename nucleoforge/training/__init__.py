@@ -1,4 +1,4 @@
-"""Pretraining and fine-tuning: masking collators, streaming data, Trainer set-up, metrics.
+"""Pretraining and fine-tuning: masking collators and schedules, streaming data, Trainer set-up, metrics.
 
 Heavy pieces (transformers ``Trainer``) are imported by :mod:`nucleoforge.training.pretrain`
 and :mod:`nucleoforge.training.finetune`; the collators depend on NumPy, torch and the shared
@@ -9,14 +9,12 @@ from nucleoforge.training.collators import (
     AhoCorasick,
     BaseMaskingCollator,
     MaskingCollator,
-    MaskingSchedule,
     MotifMaskingCollator,
     SpanMaskingCollator,
-    StepMasking,
     WholeKmerMaskingCollator,
     build_collator,
-    parse_schedule,
 )
+from nucleoforge.training.schedules import MaskingSchedule, StepMasking, parse_schedule
 
 __all__ = [
     "AhoCorasick", "BaseMaskingCollator", "MaskingCollator", "MaskingSchedule", "MotifMaskingCollator",

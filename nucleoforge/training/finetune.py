@@ -1,7 +1,7 @@
 """Fine-tuning on labelled sequences: sequence, token (per nucleotide) and contact (pair) tasks.
 
-:func:`finetune` reads and validates every file first (see :mod:`nucleoforge.training.data` for
-the column conventions), then builds the model — a saved nucleoforge folder with a new head, or
+:func:`finetune` reads and validates every file first (see :mod:`nucleoforge.training.labelled`
+for the column conventions), then builds the model — a saved nucleoforge folder with a new head, or
 a fresh model from ``model_type`` + config overrides — and trains it with
 :func:`~nucleoforge.training.pretrain.build_trainer`: evaluation every epoch, best checkpoint
 kept (``metric_for_best_model``), early stopping, metrics of the best model on the eval and test
@@ -22,9 +22,10 @@ from transformers import EarlyStoppingCallback
 from nucleoforge import registry
 from nucleoforge.errors import NucleoforgeError
 from nucleoforge.tokenization import IGNORE_INDEX, pad_batch
-from nucleoforge.training.data import LabelledData, read_labelled
+from nucleoforge.training.labelled import LabelledData, read_labelled
 from nucleoforge.training.metrics import METRIC_NAMES, FinetuneMetrics, first_logits, metric_names
-from nucleoforge.io.outputs import prepare_output_folder
+from nucleoforge.io.output_folders import prepare_output_folder
+from nucleoforge.training.arguments import training_arguments
 from nucleoforge.training.pretrain import (
     bert_family,
     build_trainer,
@@ -33,7 +34,6 @@ from nucleoforge.training.pretrain import (
     load_model,
     new_model,
     replace_at_first_checkpoint,
-    training_arguments,
 )
 
 HEADS = {"sequence": "ForSequencePrediction", "token": "ForTokenPrediction", "contact": "ForContactPrediction"}
@@ -242,29 +242,14 @@ def finetune(
     collator = FinetuneCollator(task, problem_type, tokenizer.pad_token_id)
     metric = metric or DEFAULT_METRIC["contact" if task == "contact" else problem_type]
     has_eval = eval_data is not None
-    overrides_args: dict[str, Any] = dict(
-        num_train_epochs=epochs,
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=eval_batch_size or batch_size,
-        gradient_accumulation_steps=gradient_accumulation_steps,
-        learning_rate=learning_rate,
-        weight_decay=weight_decay,
-        warmup_steps=warmup_steps,
-        eval_strategy="epoch" if has_eval else "no",
-        save_strategy="epoch",
-        load_best_model_at_end=has_eval,
+    args = training_arguments(
+        output_dir, batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, bf16=bf16, disable_tqdm=disable_tqdm,
+        extra_args=extra_args, num_train_epochs=epochs, gradient_accumulation_steps=gradient_accumulation_steps,
+        learning_rate=learning_rate, weight_decay=weight_decay, warmup_steps=warmup_steps, logging_steps=logging_steps,
+        eval_strategy="epoch" if has_eval else "no", save_strategy="epoch", load_best_model_at_end=has_eval,
         metric_for_best_model=metric if has_eval else None,
         greater_is_better=metric not in ("loss", "rmse") if has_eval else None,
-        save_total_limit=2,
-        logging_steps=logging_steps,
-        seed=seed,
-        data_seed=seed,
-        disable_tqdm=disable_tqdm,
-    )
-    if bf16 is not None:
-        overrides_args["bf16"] = bf16
-    overrides_args.update(extra_args or {})
-    args = training_arguments(output_dir, **overrides_args)
+    )  # fmt: skip
     callbacks = [EarlyStoppingCallback(early_stopping_patience=patience)] if has_eval and patience else []
     with out:  # an error before the first checkpoint removes the staging folder; the old one stays
         trainer = build_trainer(

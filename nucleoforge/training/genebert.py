@@ -18,7 +18,7 @@ tokens ``[c − ⌊(k−1)/2⌋, c + ⌊k/2⌋]`` (never onto special tokens), s
 the tokens are masked — a single masked k-mer would be given away by its overlapping
 neighbours. Masked tokens become ``[MASK]`` (80 %), a random k-mer (10 %) or stay (10 %). The
 paper masks 15 % and 20 % for the last steps: the collators' one schedule,
-:meth:`MaskingSchedule.rates <nucleoforge.training.collators.MaskingSchedule.rates>`.
+:meth:`MaskingSchedule.rates <nucleoforge.training.schedules.MaskingSchedule.rates>`.
 
 The trainer (:class:`GeneBertTrainer`) is transformers' ``Trainer`` plus logging of the three
 loss terms and the NGSP accuracy; :func:`pretrain_genebert` wires everything (torchrun, bf16
@@ -38,11 +38,13 @@ import numpy as np
 import torch
 from transformers import Trainer
 
-from nucleoforge.errors import NucleoforgeError
+from nucleoforge.errors import MissingPathError, NucleoforgeError
 from nucleoforge.models.genebert.configuration_genebert import GeneBertConfig
-from nucleoforge.training.collators import MASK_SEED, MaskingSchedule, StepMasking, WholeKmerMaskingCollator, mask_seed
+from nucleoforge.training.collators import WholeKmerMaskingCollator
 from nucleoforge.regions.datasets import central_crop
-from nucleoforge.training.pretrain import follow_output_folder, replace_at_first_checkpoint, training_arguments
+from nucleoforge.training.arguments import training_arguments
+from nucleoforge.training.pretrain import follow_output_folder, replace_at_first_checkpoint
+from nucleoforge.training.schedules import MASK_SEED, MaskingSchedule, StepMasking, mask_seed
 from nucleoforge.tokenization import NucleotideTokenizer, kmer_count, pad_batch
 
 __all__ = [
@@ -87,7 +89,10 @@ def genebert_preset(name: str, k: int = 6, region_encoder: str = "swin", **overr
         spec = json.loads(json.dumps(PRESETS[name]))  # deep copy
     elif os.path.isfile(name):
         with open(name, encoding="utf-8") as fh:
-            spec = json.load(fh)
+            try:
+                spec = json.load(fh)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise NucleoforgeError(f"{name}: not a valid JSON GeneBERT config ({exc})") from None
     else:
         raise NucleoforgeError(f"unknown GeneBERT preset {name!r}: expected one of {sorted(PRESETS)} or a JSON config file")
     seq = dict(spec.get("sequence_config", {}))
@@ -119,7 +124,7 @@ class GeneBertPretrainingCollator:
             (``NucleotideTokenizer.for_model("dnabert", k=6)``).
         affinity_mean, affinity_std: per-motif statistics (the dataset metadata's).
         mask_rate: fraction of segment tokens masked (:func:`pretrain_genebert` replaces ``masker``
-            by a :class:`~nucleoforge.training.collators.MaskingSchedule` of rates).
+            by a :class:`~nucleoforge.training.schedules.MaskingSchedule` of rates).
         max_segment_tokens: truncate each segment to this many k-mers (``None``: keep all).
         region_crop: crop each region to its central ``region_crop`` bp before concatenation
             (:func:`~nucleoforge.regions.datasets.central_crop`, the rule the dataset's
@@ -326,7 +331,7 @@ def pretrain_genebert(
     from transformers.trainer_utils import get_last_checkpoint
 
     from nucleoforge.models.genebert.modeling_genebert import GeneBertForPreTraining
-    from nucleoforge.io.outputs import prepare_output_folder
+    from nucleoforge.io.output_folders import prepare_output_folder
     from nucleoforge.regions.datasets import load_region_dataset, read_region_metadata
 
     out = prepare_output_folder(output_dir, command="genebert pretrain", overwrite=overwrite, resume=bool(resume),
@@ -359,24 +364,15 @@ def pretrain_genebert(
     else:
         model = GeneBertForPreTraining(config)
     # the shared defaults (gloo under torchrun on CPU, per-rank data, no external loggers)
+    # no eval set, so the eval batch size keeps its default; the data order follows ``seed`` unless data_seed is given
+    training_kwargs = {"data_seed": None, **training_kwargs}
     args = training_arguments(
-        output_dir,
-        max_steps=max_steps,
-        per_device_train_batch_size=batch_size,
-        learning_rate=learning_rate,
-        warmup_steps=warmup_steps,
-        weight_decay=weight_decay,
-        lr_scheduler_type="linear",
-        logging_steps=logging_steps,
-        save_steps=save_steps,
-        seed=seed,
-        bf16=bf16,
-        dataloader_num_workers=0,
-        report_to=report_to,
+        output_dir, seed=seed, bf16=bf16, num_workers=0, max_steps=max_steps, per_device_train_batch_size=batch_size,
+        learning_rate=learning_rate, warmup_steps=warmup_steps, weight_decay=weight_decay, lr_scheduler_type="linear",
+        logging_steps=logging_steps, save_steps=save_steps, report_to=report_to,
         ddp_find_unused_parameters=config.srm_weight == 0 or config.ngsp_weight == 0,
-        label_names=["labels", "next_sentence_label"],
-        **training_kwargs,
-    )
+        label_names=["labels", "next_sentence_label"], **training_kwargs,
+    )  # fmt: skip
     final_steps = max_steps // 6 if final_mask_steps is None else final_mask_steps
     # mask_rate, then final_mask_rate for the last final_steps steps (paper: 15 %, 20 % for the last 20k of 120k)
     collator.masker = MaskingSchedule.rates(collator.masker, mask_rate, final_mask_rate, final_steps)
@@ -384,7 +380,7 @@ def pretrain_genebert(
     if resume:
         checkpoint = resume if isinstance(resume, str) else get_last_checkpoint(str(output_dir))
         if checkpoint is None:
-            raise FileNotFoundError(f"{output_dir}: no checkpoint-* folder to resume from (run without --resume to start)")
+            raise MissingPathError(f"{output_dir}: no checkpoint-* folder to resume from (run without --resume to start)")
     with out:  # an error before the first checkpoint removes the staging folder; the old one stays
         trainer = GeneBertTrainer(
             model=model,

@@ -25,17 +25,12 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from nucleoforge import registry
-from nucleoforge.errors import NucleoforgeError
-from nucleoforge.io.outputs import OutputFolder, prepare_output_folder
+from nucleoforge.errors import MissingPathError, NucleoforgeError
+from nucleoforge.io.output_folders import OutputFolder, prepare_output_folder
 from nucleoforge.training.arguments import training_arguments
 from nucleoforge.tokenization import IGNORE_INDEX
-from nucleoforge.training.collators import (
-    MaskingCollator,
-    MaskingSchedule,
-    build_collator,
-    StepMasking,
-    parse_schedule,
-)
+from nucleoforge.training.collators import MaskingCollator, build_collator
+from nucleoforge.training.schedules import MaskingSchedule, StepMasking, parse_schedule
 from nucleoforge.training.data import FastaChunkDataset, PaddingCollator, _world, masked_eval_examples
 from nucleoforge.training.metrics import MLMAccuracy, argmax_logits
 
@@ -74,39 +69,6 @@ def size_line(model: torch.nn.Module) -> str:
     number = next((f"{_figure(count / f)} {u}" for u, f in (("B", 1e9), ("M", 1e6), ("k", 1e3)) if count >= f), str(count))
     name = getattr(getattr(model, "config", None), "model_type", None) or type(model).__name__
     return f"model: {name}, {number} parameters, checkpoints ~{_figure(size / scale)} {unit} each"
-
-
-# ---------------------------------------------------------------------------- configuration
-def parse_config_overrides(items: Iterable[str] | None) -> dict[str, Any]:
-    """``--config`` values: a JSON file, a JSON object, or ``key=value`` pairs (values parsed as JSON).
-
-    >>> parse_config_overrides(["hidden_size=64,num_hidden_layers=2", '{"hidden_act": "relu"}'])
-    {'hidden_size': 64, 'num_hidden_layers': 2, 'hidden_act': 'relu'}
-    """
-    out: dict[str, Any] = {}
-    for item in items or []:
-        item = item.strip()
-        if not item:
-            continue
-        if item.startswith("{"):
-            try:
-                out.update(json.loads(item))
-            except json.JSONDecodeError as exc:
-                raise NucleoforgeError(f"--config {item[:40]!r} is not valid JSON ({exc.msg})") from None
-            continue
-        if "=" not in item and Path(item).is_file():
-            with open(item, encoding="utf-8") as fh:
-                out.update(json.load(fh))
-            continue
-        for pair in item.split(","):
-            key, sep, value = pair.partition("=")
-            if not sep or not key.strip():
-                raise NucleoforgeError(f"--config entry {pair!r} is not key=value (nor a JSON file/object)")
-            try:
-                out[key.strip()] = json.loads(value)
-            except json.JSONDecodeError:
-                out[key.strip()] = value
-    return out
 
 
 def new_model(model_type: str, overrides: dict[str, Any] | None = None, head: str = "ForMaskedLM") -> tuple[Any, Any]:
@@ -245,7 +207,7 @@ class JsonLogCallback(TrainerCallback):
 
 class ReplaceAtFirstCheckpoint(TrainerCallback):
     """Swap an ``--overwrite`` run's staging folder in place of the old folder once the first
-    checkpoint is saved (:class:`~nucleoforge.io.outputs.OutputFolder`), then point the trainer at
+    checkpoint is saved (:class:`~nucleoforge.io.output_folders.OutputFolder`), then point the trainer at
     the real folder (:func:`follow_output_folder`)."""
 
     def __init__(self, trainer: Trainer, out: OutputFolder) -> None:
@@ -417,32 +379,16 @@ def pretrain(
     if eval_files:
         first = masker.stages[0][1] if isinstance(masker, MaskingSchedule) else masker
         eval_set = masked_eval_examples(list(eval_files), tokenizer, first, eval_length, eval_max_examples, seed=seed)
-    overrides: dict[str, Any] = dict(
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=eval_batch_size or batch_size,
-        gradient_accumulation_steps=gradient_accumulation_steps,
-        learning_rate=learning_rate,
-        weight_decay=weight_decay,
-        warmup_steps=warmup_steps,
-        lr_scheduler_type=lr_scheduler_type,
-        max_steps=max_steps,
-        logging_steps=logging_steps,
-        eval_strategy="steps" if eval_set is not None else "no",
-        eval_steps=eval_steps or save_steps,
-        save_strategy="steps",
-        save_steps=save_steps,
-        seed=seed,
-        data_seed=seed,
-        dataloader_num_workers=num_workers,
-        disable_tqdm=disable_tqdm,
-    )
-    if bf16 is not None:
-        overrides["bf16"] = bf16
-    overrides.update(extra_args or {})
-    args = training_arguments(output_dir, **overrides)
+    args = training_arguments(
+        output_dir, batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, bf16=bf16, num_workers=num_workers,
+        disable_tqdm=disable_tqdm, extra_args=extra_args, gradient_accumulation_steps=gradient_accumulation_steps,
+        learning_rate=learning_rate, weight_decay=weight_decay, warmup_steps=warmup_steps, lr_scheduler_type=lr_scheduler_type,
+        max_steps=max_steps, logging_steps=logging_steps, eval_strategy="steps" if eval_set is not None else "no",
+        eval_steps=eval_steps or save_steps, save_strategy="steps", save_steps=save_steps,
+    )  # fmt: skip
     resume_from = resume if isinstance(resume, str) else (True if resume else None)
     if resume_from is True and not any(output_dir.glob("checkpoint-*")):
-        raise FileNotFoundError(f"--resume: no checkpoint-* folder in {output_dir}")
+        raise MissingPathError(f"--resume: no checkpoint-* folder in {output_dir}")
     with out:  # an error before the first checkpoint removes the staging folder; the old one stays
         trainer = build_trainer(model, train_set, eval_set, collator, args,
                                 trace_dir=output_dir / "trace" if trace_batches else None,

@@ -50,14 +50,14 @@ def run_exe(*args: object, env: dict[str, str] | None = None, timeout: float = 3
     return Result(done.returncode, done.stdout, done.stderr)
 
 
-def assert_user_error(result: Result, *names: object) -> str:
+def assert_user_error(result: Result | Invoked, *names: object) -> str:
     """Exit status 2 and stderr exactly one ``error: …`` line naming each of ``names``; returns the line."""
     assert result.code == 2, f"exit {result.code}, stderr:\n{result.err}"
     lines = result.err_lines
     assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}:\n{result.err}"
     line = lines[0]
     assert line.startswith("error: "), line
-    assert "Traceback" not in result.err and "unexpected failure" not in line, line
+    assert "Traceback" not in result.err and not line.startswith("error: internal error:"), line
     for name in names:
         assert str(name) in line, f"{name!r} not named in: {line}"
     return line
@@ -100,6 +100,19 @@ class Invoked:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+    # the names of :class:`Result`, so that :func:`assert_user_error` takes either
+    @property
+    def code(self) -> int:
+        return self.exit_code
+
+    @property
+    def err(self) -> str:
+        return self.stderr
+
+    @property
+    def err_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
 
 
 def invoke(args: list[object]) -> Invoked:

@@ -1,7 +1,7 @@
 """The command line's one error boundary (nucleoforge/cli/boundary.py), through ``main`` and the executable.
 
 A user error is exactly one ``error: …`` line on stderr naming the file / line / record / option,
-exit status 2, no traceback; an unexpected failure is one line and exit status 1, with the
+exit status 2, no traceback; an internal error (anything else) is one line and exit status 1, with the
 traceback only under ``--debug`` (or ``NUCLEOFORGE_DEBUG=1``); ``-q`` leaves stderr empty.
 """
 
@@ -114,7 +114,7 @@ def test_unexpected_failure_is_one_line_exit_1(capsys, monkeypatch):
     monkeypatch.setattr(lm, "model_table", _boom)
     result = run_main(capsys, "info")
     assert result.code == 1
-    assert result.err_lines == ["error: unexpected failure: RuntimeError: boom: an internal failure "
+    assert result.err_lines == ["error: internal error: RuntimeError: boom: an internal failure "
                                 "(run with --debug for the traceback)"]
     assert "Traceback" not in result.err
 
@@ -131,7 +131,7 @@ def test_debug_prints_the_traceback(capsys, monkeypatch, how):
         result = run_main(capsys, "info")
     assert result.code == 1
     assert "Traceback (most recent call last)" in result.err and "in _boom" in result.err
-    assert result.err_lines[-1] == "error: unexpected failure: RuntimeError: boom: an internal failure"
+    assert result.err_lines[-1] == "error: internal error: RuntimeError: boom: an internal failure"
 
 
 def test_debug_traceback_for_a_user_error_too(capsys, spliceai_folder, tmp_path):
@@ -192,3 +192,76 @@ def test_check_device_on_a_machine_with_one_gpu(monkeypatch):
     assert check_device("cuda") == "cuda" and check_device("cuda:0") == "cuda:0" and check_device(None) is None
     with pytest.raises(typer.BadParameter, match=r"'cuda:3': there are only 1 CUDA device\(s\)"):
         check_device("cuda:3")
+
+
+# ---------------------------------------------------------------------------- who is at fault: exit 2 or 1
+def _raise(exc: BaseException):
+    def fail(*args, **kwargs):
+        raise exc
+
+    return fail
+
+
+@pytest.mark.parametrize("exc", [ValueError("a bug: bad index"), KeyError("weights.bias"), TypeError("a bug: None + 1")],
+                         ids=["ValueError", "KeyError", "TypeError"])
+def test_a_bare_builtin_error_is_an_internal_error(capsys, monkeypatch, exc):
+    """A ``ValueError``/``KeyError``/``TypeError`` that is not a ``NucleoforgeError`` is a bug: exit 1, one line."""
+    from nucleoforge.cli import lm
+
+    monkeypatch.setattr(lm, "model_table", _raise(exc))
+    result = run_main(capsys, "info")
+    name = type(exc).__name__
+    text = "weights.bias" if name == "KeyError" else str(exc)
+    assert result.code == 1
+    assert result.err_lines == [f"error: internal error: {name}: {text} (run with --debug for the traceback)"]
+
+
+def test_a_nucleoforge_error_is_a_user_error(capsys, monkeypatch):
+    from nucleoforge.cli import lm
+    from nucleoforge.errors import NucleoforgeError
+
+    monkeypatch.setattr(lm, "model_table", _raise(NucleoforgeError("x.vcf:3: expected 8 columns, found 1")))
+    assert assert_user_error(run_main(capsys, "info")) == "error: x.vcf:3: expected 8 columns, found 1"
+
+
+def test_an_os_error_on_a_path_the_user_gave_is_a_user_error(capsys, monkeypatch, spliceai_folder, tmp_path):
+    """The OS refuses to read ``--fasta`` (root reads any file, so the refusal is injected where it is opened)."""
+    from nucleoforge.io import fasta as fasta_module
+
+    given = tmp_path / "peaks.fa"
+    given.write_text(">a\nACGT\n")
+    monkeypatch.setattr(fasta_module, "has_records", _raise(PermissionError(13, "Permission denied", str(given))))
+    line = assert_user_error(run_main(capsys, "splice", "--fasta", given, "--model", spliceai_folder, "-q"))
+    assert line == f"error: {given}: Permission denied"
+
+
+def test_a_file_written_beside_an_output_is_the_users_path(tmp_path):
+    """An output's temporary file (``OUT.tmpXXXX``), a file inside a folder argument, an output's missing
+    parent and a full disk are the user's to fix; a file elsewhere is not."""
+    import errno
+
+    from nucleoforge.cli.boundary import is_user_error
+
+    out, folder = tmp_path / "out.vcf", tmp_path / "model"
+    args = ["variants", "-O", str(out), f"--model={folder}"]
+
+    def err(path):
+        return OSError(errno.EACCES, "Permission denied", str(path))
+
+    assert is_user_error(err(f"{out}.tmp1a2b"), args) and is_user_error(err(folder / "config.json"), args)
+    assert is_user_error(err(tmp_path), args) and is_user_error(OSError(errno.ENOSPC, "No space left on device"), args)
+    assert not is_user_error(err(tmp_path / "other.vcf"), args) and not is_user_error(OSError("no file"), args)
+
+
+def test_an_os_error_not_about_a_user_path_is_an_internal_error(capsys, monkeypatch, spliceai_folder, tmp_path):
+    """A gzip reference is decompressed into the cache folder: a cache that cannot be made is the
+    environment's failure (exit 1), not the user's input (the reference, named on the command line)."""
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    monkeypatch.setenv("NUCLEOFORGE_CACHE", str(blocker / "cache"))
+    result = run_main(capsys, "splice", "-r", "22:20000001-20000100", "-R", DATA / "GRCh37_chr22_20000001-21000000.fa.gz",
+                      "--model", spliceai_folder, "-q")
+    assert result.code == 1, result.err
+    (line,) = result.err_lines
+    assert line.startswith("error: internal error: NotADirectoryError: ") and str(blocker) in line
+    assert line.endswith(" (run with --debug for the traceback)")

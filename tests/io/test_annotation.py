@@ -1,5 +1,5 @@
 """GFF3 gene tables (GeneTable.read_gff3 / load) on a tiny GFF3 written from the first genes of the
-shared fly GTF (dm3 chr2R, AUGUSTUS tutorial genes), checked against that GTF itself."""
+bundled fly GTF (dm3 chr2R, AUGUSTUS tutorial genes), checked against that GTF itself."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from nucleoforge.io.annotation import GeneTable
+from tests.conftest import DATA
 
-FLY_GTF = Path("/work/shared/data/genome/dm3_chr2R_2-5M.gtf.gz")
+FLY_GTF = DATA / "dm3_chr2R_2-5M.gtf.gz"
 
 # The first four genes of dm3_chr2R_2-5M.gtf.gz as GFF3 (gene -> mRNA -> exon/CDS), plus a shorter
 # second isoform of aug38 that skips its middle exon (its first and last exons have two parents).
@@ -53,9 +54,10 @@ def _write(path: Path, tag1: str = "", tag2: str = "") -> Path:
 def test_gff3_matches_the_gtf_it_was_written_from(tmp_path):
     t = GeneTable.load(_write(tmp_path / "fly.gff3"))
     assert [g.name for g in t] == ["aug38", "aug40", "aug41", "aug3686"]
-    if FLY_GTF.exists():
-        gtf = GeneTable.load(FLY_GTF)
-        assert list(t) == list(gtf)[:4]
+    assert FLY_GTF.is_file(), f"{FLY_GTF}: the bundled fly GTF is missing (it ships in examples/data)"
+    gtf = GeneTable.load(FLY_GTF)
+    assert [g.name for g in gtf][:4] == ["aug38", "aug40", "aug41", "aug3686"]
+    assert list(t) == list(gtf)[:4]
     aug38, _, _, minus = t
     assert aug38.exon_starts == (2024931, 2025493, 2025822) and aug38.exon_ends == (2025318, 2025770, 2025830)  # t1: longest
     assert (minus.strand, minus.tx_start, minus.tx_end, minus.introns) == ("-", 2068488, 2069124, [(2068760, 2068811), (2068920, 2068977)])

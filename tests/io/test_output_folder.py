@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from nucleoforge.io.outputs import atomic_folder, check_output_folder
+from nucleoforge.io.output_folders import atomic_folder, check_output_folder
 
 
 def test_atomic_folder_replaces_only_on_success(tmp_path):

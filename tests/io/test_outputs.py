@@ -22,7 +22,8 @@ from nucleoforge.io.outputs import (
     run_manifest,
     write_manifest,
 )
-from nucleoforge.io.vcf import VcfFormatError, iter_vcf_records, open_vcf
+from nucleoforge.io.vcf import VcfFormatError, open_vcf
+from nucleoforge.io.vcf_records import iter_vcf_records
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "spliceai_variants"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nucleoforge.errors import NucleoforgeError
-from nucleoforge.io.outputs import STAGING_SUFFIX, OutputFolder, atomic_folder, check_output_folder, prepare_output_folder
+from nucleoforge.io.output_folders import STAGING_SUFFIX, OutputFolder, atomic_folder, check_output_folder, prepare_output_folder
 
 
 def _old_run(folder: Path) -> dict[str, str]:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from nucleoforge.io.vcf import count_vcf_records, iter_vcf_records, open_vcf
+from nucleoforge.io.vcf import open_vcf
+from nucleoforge.io.vcf_records import count_vcf_records, iter_vcf_records
 from tests.cli.runner import EXE, invoke
 from tests.conftest import DATA
 from tests.splicing.conftest import synthetic_vcf_lines, tiny_genome, tiny_spliceai  # noqa: F401 (fixtures)

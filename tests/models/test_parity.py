@@ -8,6 +8,7 @@ import torch
 from transformers import BertConfig, BertForMaskedLM
 
 from nucleoforge import NucleotideTokenizer, SpliceBertConfig, SpliceBertForMaskedLM, UtrBertConfig, UtrBertForMaskedLM
+from nucleoforge.models.bert.convert import load_hf_bert_state_dict
 from nucleoforge.models.splicebert import convert as splicebert_convert
 from nucleoforge.models.utrbert import convert as utrbert_convert
 
@@ -33,7 +34,7 @@ def test_splicebert_matches_bert_for_masked_lm(chr22_block: str) -> None:
     state = original.state_dict()
     state["bert.embeddings.position_ids"] = torch.arange(1026)[None]
     ours = SpliceBertForMaskedLM(splicebert_convert.config_from_original(SPLICEBERT_ORIGINAL)).eval()
-    splicebert_convert.load_original_state_dict(ours, state)
+    load_hf_bert_state_dict(ours, state)
     tok = NucleotideTokenizer.for_model("splicebert")
     seq = chr22_block[200_000:200_400]
     batch = tok([seq], return_tensors="pt")
@@ -55,7 +56,7 @@ def test_utrbert_matches_bert_for_masked_lm(chr22_block: str, k: int) -> None:
     original = _original(config)
     ours = UtrBertForMaskedLM(utrbert_convert.config_from_original(config)).eval()
     state = original.state_dict()
-    utrbert_convert.load_original_state_dict(ours, state)
+    load_hf_bert_state_dict(ours, state)
     tok = NucleotideTokenizer.for_model("utrbert", k=k)
     seqs = [chr22_block[500_000:500_300], chr22_block[10_000:10_120]]
     batch = tok(seqs, padding=True, return_tensors="pt")

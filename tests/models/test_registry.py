@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from nucleoforge import registry
 from nucleoforge.registry import ModelFamily, kmer_vocabulary
@@ -28,7 +27,7 @@ def toy_family():
 def test_a_fourth_family_is_one_folder_plus_one_entry(toy_family, tmp_path):
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    from nucleoforge.cli import app
+    from tests.cli.runner import invoke
     from tests.models.toybert import ToyBertConfig, ToyBertForMaskedLM
 
     # tokenizer: the registry's vocabulary (2-mers of ACGT, DNABERT order) and positions
@@ -47,7 +46,7 @@ def test_a_fourth_family_is_one_folder_plus_one_entry(toy_family, tmp_path):
     ids = torch.tensor([tok("ACGTTGCA")["input_ids"]])
     torch.testing.assert_close(loaded(input_ids=ids).logits, model(input_ids=ids).logits, rtol=0, atol=1e-6)
     # the CLI lists it, with its parameter count
-    result = CliRunner().invoke(app, ["info"])
+    result = invoke(["info"])
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "toybert" in line)
     n = sum(p.numel() for p in model.parameters())

@@ -261,28 +261,25 @@ def test_convert_spliceai_writes_folder_with_licence(tmp_path) -> None:
 
 
 def test_cli_convert_spliceai(tmp_path) -> None:
-    from typer.testing import CliRunner
-
-    from nucleoforge.cli import app
+    from tests.cli.runner import assert_user_error, invoke
 
     rng = np.random.default_rng(6)
     weights = random_keras_weights(SpliceAIConfig.from_variant("spliceai-80").stages, 32, rng)
     write_keras_h5(tmp_path / "a.h5", weights)
     # A single SpliceAI-80-shaped file does not fit the default 10k architecture: clear error, exit 2 (a user error).
-    result = CliRunner().invoke(app, ["convert", "spliceai", str(tmp_path / "a.h5"), str(tmp_path / "out")])
-    assert result.exit_code == 2
-    assert "a.h5: conv1d_12/kernel:0 has shape (1, 32, 3), which does not fit" in result.output
-    result = CliRunner().invoke(app, ["convert", "spliceai", str(tmp_path / "nope"), str(tmp_path / "out")])
-    assert result.exit_code == 2 and "no such file or folder" in result.output
+    line = assert_user_error(invoke(["convert", "spliceai", tmp_path / "a.h5", tmp_path / "out"]))
+    assert line == (f"error: {tmp_path}/a.h5: conv1d_12/kernel:0 has shape (1, 32, 3), which does not fit "
+                    "members.0.stages.1.units.0.conv1.weight of shape (32, 32, 11) (config stages [(4, 11, 1), "
+                    "(4, 11, 4), (4, 21, 10), (4, 41, 25)], channels 32)")
+    line = assert_user_error(invoke(["convert", "spliceai", tmp_path / "nope", tmp_path / "out"]))
+    assert line == f"error: {tmp_path}/nope: no such file or folder"
 
 
 # --------------------------------------------------------------------------- the published weights
 def test_cli_convert_spliceai_from_the_installed_wheel(tmp_path, spliceai_10k) -> None:
-    from typer.testing import CliRunner
+    from tests.cli.runner import invoke
 
-    from nucleoforge.cli import app
-
-    result = CliRunner().invoke(app, ["convert", "spliceai", str(tmp_path / "out")])
+    result = invoke(["convert", "spliceai", tmp_path / "out"])
     assert result.exit_code == 0, result.output
     assert "CC BY-NC 4.0" in result.output
     model = AutoModel.from_pretrained(tmp_path / "out")

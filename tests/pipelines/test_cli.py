@@ -6,17 +6,14 @@ import itertools
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from nucleoforge.cli import app
 from nucleoforge.io.stockholm import read_stockholm
+from tests.cli.runner import assert_user_error, invoke
 from tests.conftest import CHR22, DATA
 
-runner = CliRunner()
 
-
-def _run(*args: str):
-    result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+def _run(*args: object) -> str:
+    result = invoke(list(args))
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -163,14 +160,11 @@ def test_embed_no_sequences_to_parquet_is_a_readable_empty_table(model_dir, tmp_
 
 
 def test_attention_checks_its_outputs_before_loading_the_model(tmp_path):
-    def _fails(*args) -> str:
-        result = runner.invoke(app, [str(a) for a in args])
-        assert result.exit_code != 0, result.output
-        return result.output + f"\n{result.exception}"
-
+    """A bad --output/--plot is refused (exit 2, one line) before the missing model is looked at."""
     missing_model = tmp_path / "no_model"
     for option in ("--output", "--plot"):
-        text = _fails("attention", "ACGTACGT", "--model", missing_model, option, tmp_path / "nodir" / "x")
-        assert f"{option} " in text and "does not exist" in text and "no_model" not in text
-    text = _fails("attention", "ACGTACGT", "--model", missing_model, "--output", tmp_path, "--plot", tmp_path / "a.png")
-    assert "is a directory" in text
+        result = invoke(["attention", "ACGTACGT", "--model", missing_model, option, tmp_path / "nodir" / "x"])
+        assert assert_user_error(result) == (f"error: {option} {tmp_path}/nodir/x: the directory {tmp_path}/nodir "
+                                             "does not exist")
+    result = invoke(["attention", "ACGTACGT", "--model", missing_model, "--output", tmp_path, "--plot", tmp_path / "a.png"])
+    assert assert_user_error(result) == f"error: --output {tmp_path} is a directory; give a file name"

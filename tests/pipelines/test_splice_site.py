@@ -131,13 +131,10 @@ def saved_model(model, tmp_path):
 
 
 def test_cli_splice_sequence_and_region(saved_model, tmp_path, model):
-    from typer.testing import CliRunner
+    from tests.cli.runner import assert_user_error, invoke
 
-    from nucleoforge.cli import app
-
-    runner = CliRunner()
     seq = "ACGTTAGGTAAGTCCAGGTTTAG"
-    res = runner.invoke(app, ["splice", seq, "--model", str(saved_model), "-q", "--strand", "-"])
+    res = invoke(["splice", seq, "--model", saved_model, "-q", "--strand", "-"])
     assert res.exit_code == 0, res.output
     rows = [ln.split("\t") for ln in res.stdout.splitlines()[1:]]
     probs = predict_sequence(model, seq, strand="-")
@@ -148,8 +145,8 @@ def test_cli_splice_sequence_and_region(saved_model, tmp_path, model):
     genome_seq = "".join(np.random.default_rng(3).choice(list("ACGT"), 200))
     fa.write_text(">chr5\n" + genome_seq + "\n")
     out = tmp_path / "out.tsv"
-    res = runner.invoke(app, ["splice", "--region", "5:51-80:+", "--reference", str(fa), "--model", str(saved_model),
-                              "-q", "-o", str(out), "--bedgraph", str(tmp_path / "bg")])
+    res = invoke(["splice", "--region", "5:51-80:+", "--reference", fa, "--model", saved_model, "-q", "-o", out,
+                  "--bedgraph", tmp_path / "bg"])
     assert res.exit_code == 0, res.output
     rows = [ln.split("\t") for ln in out.read_text().splitlines()[1:]]
     flank = model.config.flank
@@ -159,19 +156,18 @@ def test_cli_splice_sequence_and_region(saved_model, tmp_path, model):
     assert (tmp_path / "bg.donor.bedGraph").exists()
     fasta = tmp_path / "two.fa"
     fasta.write_text(">a\n" + genome_seq[:30] + "\n>b\n" + genome_seq[30:50] + "\n")
-    res = runner.invoke(app, ["splice", "--fasta", str(fasta), "--model", str(saved_model), "-q", "--min-score", "0"])
+    res = invoke(["splice", "--fasta", fasta, "--model", saved_model, "-q", "--min-score", "0"])
     assert res.exit_code == 0, res.output
     rows = [ln.split("\t") for ln in res.stdout.splitlines()]
     assert rows[0] == ["name", "position", "acceptor", "donor"] and len(rows) == 51
     assert [r[0] for r in rows[1:]] == ["a"] * 30 + ["b"] * 20 and rows[31][1] == "1"
-    res = runner.invoke(app, ["splice", "--region", "5:51-80", "--model", str(saved_model)])
-    assert res.exit_code != 0 and "--reference" in res.output
+    res = invoke(["splice", "--region", "5:51-80", "--model", saved_model])
+    assert assert_user_error(res) == ("error: Invalid value: --region needs --reference genome.fa "
+                                      "(see 'nucleoforge splice --help')")
 
 
 def test_cli_variants_and_evaluate(saved_model, tmp_path, model):
-    from typer.testing import CliRunner
-
-    from nucleoforge.cli import app
+    from tests.cli.runner import invoke
 
     rng = np.random.default_rng(4)
     seq = "".join(rng.choice(list("ACGT"), 400))
@@ -183,15 +179,15 @@ def test_cli_variants_and_evaluate(saved_model, tmp_path, model):
                    f"chr1\t121\ta\t{seq[120]}\t{'A' if seq[120] != 'A' else 'G'}\t.\t.\t.\n"
                    f"chr1\t10\tb\t{seq[9]}\tT\t.\t.\t.\n")
     out = tmp_path / "out.vcf"
-    res = CliRunner().invoke(app, ["variants", "-I", str(vcf), "-O", str(out), "-R", str(tmp_path / "g.fa"),
-                                   "-A", str(tmp_path / "genes.txt"), "-D", "5", "--model", str(saved_model), "-q"])
+    res = invoke(["variants", "-I", vcf, "-O", out, "-R", tmp_path / "g.fa", "-A", tmp_path / "genes.txt", "-D", "5",
+                  "--model", saved_model, "-q"])
     assert res.exit_code == 0, res.output
     body = [ln for ln in out.read_text().splitlines() if not ln.startswith("#")]
     assert body[0].split("\t")[7].startswith("SpliceAI=" + body[0].split("\t")[4] + "|G|")
     assert body[1].split("\t")[7] == "."
     assert "##INFO=<ID=SpliceAI" in out.read_text()
-    res = CliRunner().invoke(app, ["evaluate-splice", "-R", str(tmp_path / "g.fa"), "-A", str(tmp_path / "genes.txt"),
-                                   "--region", "1:1-400", "--model", str(saved_model), "-q"])
+    res = invoke(["evaluate-splice", "-R", tmp_path / "g.fa", "-A", tmp_path / "genes.txt", "--region", "1:1-400",
+                  "--model", saved_model, "-q"])
     assert res.exit_code == 0, res.output
     assert '"genes": 1' in res.stdout.splitlines()[-1] and "acceptor_pr_auc" in res.stdout
 

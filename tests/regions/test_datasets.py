@@ -211,13 +211,11 @@ def test_build_dataset_round_trip(tmp_path, few) -> None:
 
 
 def test_cli_build_regions(tmp_path) -> None:
-    from typer.testing import CliRunner
+    from tests.cli.runner import assert_user_error, invoke
 
-    from nucleoforge.cli import app
-
-    result = CliRunner().invoke(app, [
-        "genebert", "build-regions", "--sequences", str(DATA / "oct4_peaks_test.fa"), "--sequences",
-        str(DATA / "mafk_peaks_test.fa"), "--motifs", "JASPAR2018", "--group-size", "4", "--output", str(tmp_path / "out"),
+    result = invoke([
+        "genebert", "build-regions", "--sequences", DATA / "oct4_peaks_test.fa", "--sequences",
+        DATA / "mafk_peaks_test.fa", "--motifs", "JASPAR2018", "--group-size", "4", "--output", tmp_path / "out",
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     meta = json.loads((tmp_path / "out" / "genebert_regions.json").read_text())
@@ -229,8 +227,9 @@ def test_cli_build_regions(tmp_path) -> None:
     assert len(meta["motif_ids"]) == 579 and meta["source"]["conditions"] == ["oct4", "mafk"]
     ds = load_region_dataset(tmp_path / "out")
     assert np.array(ds[0]["affinity"]).shape == (4, 579)
-    bad = CliRunner().invoke(app, ["genebert", "build-regions", "--output", str(tmp_path / "x")])
-    assert bad.exit_code != 0 and "either --peaks" in bad.output
+    bad = invoke(["genebert", "build-regions", "--output", tmp_path / "x"])
+    assert assert_user_error(bad) == ("error: Invalid value: give either --peaks (with --reference) or one or more "
+                                      "--sequences (see 'nucleoforge genebert build-regions --help')")
 
 
 def test_scan_crop_scans_exactly_the_bases_the_sequence_encoder_reads(tmp_path, few) -> None:

@@ -82,7 +82,7 @@ def test_seeded_and_written_as_a_finetune_table(chr22, table, windows, tmp_path)
     summary = write_promoter_table(windows, tmp_path / "p.tsv")
     assert summary["windows"] == 209 and summary["kinds"]["promoter"] == 19
     from nucleoforge.tokenization import NucleotideTokenizer
-    from nucleoforge.training.data import read_labelled
+    from nucleoforge.training.labelled import read_labelled
 
     data = read_labelled(tmp_path / "p.tsv", NucleotideTokenizer.for_model("dnabert", k=6), "sequence", "binary", id_column="id")
     assert len(data.sequences) == 209 and int(np.sum(data.labels)) == 19

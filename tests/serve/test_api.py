@@ -118,7 +118,8 @@ def test_batch_answers_in_input_order(server):
 
 
 @pytest.mark.parametrize("body, content_type, status, message", [
-    ('["22-1-A-C"]' * 1, "application/json", 200, None),
+    ('["22-1-A-C"]', "application/json", 200,
+     "REF A does not match the reference of genome 37 at 22:1: the reference has N"),
     ("[" + ",".join(['"22-20102090-T-C"'] * 9) + "]", "application/json", 413,
      "9 variants in one batch: this server takes at most 8 (--max-batch); split the request"),
     ("{not json", "application/json", 400, "request body is not valid JSON"),
@@ -128,23 +129,44 @@ def test_batch_answers_in_input_order(server):
 def test_batch_errors(server, body, content_type, status, message):
     got_status, data = server.post("/spliceai/batch?hg=37", body, content_type)
     assert got_status == status
-    if message:
-        assert data["error"].startswith(message)
+    if status == 200:  # the batch is answered; its one variant carries the error
+        assert data == [{"variant": "22-1-A-C", "error": message, "source": "nucleoforge"}]
+    else:
+        assert data["error"].startswith(message) and data["source"] == "nucleoforge"
 
 
-def test_health_openapi_and_page(server):
+def test_health_openapi_and_page(server, chr22_reference):
+    import re
     import urllib.request
 
+    from nucleoforge.serve.app import STATIC
+
     status, health = server.get("/health")
-    assert status == 200 and health["status"] == "ok" and health["max_batch"] == 8
-    assert health["genomes"]["37"]["annotation"] == "grch37" and health["worker"]["jobs"] >= 0
+    assert status == 200
+    worker = health.pop("worker")
+    assert Path(health.pop("model")).name == "spliceai-10k"  # the converted weights' folder
+    assert health == {"status": "ok", "genomes": {"37": {"reference": str(chr22_reference), "annotation": "grch37"}},
+                      "max_batch": 8, "max_distance": 4999, "timeout_s": 120,
+                      "cache_readonly": False, "queued": 0}
+    # one variant through the worker (tracks=1: never from the cache) is one job in one scorer call
+    assert server.get(_q(hg="37", variant="22-20050957-C-T", distance=7, tracks=1))[0] == 200
+    after = server.get("/health")[1]["worker"]
+    assert {k: after[k] - worker[k] for k in ("jobs", "batches", "batched_jobs", "errors", "cancelled")} == \
+        {"jobs": 1, "batches": 1, "batched_jobs": 0, "errors": 0, "cancelled": 0}
+    assert after["histogram"]["1"] == worker["histogram"].get("1", 0) + 1
     status, schema = server.get("/openapi.json")
     assert status == 200
     params = {p["name"] for p in schema["paths"]["/spliceai/"]["get"]["parameters"]}
     assert params == {"variant", "hg", "distance", "mask", "tracks"}
     assert {"/spliceai/batch", "/health"} <= set(schema["paths"])
     with urllib.request.urlopen(server.url + "/") as r:
-        page = r.read().decode()
-    assert '<form id="query">' in page and "/static/vendor/uPlot.iife.min.js" in page and "http" not in page.split("<body>")[1]
-    with urllib.request.urlopen(server.url + "/static/vendor/uPlot.iife.min.js") as r:
-        assert r.status == 200 and b"uPlot" in r.read()
+        page = r.read()
+    assert page == (STATIC / "index.html").read_bytes()  # the package's page, as it is
+    assert '<form id="query">' in page.decode() and "http" not in page.decode().split("<body>")[1]
+    # every resource it loads comes from this server: the package's files, byte for byte
+    refs = sorted(set(re.findall(r'(?:src|href)="(/[^"]*)"', page.decode())))
+    assert refs == ["/static/app.js", "/static/favicon.svg", "/static/style.css", "/static/vendor/uPlot.iife.min.js",
+                    "/static/vendor/uPlot.min.css"]
+    for ref in refs:
+        with urllib.request.urlopen(server.url + ref) as r:
+            assert r.status == 200 and r.read() == (STATIC / ref.removeprefix("/static/")).read_bytes(), ref

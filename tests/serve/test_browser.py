@@ -5,11 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import urllib.parse
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).parents[2]
 
 
 def _chromium() -> tuple[str, str]:
@@ -40,7 +37,7 @@ def browser():
     drv.quit()
 
 
-def test_page_scores_a_variant_plots_it_and_keeps_a_permalink(server, browser):
+def test_page_scores_a_variant_plots_it_and_keeps_a_permalink(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -76,9 +73,7 @@ def test_page_scores_a_variant_plots_it_and_keeps_a_permalink(server, browser):
     assert lines[0] == "variant,genome,distance,mask,gene,transcript,strand,DS_AG,DS_AL,DS_DG,DS_DL,DP_AG,DP_AL,DP_DG,DP_DL"
     assert lines[1:] == [",".join(["22-20102090-T-C", "37", "50", "0", r[0], "", r[2], *r[3:]]) for r in expected]
 
-    out = REPO / "out"
-    out.mkdir(exist_ok=True)
-    assert browser.save_screenshot(str(out / "serve_page.png"))
+    assert browser.save_screenshot(str(tmp_path / "serve_page.png"))  # a PNG of the page, to look at
 
     permalink = browser.find_element(By.ID, "permalink").get_attribute("href")
     query = urllib.parse.parse_qs(urllib.parse.urlparse(permalink).query)
@@ -143,7 +138,7 @@ def test_every_x_axis_label_fits_inside_the_plot_canvas(server, browser):
         assert 0 <= left and right <= width, (text, left, right, width)
 
 
-def test_the_legend_lists_the_variant_line_and_hides_it_on_click(server, browser):
+def test_the_legend_lists_the_variant_line_and_hides_it_on_click(server, browser, tmp_path):
     """Issue 20, item 3: the green variant line (and the grey exon boundaries) had no legend entry."""
     from selenium.webdriver.common.by import By
 
@@ -169,5 +164,4 @@ def test_the_legend_lists_the_variant_line_and_hides_it_on_click(server, browser
     variant.find_element(By.CSS_SELECTOR, ".u-label").click()  # uPlot toggles the series; the hook follows it
     assert "u-off" in variant.get_attribute("class")
     assert green not in around_variant()
-    shot = Path("/tmp") / "nucleoforge_serve_plot.png"
-    assert browser.find_element(By.ID, "plot").screenshot(str(shot))
+    assert browser.find_element(By.ID, "plot").screenshot(str(tmp_path / "serve_plot.png"))

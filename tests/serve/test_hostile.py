@@ -477,3 +477,22 @@ def test_one_run_of_every_hostile_request_then_good_requests_at_every_distance(s
             assert status == 200 and data["distance"] == distance and data["scores"], (distance, mask)
     status, data = _json(served.batch({"variants": [v, served.variant(310)], "distance": 1}))
     assert status == 200 and all(item["scores"] for item in data)
+
+
+def test_a_variant_failing_several_rules_is_told_the_first_in_the_users_order(served):
+    """The server words the structured reasons of the shared record rules, first the chromosome's
+    end, then REF, the gene, the window and REF's length (the scorer counts them in Illumina's order)."""
+    seq = served.seq
+    wrong = "".join("A" if b != "A" else "C" for b in seq[4:6])
+
+    def error(variant: str, **params: Any) -> str:
+        status, data = _json(served.get(variant, **params))
+        assert status == 400, data
+        return data["error"]
+
+    assert error(f"1-598-{seq[597:600]}A-{seq[597]}") == "position 1:598 is beyond the end of chr1 (length 600)"
+    # also outside every gene and too close to the start: REF comes first
+    assert error(f"1-5-{wrong}-A") == f"REF {wrong} does not match the reference of genome t at 1:5: the reference has {seq[4:6]}"
+    assert error(served.variant(10)).startswith("no gene of the annotation ")  # and the window passes the start
+    assert error(served.variant(590)).startswith("1:590 is too close to the end of chr1: the ")
+    assert error(f"1-300-{seq[299:303]}-{seq[299]}", distance=1) == "REF of 4 nt is longer than 2 x distance (2): raise distance"

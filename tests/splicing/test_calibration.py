@@ -226,13 +226,56 @@ def test_fit_on_the_dataset_reads_the_model_window(data_dir):
     assert a.positions["negative_weight"] == pytest.approx(a.positions["negatives"] / 2_000)
 
 
-def test_reliability_png_is_written(tmp_path, data_dir):
-    from nucleoforge.splicing.plots import plot_reliability
+def test_reliability_diagram_draws_the_bins_of_the_models_outputs(tmp_path, data_dir):
+    """The bins are those of the model's own probabilities at the counted validation positions
+    (computed here from the file and the model), and the diagram draws exactly them: per class
+    the curves of the non-empty bins before and after, the weighted positions per bin, the ECEs."""
+    import h5py
+    import matplotlib.pyplot as plt
+    from matplotlib.image import imread
 
-    result = fit_model_temperatures(tiny_model(), data_dir)
+    from nucleoforge.splicing.calibration import reliability_bins
+    from nucleoforge.splicing.plots import plot_reliability, reliability_figure
+
+    model = tiny_model()
+    result = fit_model_temperatures(model, data_dir)
+    with h5py.File(data_dir / "validation.h5") as fh:
+        x, y, w = fh["X"][:], fh["Y"][:], fh["W"][:]
+    lo = (DATA_CONTEXT - model.config.context) // 2
+    with torch.no_grad():
+        p = model(torch.nn.functional.one_hot(torch.from_numpy(x[:, lo : x.shape[1] - lo]).long(), 5)[..., 1:].float())
+    p = p.probabilities.numpy()
+    keep = (w == 1) & (y >= 0)  # < 200,000 negatives: every counted position, each of weight 1
+    assert result.positions["fitted"] == keep.sum() and result.positions["negative_weight"] == 1.0
+    for c, kind in ((1, "acceptor"), (2, "donor")):
+        expected = reliability_bins(p[..., c][keep], y[keep] == c)
+        got = result.bins["before"][kind]
+        assert got["count"].tolist() == expected["count"].tolist()
+        for key in ("weight", "confidence", "accuracy"):
+            np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+    fig = reliability_figure(result.bins["before"], result.bins["after"], title="tiny")
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes[:2]] == ["acceptor", "donor"]
+    for col, kind in enumerate(("acceptor", "donor")):
+        top, bottom = axes[col], axes[2 + col]
+        diagonal, *curves = top.get_lines()
+        assert diagonal.get_xydata().tolist() == [[0, 0], [1, 1]]
+        heights = [bar.get_height() for bar in bottom.patches]
+        for k, (when, curve) in enumerate(zip(("before", "after"), curves)):
+            bins = result.bins[when][kind]
+            filled = bins["weight"] > 0
+            assert filled.sum() >= 2
+            np.testing.assert_array_equal(curve.get_xdata(), bins["confidence"][filled])
+            np.testing.assert_array_equal(curve.get_ydata(), bins["accuracy"][filled])
+            np.testing.assert_array_equal(heights[15 * k : 15 * (k + 1)], np.where(filled, bins["weight"], np.nan))
+        labels = [t.get_text() for t in top.get_legend().get_texts()]
+        assert labels[1:] == [f"uncalibrated (ECE {result.bins['before'][kind]['ece']:.2e})",
+                              f"calibrated (ECE {result.bins['after'][kind]['ece']:.2e})"]
+    plt.close(fig)
     path = tmp_path / "reliability.png"
     plot_reliability(result.bins["before"], result.bins["after"], path, title="tiny")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    assert imread(path).shape == (round(6.6 * 110), round(2 * 5.2 * 110), 4)  # the figure at 110 dpi
 
 
 def test_cli_calibrate_in_place_then_predict_calibrated(capsys, tmp_path, data_dir, model_dir):
@@ -311,7 +354,9 @@ def test_cli_errors_leave_the_config_untouched(capsys, tmp_path, data_dir, model
     import nucleoforge.splicing.plots as plots
 
     def broken(*args, **kwargs):
-        raise ValueError("plot failed")
+        from nucleoforge.errors import NucleoforgeError
+
+        raise NucleoforgeError("plot failed")
 
     monkeypatch.setattr(plots, "plot_reliability", broken)
     assert_user_error(run_main(capsys, "calibrate-splice", "--data", data_dir, "--model", model_dir, "-q"), "plot failed")

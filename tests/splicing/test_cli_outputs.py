@@ -17,30 +17,36 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from nucleoforge.cli import app
+from tests.cli.runner import assert_user_error, invoke
 from tests.conftest import CHR22, refuse_writes, spliceai_pretrained
 from tests.splicing.conftest import VCF_HEADER, synthetic_vcf_lines
 
-runner = CliRunner()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "spliceai_variants"
 
 
 def _ok(*args) -> str:
-    result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    result = invoke(list(args))
     assert result.exit_code == 0, result.output
     return result.output
 
 
 def _fails(*args) -> str:
-    """Run a command that must fail; its message (printed, or the exception it raised)."""
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code != 0, f"expected a failure, got exit 0:\n{result.output}"
-    text = result.output
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        text += f"\n{type(result.exception).__name__}: {result.exception}"
-    return text
+    """Run a command that must fail with a user error: exit status 2 and one ``error: …`` line
+    on stderr, which is returned."""
+    return assert_user_error(invoke(["-q", *args]))  # -q: no progress bars on stderr, only the error
+
+
+def _same_file(option: str, out: Path, src: Path) -> str:
+    """The error line of an output that is the input."""
+    return (f"error: {option} {out} is the same file as the input {src}; writing it would destroy the input: "
+            "choose another output file")
+
+
+def _cannot_resume(out: Path, why: str) -> str:
+    """The error line of a ``--resume`` refused because ``out`` was written by another run."""
+    return (f"error: cannot resume {out}: it was written by a different run (see {out}.manifest.json): {why}. "
+            "Rerun without --resume to start over, or write to another output")
 
 
 def _listing(folder: Path) -> list[str]:
@@ -94,8 +100,8 @@ def test_output_that_is_the_input_is_refused(command, link, tmp_path, tiny_splic
         args = ["fill-mask", "--model", model_dir("splicebert"), "-i", src, "-o", out, "--device", "cpu"]
     else:
         args = _ve_args(model_dir("splicebert"), src, dbsnp_vcf[0], out)
-    text = _fails(*args)
-    assert "same file as the input" in text and src.name in text
+    option = "-O/--output" if command.startswith("variants") or command == "variant-effect" else "--output"
+    assert _fails(*args) == _same_file(option, out, src)
     assert src.read_bytes() == before
     assert out.is_symlink() == link
 
@@ -106,7 +112,7 @@ def test_bedgraph_output_that_is_the_input_is_refused(tmp_path, tiny_spliceai, t
     src.write_text(f">a\n{seq[:200]}\n")
     before = src.read_bytes()
     text = _fails("splice", "--fasta", src, "--bedgraph", tmp_path / "t", "--model", tiny_spliceai(0), "-q")
-    assert "--bedgraph" in text and "same file as the input" in text
+    assert text == _same_file("--bedgraph (acceptor)", src, src)
     assert src.read_bytes() == before
 
 
@@ -124,7 +130,7 @@ def test_missing_input_leaves_an_existing_output_untouched(command, tmp_path, mo
     out = tmp_path / ("old.npz" if command == "embed" else "old.tsv")
     out.write_bytes(b"precious results\n")
     text = _fails(*_lm_or_splice_args(command, tmp_path / "missing.fa", out, model_dir, tiny_spliceai))
-    assert "missing.fa" in text
+    assert text == f"error: {'--fasta' if command == 'splice' else '--input'} {tmp_path / 'missing.fa'}: no such file"
     assert out.read_bytes() == b"precious results\n"
     assert _listing(tmp_path) == [out.name]
 
@@ -139,7 +145,7 @@ def test_a_run_failing_half_way_leaves_an_existing_output_untouched(command, tmp
     out = tmp_path / ("old.npz" if command == "embed" else "old.tsv")
     out.write_bytes(b"precious results\n")
     text = _fails(*_lm_or_splice_args(command, src, out, model_dir, tiny_spliceai))
-    assert "in.fa:5" in text and "has no sequence" in text
+    assert text == f"error: {src}:5: FASTA record 'c' has no sequence"
     assert out.read_bytes() == b"precious results\n"
     assert _listing(tmp_path) == ["in.fa", out.name]  # no temporary file left behind
     # and a good run replaces it (written beside it, then renamed)
@@ -177,7 +183,7 @@ def test_variants_malformed_line_writes_the_records_before_it(tmp_path, chr_refe
     out = tmp_path / "out.vcf"
     text = _fails("variants", "-I", bad, "-O", out, "-R", chr_reference, "-A", "grch37", "--chunk-size", chunk_size,
                   "--device", "cpu", "-q")
-    assert f"{bad}:9: POS must be a positive integer, got 'abc'" in text
+    assert text == f"error: {bad}:9: POS must be a positive integer, got 'abc': '22\\tabc\\trsX\\tC\\tT\\t.\\t.\\t.'"
     got = _info(out)
     expected = _info(FIXTURES / "expected_M0.vcf")
     first5 = list(_info(FIXTURES / "input.vcf"))[:5]
@@ -194,7 +200,8 @@ def test_variant_effect_malformed_line_writes_the_rows_before_it(tmp_path, model
     line = _insert_line(vcf, bad, "22\t20000100\n", after=6)
     out = tmp_path / "out.tsv"
     text = _fails(*_ve_args(model_dir("splicebert"), bad, ref, out))
-    assert f"{bad}:{line}: expected at least 8 tab-separated columns" in text
+    assert text == (f"error: {bad}:{line}: expected at least 8 tab-separated columns (CHROM POS ID REF ALT QUAL FILTER "
+                    "INFO), got 2: '22\\t20000100'")
     rows = out.read_text().splitlines(True)
     assert len(rows) == 1 + 6
     assert "".join(rows) == "".join(full.read_text().splitlines(True)[:7])
@@ -234,19 +241,36 @@ def _edit_record(src: Path, index: int, column: int, value: str) -> None:
     src.write_text("".join(lines))
 
 
-@pytest.mark.parametrize("change,expected", [
-    ("alt", "ALT"),  # a kept record's ALT
-    ("id", "ID"),  # a kept record's ID
-    ("later", "content (sha256) differs"),  # a record after the resume point
-    ("-D", "distance: 4 in the run being resumed, 5 now"),
-    ("-M", "mask: False in the run being resumed, True now"),
-    ("model", "model: the weights (sha256) differ"),
+def _sha12(path: Path) -> str:
+    """The start of a file's sha256, as the manifest's differences quote it."""
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def _changed_input(src: Path, before: str) -> str:
+    return (f"input {src}: its content (sha256) differs from the file the run being resumed read ({src}, {before}…, "
+            f"now {_sha12(src)}…)")
+
+
+def _no_manifest(out: Path) -> str:
+    return (f"error: cannot resume {out}: there is no run manifest {out}.manifest.json, so nothing says which input, "
+            "model and settings its rows came from; rerun without --resume to start over")
+
+
+@pytest.mark.parametrize("change", [
+    "alt",  # a kept record's ALT
+    "id",  # a kept record's ID
+    "later",  # a record after the resume point
+    "-D", "-M", "model",
 ])
-def test_variants_resume_refuses_a_changed_run(variants_run, tiny_spliceai, tiny_genome, change, expected):
+def test_variants_resume_refuses_a_changed_run(variants_run, tiny_spliceai, tiny_genome, change):
     src, out, _, partial = variants_run
+    before = _sha12(src)
+    records = [line.split("\t") for line in src.read_text().splitlines() if not line.startswith("#")]
     kw = {}
     if change == "alt":
-        ref = src.read_text().splitlines()[4].split("\t")[3]  # the 2nd record
+        ref = records[1][3]  # the 2nd record
         _edit_record(src, 1, 4, "G" if ref != "G" else "T")
     elif change == "id":
         _edit_record(src, 0, 2, "rsRenamed")
@@ -258,7 +282,20 @@ def test_variants_resume_refuses_a_changed_run(variants_run, tiny_spliceai, tiny
         kw["mask"] = "1"
     model = tiny_spliceai(1 if change == "model" else 0)
     text = _fails(*_variants_args(src, out, tiny_genome, model, **kw), "--resume")
-    assert expected in text and "without --resume" in text
+    if change in ("alt", "id"):
+        n = 2 if change == "alt" else 1
+        chrom, pos, rid, _, alt = records[n - 1][:5]
+        what = f"ALT {alt} in the output, {'G' if records[1][3] != 'G' else 'T'}" if change == "alt" else \
+            f"ID {rid} in the output, rsRenamed"
+        assert text == (f"error: {out}: record {n} ({chrom} {pos} {rid}) does not match input record {n} of {src}: "
+                        f"{what} in the input; --resume needs the same input (rerun without --resume to start over)")
+    else:
+        assert text == _cannot_resume(out, {
+            "later": _changed_input(src, before),
+            "-D": "distance: 4 in the run being resumed, 5 now",
+            "-M": "mask: False in the run being resumed, True now",
+            "model": f"model: the weights (sha256) differ ({tiny_spliceai(0)} in the run being resumed, {model} now)",
+        }[change])
     assert out.read_bytes() == partial  # nothing rewritten
 
 
@@ -266,7 +303,7 @@ def test_variants_resume_refuses_an_output_without_manifest(variants_run, tiny_s
     src, out, _, partial = variants_run
     os.remove(str(out) + ".manifest.json")
     text = _fails(*_variants_args(src, out, tiny_genome, tiny_spliceai(0)), "--resume")
-    assert "no run manifest" in text
+    assert text == _no_manifest(out)
     assert out.read_bytes() == partial
 
 
@@ -315,14 +352,10 @@ def test_variant_effect_does_not_resume_by_default(ve_run, model_dir):
     assert out.read_bytes() == full
 
 
-@pytest.mark.parametrize("change,expected", [
-    ("--flank", "flank: 20 in the run being resumed, 10 now"),
-    ("--window", "window: 128 in the run being resumed, 64 now"),
-    ("model", "model: the weights (sha256) differ"),
-    ("input", "content (sha256) differs"),
-])
-def test_variant_effect_resume_refuses_changed_settings(ve_run, model_dir, other_lm, change, expected):
+@pytest.mark.parametrize("change", ["--flank", "--window", "model", "input"])
+def test_variant_effect_resume_refuses_changed_settings(ve_run, model_dir, other_lm, change):
     src, ref, out, _, partial = ve_run
+    before = _sha12(src)
     model = other_lm if change == "model" else model_dir("splicebert")
     args = _ve_args(model, src, ref, out, flank="10" if change == "--flank" else "20")
     if change == "--window":
@@ -330,7 +363,12 @@ def test_variant_effect_resume_refuses_changed_settings(ve_run, model_dir, other
     if change == "input":
         _edit_record(src, 11, 2, "rsRenamed")
     text = _fails(*args, "--resume")
-    assert expected in text and "without --resume" in text
+    assert text == _cannot_resume(out, {
+        "--flank": "flank: 20 in the run being resumed, 10 now",
+        "--window": "window: 128 in the run being resumed, 64 now",
+        "model": f"model: the weights (sha256) differ ({model_dir('splicebert')} in the run being resumed, {other_lm} now)",
+        "input": _changed_input(src, before),
+    }[change])
     assert out.read_bytes() == partial
 
 
@@ -360,12 +398,12 @@ def test_variant_effect_fresh_run_that_cannot_open_its_output_leaves_no_manifest
     later --resume with the new settings would accept the old run's rows."""
     src, ref, out, _, partial = ve_run
     refuse_writes(monkeypatch, out)
-    _fails(*_ve_args(model_dir("splicebert"), src, ref, out, flank="10"))
+    assert _fails(*_ve_args(model_dir("splicebert"), src, ref, out, flank="10")) == f"error: {out}: Permission denied"
     monkeypatch.undo()
     assert out.read_bytes() == partial
     assert not Path(f"{out}.manifest.json").exists()
     text = _fails(*_ve_args(model_dir("splicebert"), src, ref, out, flank="10"), "--resume")
-    assert "no run manifest" in text
+    assert text == _no_manifest(out)
     assert out.read_bytes() == partial
 
 
@@ -402,7 +440,7 @@ class _Feeding:
 
 def test_variants_resume_refuses_an_input_that_is_not_a_regular_file(capsys, tmp_path, tiny_spliceai, tiny_genome):
     """A pipe cannot be hashed: resuming from one would accept any input with the same first records."""
-    from tests.cli.runner import assert_user_error, run_main
+    from tests.cli.runner import run_main
 
     src = tmp_path / "in.vcf"
     src.write_text(VCF_HEADER + "".join(synthetic_vcf_lines(tiny_genome[2])))
@@ -420,7 +458,7 @@ def test_variants_resume_refuses_an_input_that_is_not_a_regular_file(capsys, tmp
 
 
 def test_variant_effect_resume_refuses_an_input_that_is_not_a_regular_file(capsys, ve_run, model_dir):
-    from tests.cli.runner import assert_user_error, run_main
+    from tests.cli.runner import run_main
 
     src, ref, out, _, partial = ve_run
     with _Feeding(src.with_suffix(".fifo"), src.read_bytes()) as fifo:
@@ -485,8 +523,7 @@ def test_output_that_is_an_input_is_refused_before_the_model_loads(command, tmp_
         args = ["evaluate-splice", "-R", fa, "-A", tiny_genome[1], "-g", "PLUS", "-o", fa, "--model", missing_model, "-q"]
         victim = fa
     before = victim.read_bytes()
-    text = _fails(*args)
-    assert "same file as the input" in text and "no_model" not in text
+    assert _fails(*args) == _same_file("--output" if command == "evaluate-splice" else "-O/--output", victim, victim)
     assert victim.read_bytes() == before
 
 

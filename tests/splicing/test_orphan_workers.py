@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.runner import run_exe, run_main
+from tests.cli.runner import run_main
 from tests.conftest import CHR22, DATA
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
@@ -75,8 +75,9 @@ def test_workers_and_resource_tracker_exit_when_the_driver_is_killed(capsys, spr
     assert r.code == 0, r.err
     out = tmp_path / "out.vcf"
     folder = Path(f"{out}.shards")
-    env = {**os.environ, "NUCLEOFORGE_TEST_PAUSE_SHARD": "shard-00001.vcf", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-c", "from nucleoforge.cli import main; main()", *_cli(ref, vcf, out, model)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    held = "from tests.splicing.shard_faults import main; main('hold', 'shard-00001.vcf')"  # one worker waits there
+    cmd = [sys.executable, "-c", held, *_cli(ref, vcf, out, model)]
     driver = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     children: dict[int, str] = {}
     try:
@@ -117,8 +118,11 @@ def test_quiet_run_with_a_killed_worker_prints_no_leaked_semaphore_warning(sprea
     ``resource_tracker: There appear to be N leaked semaphore objects`` warning)."""
     ref, vcf, model = spread
     out = tmp_path / "out.vcf"
-    r = run_exe(*_cli(ref, vcf, out, model), env={"NUCLEOFORGE_TEST_KILL_SHARD": "shard-00002.vcf"}, timeout=240)
-    assert r.code == 0, r.err
-    lines = r.err.splitlines()
-    assert len(lines) == 1 and "(1 pool restart(s))" in lines[0], r.err
-    assert "leaked semaphore" not in r.err
+    killed = "from tests.splicing.shard_faults import main; main('kill', 'shard-00002.vcf')"  # that worker dies once
+    env = {k: v for k, v in os.environ.items() if k != "NUCLEOFORGE_DEBUG"} | {"HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", killed, *_cli(ref, vcf, out, model)], capture_output=True, text=True,
+                          env=env, timeout=240)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "(1 pool restart(s))" in lines[0], done.stderr
+    assert "leaked semaphore" not in done.stderr

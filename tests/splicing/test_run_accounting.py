@@ -16,7 +16,8 @@ import torch
 from nucleoforge.io.annotation import GeneTable
 from nucleoforge.io.genome import Genome
 from nucleoforge.models.spliceai import SpliceAIModel
-from nucleoforge.splicing.scoring import VariantScorer, score_vcf
+from nucleoforge.splicing.scoring import VariantScorer
+from nucleoforge.splicing.scoring_vcf import score_vcf
 from tests.cli.runner import assert_user_error, run_main
 
 HEADER = ('##fileformat=VCFv4.2\n##ALT=<ID=DEL,Description="Deletion">\n'

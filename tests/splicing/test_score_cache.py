@@ -19,7 +19,7 @@ from nucleoforge.io.annotation import GeneTable
 from nucleoforge.io.genome import Genome
 from nucleoforge.io.score_cache import CacheError, ScoreCache
 from nucleoforge.models.spliceai import SpliceAIModel
-from nucleoforge.splicing.scoring import VariantInput, VariantScorer, cache_setting
+from nucleoforge.splicing.scoring import VariantInput, VariantScorer
 from tests.cli.runner import assert_user_error, run_main
 from tests.splicing.conftest import VCF_HEADER, synthetic_vcf_lines
 
@@ -81,25 +81,23 @@ def test_cache_hits_never_call_the_model(setup, tmp_path) -> None:
     genome, genes = Genome(fa), GeneTable.load(str(table))
     lines = [ln.split("\t") for ln in vcf.read_text().splitlines() if not ln.startswith("#")]
     inputs = [VariantInput(c[0], int(c[1]), c[3], c[4].split(",")) for c in lines]
-    scorer = VariantScorer(model, genome, genes)
-    expected = scorer.score_chunk(inputs)
-    with ScoreCache(tmp_path / "c.sqlite", cache_setting(scorer)) as cache:
-        scorer.cache = cache
-        assert scorer.score_chunk(inputs) == expected and cache.stored == 15
+    expected = VariantScorer(model, genome, genes).score_chunk(inputs)
+    scorer = VariantScorer(model, genome, genes, cache=tmp_path / "c.sqlite")
+    assert scorer.score_chunk(inputs) == expected and scorer.cache.stored == 15
+    scorer.close()
 
     def refuse(x: np.ndarray) -> np.ndarray:
         raise AssertionError("the model ran on a cached variant")
 
-    cold = VariantScorer(model, genome, genes, predict=refuse)
-    with ScoreCache(tmp_path / "c.sqlite", cache_setting(cold)) as cache:
-        cold.cache = cache
-        assert cold.score_chunk(inputs) == expected
-        assert (cache.hits, cache.lookups, cold.model_positions) == (15, 15, 0)
+    cold = VariantScorer(model, genome, genes, predict=refuse, cache=tmp_path / "c.sqlite", cache_readonly=True)
+    assert cold.score_chunk(inputs) == expected
+    assert (cold.cache.hits, cold.cache.lookups, cold.model_positions) == (15, 15, 0)
+    cold.close()
     # -M 1, or weights changed by one value: other settings, whose entries are never returned here
-    before = cache_setting(scorer)
-    assert cache_setting(VariantScorer(model, genome, genes, mask=True)) != before
+    before = scorer.cache_setting()
+    assert VariantScorer(model, genome, genes, mask=True).cache_setting() != before
     next(model.parameters()).data.view(-1)[0] += 1e-3
-    assert cache_setting(VariantScorer(model, genome, genes))["model_sha256"] != before["model_sha256"]
+    assert VariantScorer(model, genome, genes).cache_setting()["model_sha256"] != before["model_sha256"]
 
 
 def _writer(path: str, start: int, n: int) -> None:

@@ -16,7 +16,8 @@ import torch
 from nucleoforge.io.annotation import GeneTable
 from nucleoforge.io.genome import Genome, place_subsequence_records
 from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel
-from nucleoforge.splicing.scoring import VariantInput, VariantScorer, score_vcf
+from nucleoforge.splicing.scoring import VariantInput, VariantScorer
+from nucleoforge.splicing.scoring_vcf import score_vcf
 from tests.conftest import CHR22, refuse_writes, spliceai_pretrained
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "spliceai_variants"
@@ -47,7 +48,7 @@ def real_setup(tmp_path_factory):
     genome = Genome(ref)
     genes = GeneTable.load("grch37")
     cache: dict[bytes, np.ndarray] = {}
-    base = VariantScorer(model, genome, genes)._predict
+    base = VariantScorer(model, genome, genes).family.predict
 
     def cached(x: np.ndarray) -> np.ndarray:  # one model run serves both -M settings
         key = hashlib.sha1(np.ascontiguousarray(x).tobytes()).digest()
@@ -401,7 +402,7 @@ def test_score_vcf_order_and_resume(tiny, tmp_path, suffix):
 @pytest.mark.parametrize("name", ["o.vcf", "o.vcf.gz"])
 def test_output_flush_reaches_disk(tmp_path, name):
     """What a run has flushed is readable while it is still running (or after it is killed)."""
-    from nucleoforge.io.vcf import VcfSink, salvage_vcf_output
+    from nucleoforge.io.vcf_output import VcfSink, salvage_vcf_output
 
     out = VcfSink(str(tmp_path / name), append=False)
     out.write("#CHROM\tPOS\n1\t5\n")

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from nucleoforge.splicing.sharding import ScoringSettings, score_vcf_sharded, write_shards
+from nucleoforge.splicing.sharding import score_vcf_sharded, write_shards
+from nucleoforge.splicing.scorer_settings import ScoringSettings
+from tests.splicing.shard_faults import KillOnce, inject
 from tests.cli.runner import assert_user_error, run_main
 from tests.conftest import CHR22, DATA
 
@@ -64,7 +66,7 @@ def test_workers_give_the_single_process_output_and_survive_a_killed_worker(caps
     assert _run(capsys, ref, vcf, gz, model, "--workers", "2", "--shard-size", "8").code == 0
     assert gzip.decompress(gz.read_bytes()) == single.read_bytes()
 
-    monkeypatch.setenv("NUCLEOFORGE_TEST_KILL_SHARD", "shard-00002.vcf")  # that worker dies once
+    inject(monkeypatch, KillOnce("shard-00002.vcf"))  # that worker dies once
     killed = tmp_path / "killed.vcf"
     r = _run(capsys, ref, vcf, killed, model, "--workers", "2", "--shard-size", "5")
     assert r.code == 0, r.err
@@ -72,13 +74,13 @@ def test_workers_give_the_single_process_output_and_survive_a_killed_worker(caps
     assert killed.read_bytes() == single.read_bytes()
 
 
-def test_an_interrupted_run_resumes_and_another_plan_is_refused(capsys, spread, tmp_path, monkeypatch) -> None:
+def test_an_interrupted_run_resumes_and_another_plan_is_refused(capsys, spread, tmp_path) -> None:
     ref, vcf, model = spread
     single = tmp_path / "single.vcf"
     assert _run(capsys, ref, vcf, single, model).code == 0
     out = tmp_path / "out.vcf"
-    settings = ScoringSettings(reference=str(ref), annotation="grch37", model=str(model))
-    monkeypatch.setenv("NUCLEOFORGE_TEST_KILL_SHARD", "shard-00003.vcf")
+    settings = ScoringSettings(reference=str(ref), annotation="grch37", model=str(model),
+                               before_shard=KillOnce("shard-00003.vcf"))
     with pytest.raises(RuntimeError, match="failed 1 times"):
         score_vcf_sharded(settings, str(vcf), str(out), workers=2, shard_size=5, retries=0, progress=False)
     folder = Path(f"{out}.shards")
@@ -137,7 +139,7 @@ def test_ray_gives_the_single_process_output_despite_a_killed_actor(capsys, spre
     ref, vcf, model = spread
     single = tmp_path / "single.vcf"
     assert _run(capsys, ref, vcf, single, model).code == 0
-    monkeypatch.setenv("NUCLEOFORGE_TEST_KILL_SHARD", "shard-00002.vcf")  # that actor's process dies once
+    inject(monkeypatch, KillOnce("shard-00002.vcf"))  # that actor's process dies once
     on_ray = tmp_path / "ray.vcf"
     r = _run(capsys, ref, vcf, on_ray, model, "--ray-address", "local", "--workers", "2", "--shard-size", "5")
     assert r.code == 0, r.err
@@ -159,8 +161,9 @@ def test_ray_run_resumes_after_the_driver_is_killed(capsys, spread, tmp_path) ->
     assert _run(capsys, ref, vcf, single, model).code == 0
     out = tmp_path / "out.vcf"
     folder = Path(f"{out}.shards")
-    env = {**os.environ, "NUCLEOFORGE_TEST_PAUSE_SHARD": "shard-00005.vcf", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-c", "from nucleoforge.cli import main; main()", "variants", "-I", str(vcf), "-O", str(out), "-R", str(ref), "-A",
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    held = "from tests.splicing.shard_faults import main; main('hold', 'shard-00005.vcf')"  # that actor waits
+    cmd = [sys.executable, "-c", held, "variants", "-I", str(vcf), "-O", str(out), "-R", str(ref), "-A",
            "grch37", "--model", str(model), "-q", "--ray-address", "local", "--workers", "2", "--shard-size", "5"]
     driver = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

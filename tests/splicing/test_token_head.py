@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from nucleoforge.io.splice_h5 import read_splice_dataset
 from nucleoforge.splicing.evaluation import average_precision, topk_accuracy
 from nucleoforge.splicing.split_evaluation import evaluate_split, load_splice_model
-from nucleoforge.splicing.training import SpliceWindowDataset, open_dataset
+from nucleoforge.splicing.training import SpliceWindowDataset
 from nucleoforge.tokenization import NucleotideTokenizer
 from tests.cli.runner import assert_user_error, run_main
 from tests.splicing.conftest import write_dataset, write_split
@@ -40,7 +41,7 @@ def test_windows_match_hand_slicing(tmp_path) -> None:
     write_split(folder / "train.h5", x, y, w)
     (folder / "dataset.json").write_text(json.dumps({"format": "nucleoforge-splice-data/1", "context": context, "block": block}))
     tok = NucleotideTokenizer.for_model("splicebert")
-    ds = SpliceWindowDataset(open_dataset(folder), "train", context=2, width=4, tokenizer=tok)
+    ds = SpliceWindowDataset(read_splice_dataset(folder), "train", context=2, width=4, tokenizer=tok)
     assert ds.pieces == 3 and len(ds) == 4  # row 0: pieces 0, 1, 2; row 1: piece 0
     codes, labels = ds.windows(range(4))
     # model context 2 of the stored 4: x columns 1 .. 1 + 10 + 2, block position j at column 2 + j
@@ -75,7 +76,7 @@ def test_token_head_trains_saves_and_scores_like_its_validation(data, tmp_path, 
 
     # the same numbers by hand: the model on every window, the labelled positions pooled
     model, tok = load_splice_model(out)
-    items = SpliceWindowDataset(open_dataset(data), "validation", 10, 52, tok)
+    items = SpliceWindowDataset(read_splice_dataset(data), "validation", 10, 52, tok)
     codes, labels = items.windows(range(len(items)))
     ids = torch.from_numpy(np.stack([items[i]["input_ids"] for i in range(len(items))]))
     with torch.no_grad():

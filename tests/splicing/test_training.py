@@ -6,7 +6,6 @@ ensemble, exact resume, the one-line errors, and the trained folder in ``splice`
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -15,14 +14,16 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from nucleoforge.io.outputs import file_sha256, model_identity
+from nucleoforge.io.splice_h5 import read_splice_dataset
 from nucleoforge.models.spliceai import SpliceAIConfig, SpliceAIModel
+from nucleoforge.splicing.split_evaluation import evaluate_split
 from nucleoforge.splicing.training import (
     ExponentialDecay,
     class_counts,
     class_weights,
     decay_rate,
     exponential_lr,
-    open_dataset,
     train_splice,
 )
 from tests.cli.runner import assert_user_error, run_main
@@ -61,7 +62,7 @@ def test_class_weights_are_exact_on_a_hand_made_label_set(tmp_path) -> None:
     write_split(folder / "train.h5", np.ones((3, 8 + 2)), y, w)
     (folder / "dataset.json").write_text(json.dumps({"format": "nucleoforge-splice-data/1", "context": 2, "block": 8,
                                                      "summary": {}}))  # fmt: skip
-    counts = class_counts(open_dataset(folder), "train")
+    counts = class_counts(read_splice_dataset(folder), "train")
     assert counts.tolist() == [15, 3, 2]  # neither: 3 + 6 + 6; acceptors 1 + 1 + 1; donors 1 + 1 (one excluded)
     weights = class_weights(counts)
     n = 20
@@ -143,15 +144,26 @@ def test_members_are_assembled_into_one_ensemble(data, tmp_path) -> None:
     training = json.loads((out / "training.json").read_text())
     assert [m["seed"] for m in training["members"]] == [42, 43]
     assert training["settings"]["members"] == 2 and training["settings"]["max_steps"] == 2
-    assert training["data"]["inputs"]["train.h5"]["sha256"]
-    assert set(training["class_weights"]) == {"neither", "acceptor", "donor"}
+    assert training["data"]["inputs"]["train.h5"]["sha256"] == file_sha256(data / "train.h5")
+    counts = class_counts(read_splice_dataset(data), "train")
+    assert training["class_counts"] == dict(zip(("neither", "acceptor", "donor"), counts.tolist()))
+    assert training["class_weights"] == dict(zip(("neither", "acceptor", "donor"), class_weights(counts).tolist()))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics == json.loads(json.dumps(report))
-    for entry in metrics["members"]:
-        final = entry["final"]
-        assert final["step"] == 2 and final["positions"] == 8 * 100 - 7 - 3
-        assert 0 <= final["acceptor_topk"] <= 1 and 0 < final["donor_pr_auc"] <= 1
-    assert 0 < metrics["ensemble"]["acceptor_pr_auc"] <= 1
+    # each member's last validation is its saved model's on the validation split, the ensemble's
+    # that of the assembled model (evaluate-splice --data rounds to 4 decimals)
+    for entry, part in zip(metrics["members"], parts):
+        assert entry["final"]["step"] == 2 and entry["final"]["positions"] == 8 * 100 - 7 - 3
+        _assert_metrics(entry["final"], evaluate_split(part, data, "validation").metrics)
+    _assert_metrics(metrics["ensemble"], evaluate_split(model, data, "validation").metrics)
+    assert metrics["ensemble"] != metrics["members"][0]["final"]
+
+
+def _assert_metrics(found: dict, expected: dict) -> None:
+    assert set(expected) == {"positions", "acceptors", "donors", "acceptor_topk", "acceptor_pr_auc", "donor_topk",
+                             "donor_pr_auc"}  # fmt: skip
+    for key, value in expected.items():
+        assert found[key] == pytest.approx(value, abs=5e-5, nan_ok=True), key
 
 
 # ---------------------------------------------------------------------------- exact resume
@@ -267,19 +279,69 @@ def tiny_reference(tmp_path_factory, chr22_block) -> tuple[Path, Path, Path]:
     return ref, table, vcf
 
 
+def _forward(model: SpliceAIModel, seq: str, strand: str = "+") -> np.ndarray:
+    """The model's own ``(len(seq) - context, 3)`` probabilities of the centre of ``seq`` in one
+    forward pass (on '-': of the reverse complement, flipped back)."""
+    codes = np.frombuffer(seq.upper().encode(), np.uint8)
+    x = np.stack([codes == ord(b) for b in "ACGT"], -1).astype(np.float32)
+    if strand == "-":
+        x = x[::-1, ::-1].copy()  # reverse complement of an A, C, G, T one-hot
+    with torch.no_grad():
+        p = model(torch.from_numpy(x)[None]).probabilities[0].numpy()
+    return p[::-1] if strand == "-" else p
+
+
+def _probabilities(model: SpliceAIModel, seq: str, strand: str = "+") -> np.ndarray:
+    """``(len(seq), 3)`` probabilities of ``seq`` with N flanks of context / 2 (``splice``, ``evaluate-splice``)."""
+    half = "N" * (model.config.context // 2)
+    return _forward(model, half + seq + half, strand)
+
+
+def _delta_entry(model: SpliceAIModel, genome, record: list[str], gene: str, d: int = 50) -> str:
+    """Illumina's INFO entry of a variant on a '+' gene far from its ends, from the model's own
+    probabilities of the reference and the alternative window (2d + 1 positions around POS, the
+    ALT track aligned to the REF track for an indel)."""
+    chrom, pos, ref, alt = record[0], int(record[1]), record[3], record[4]
+    half = model.config.context // 2 + d
+    seq = genome.fetch_padded(chrom, pos - 1 - half, pos + half).upper()
+    assert seq[half : half + len(ref)] == ref
+    p_ref, p_alt = _forward(model, seq), _forward(model, seq[:half] + alt + seq[half + len(ref) :]).astype(np.float64)
+    if len(ref) > 1:  # a deletion: zeros after the ALT base
+        p_alt = np.concatenate([p_alt[: d + 1], np.zeros((len(ref) - 1, 3)), p_alt[d + 1 :]])
+    elif len(alt) > 1:  # an insertion: the inserted positions collapsed by their maximum
+        p_alt = np.concatenate([p_alt[:d], p_alt[d : d + len(alt)].max(0, keepdims=True), p_alt[d + len(alt) :]])
+    assert len(p_alt) == len(p_ref) == 2 * d + 1
+    deltas = [p_alt[:, 1] - p_ref[:, 1], p_ref[:, 1] - p_alt[:, 1], p_alt[:, 2] - p_ref[:, 2], p_ref[:, 2] - p_alt[:, 2]]
+    idx = [int(a.argmax()) for a in deltas]
+    return f"{alt}|{gene}|" + "|".join(f"{a[i]:.2f}" for a, i in zip(deltas, idx)) + "|" + "|".join(str(i - d) for i in idx)
+
+
 def test_trained_folder_loads_in_splice_variants_and_evaluate_splice(data, tmp_path, tiny_reference, capsys) -> None:
+    """The trained folder in ``splice``, ``variants`` and ``evaluate-splice`` reports exactly what
+    the assembled model itself predicts on the same sequences (computed here in one forward pass)."""
+    from nucleoforge.io.annotation import GeneTable
+    from nucleoforge.io.genome import Genome
+    from nucleoforge.splicing.evaluation import average_precision, gene_labels, topk_accuracy
+
     out = tmp_path / "model"
     r = run_main(capsys, "train-splice", "--data", data, "--output", out, "--config", TINY_ARG, "--members", "2",
                  "--max-steps", "2", "--batch-size", "4", "-q")  # fmt: skip
     assert r.code == 0, r.err
-    assert json.loads(r.out.splitlines()[-1])["validation"]["positions"] == 790
-    assert SpliceAIModel.from_pretrained(out).config.num_members == 2
+    assert json.loads(r.out.splitlines()[-1])["validation"] == json.loads((out / "metrics.json").read_text())["ensemble"]
+    model = SpliceAIModel.from_pretrained(out).eval()
+    assert model.config.num_members == 2
     ref, table, vcf = tiny_reference
 
-    r = run_main(capsys, "splice", "ACGTAGGTAAGTCCCTTTAGGAT", "--model", out, "-q")
+    seq = "ACGTAGGTAAGTCCCTTTAGGAT"
+    r = run_main(capsys, "splice", seq, "--model", out, "-q")
     assert r.code == 0, r.err
-    rows = r.out.splitlines()
-    assert rows[0].split("\t") == ["name", "position", "acceptor", "donor"] and len(rows) == 1 + 23
+    rows = [line.split("\t") for line in r.out.splitlines()]
+    assert rows[0] == ["name", "position", "acceptor", "donor"] and [int(row[1]) for row in rows[1:]] == list(range(1, 24))
+    expected = _probabilities(model, seq)
+    for row, p in zip(rows[1:], expected):
+        for text, value in zip(row[2:], p[1:]):
+            assert float(text) == pytest.approx(value, abs=0.5 * 10.0 ** -len(text.split(".")[1]) + 1e-7)
+    assert len({row[2] for row in rows[1:]}) > 3  # the values differ along the sequence
 
     scored = tmp_path / "out.vcf"
     r = run_main(capsys, "variants", "-I", vcf, "-O", scored, "-R", ref, "-A", table, "--model", out, "-q")
@@ -289,18 +351,29 @@ def test_trained_folder_loads_in_splice_variants_and_evaluate_splice(data, tmp_p
     info = {cols[2]: cols[7] for cols in body}
     inside = ["rs737985", "rs4819854", "rs72211264", "rs112148654"]  # 22:20,009,078 … 20,025,176: in TANGO2
     assert sorted(k for k, v in info.items() if v.startswith("SpliceAI=")) == sorted(inside)
-    for name in inside:
-        entry = info[name].split("=")[1].split("|")
-        assert entry[1] == "TANGO2" and len(entry) == 10 and all(0 <= float(v) <= 1 for v in entry[2:6])
+    with Genome(ref) as genome:
+        for cols in body:
+            if cols[2] in inside:
+                assert info[cols[2]] == "SpliceAI=" + _delta_entry(model, genome, cols, "TANGO2")
     assert info["rs551721384"] == info["rs2286480"] == "."  # before TANGO2: no gene
     manifest = json.loads(Path(str(scored) + ".manifest.json").read_text())
-    assert manifest["model"]["sha256"]
+    assert manifest["model"]["sha256"] == model_identity(model)["sha256"]  # the weights that were loaded
 
     r = run_main(capsys, "evaluate-splice", "-R", ref, "-A", table, "--region", "22:20000001-20150000", "--model", out, "-q")
     assert r.code == 0, r.err
     summary = json.loads(r.out.splitlines()[-1])
     assert summary["genes"] == 2 and summary["introns"] == 8 + 11
-    assert all(0 <= summary[k] <= 1 or math.isnan(summary[k]) for k in ("acceptor_topk", "donor_pr_auc"))
+    genes = GeneTable.load(table)
+    labels, probs = [], []
+    with Genome(ref) as genome:
+        for i, g in enumerate(genes):
+            labels.append(gene_labels(genes, i))
+            probs.append(_probabilities(model, genome.fetch_padded(g.chrom, g.tx_start, g.tx_end), g.strand))
+    y, p = np.concatenate(labels), np.concatenate(probs)
+    assert summary["positions"] == len(y)
+    for c, name in ((1, "acceptor"), (2, "donor")):
+        assert summary[f"{name}_topk"] == pytest.approx(topk_accuracy(y == c, p[:, c]), abs=5e-5)
+        assert summary[f"{name}_pr_auc"] == pytest.approx(average_precision(y == c, p[:, c]), abs=5e-5)
 
 
 # ---------------------------------------------------------------------------- torchrun

@@ -9,18 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from tests.cli.runner import invoke
 from tests.splicing.test_h5_faults import TINY, dataset  # noqa: F401  (the real splice-data fixture)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _error_line(result) -> str:

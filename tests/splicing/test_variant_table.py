@@ -16,7 +16,8 @@ from nucleoforge.io.annotation import GeneTable
 from nucleoforge.io.genome import Genome, place_subsequence_records
 from nucleoforge.io.variant_table import table_columns
 from nucleoforge.models.spliceai import SpliceAIModel
-from nucleoforge.splicing.scoring import VariantInput, VariantScorer, score_vcf
+from nucleoforge.splicing.scoring import VariantInput, VariantScorer
+from nucleoforge.splicing.scoring_vcf import score_vcf
 from tests.cli.runner import run_main
 from tests.conftest import CHR22, spliceai_pretrained
 from tests.splicing.test_run_accounting import HEADER, mixed_records
@@ -74,7 +75,7 @@ def test_table_has_the_numbers_of_the_info_field_on_golden_records(tmp_path) -> 
     src.write_text("".join(ln for ln in (FIXTURES / "input.vcf").read_text().splitlines(True)
                            if ln.startswith("#") or ln.split("\t")[2] in GOLDEN))
     memo: dict[bytes, np.ndarray] = {}
-    base = VariantScorer(model, genome, genes)._predict
+    base = VariantScorer(model, genome, genes).family.predict
 
     def predict(x: np.ndarray) -> np.ndarray:  # the second run reads the first's predictions
         key = hashlib.sha1(np.ascontiguousarray(x).tobytes()).digest()

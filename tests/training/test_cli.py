@@ -7,19 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from tests.cli.runner import invoke
 from tests.training.conftest import TINY, TINY_ARG
 
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _pretrain(train: Path, held: Path, out: Path, max_steps: int, *extra: str):
@@ -41,6 +33,37 @@ def _trace(folder: Path) -> list[str]:
     return (folder / "trace" / "rank0.txt").read_text().splitlines()
 
 
+def _recomputed(folder: Path, head: str, data: Path, problem_type: str = "binary") -> dict[str, float]:
+    """The metrics of the saved model's predictions on ``data`` (a CSV/TSV of sequence,label), computed
+    here from :func:`~nucleoforge.training.finetune.predict`'s logits — not by the Trainer."""
+    import numpy as np
+
+    from nucleoforge.training.finetune import predict
+    from nucleoforge.training.metrics import contact_metrics, prediction_metrics
+    from nucleoforge.training.pretrain import load_model
+
+    sep = "\t" if data.suffix == ".tsv" else ","
+    rows = [line.split(sep) for line in data.read_text().splitlines()[1:]]
+    model, tok = load_model(folder, head)
+    logits = predict(model, tok, [seq for seq, _ in rows])
+    if head == "ForContactPrediction":  # dot-bracket labels: the pairs of each structure
+        def pairs(structure: str) -> list[tuple[int, int]]:
+            stack, out = [], []
+            for i, ch in enumerate(structure):
+                if ch == "(":
+                    stack.append(i)
+                elif ch == ")":
+                    out.append((stack.pop(), i))
+            return out
+
+        maps = [1 / (1 + np.exp(-x[..., 0].astype(np.float64))) for x in logits]
+        return contact_metrics(maps, [pairs(label) for _, label in rows])
+    if head == "ForTokenPrediction":  # one label per nucleotide
+        labels = np.array([int(c) for _, label in rows for c in label])
+        return prediction_metrics(np.concatenate([x.reshape(-1) for x in logits]), labels, problem_type)
+    return prediction_metrics(np.stack(logits).reshape(-1), np.array([int(y) for _, y in rows]), problem_type)
+
+
 def test_pretrain_and_exact_resume(tmp_path, chr22_corpus):
     train, held = chr22_corpus
     full, part = tmp_path / "full", tmp_path / "part"
@@ -55,7 +78,8 @@ def test_pretrain_and_exact_resume(tmp_path, chr22_corpus):
     for step in range(4, 7):
         assert b[step] == pytest.approx(a[step], abs=1e-5)
     metrics = json.loads((full / "metrics.json").read_text())
-    assert 0.0 <= metrics["eval"]["eval_mlm_accuracy"] <= 1.0
+    # seeded (data order, masks, weights): the same numbers on every CPU run
+    assert metrics["eval"]["eval_mlm_accuracy"] == pytest.approx(4 / 11, abs=1e-4)
     from nucleoforge.training.pretrain import load_model
 
     model, tok = load_model(full)
@@ -92,15 +116,25 @@ def test_pretrain_rejects_too_long_chunks(tmp_path, chr22_corpus):
 
 
 def test_pretrain_kmer_span_schedule(tmp_path, chr22_corpus):
+    """``0:kmer,2:span`` masks steps 0 and 1 exactly as k-mer masking alone and steps 2 and 3
+    exactly as span masking alone (same batches, same mask seeds): the switch is at step 2."""
     train, _ = chr22_corpus
-    out = tmp_path / "utr"
-    result = invoke(["pretrain", "--model-type", "utrbert", "--config",
-                                 "k=3,hidden_size=16,num_hidden_layers=1,num_attention_heads=2,intermediate_size=32",
-                                 "--train", str(train), "--output", str(out), "--min-length", "40", "--max-length", "60",
-                                 "--batch-size", "4", "--max-steps", "4", "--save-steps", "4", "--logging-steps", "1",
-                                 "--schedule", "0:kmer,2:span", "--quiet"])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert len(_losses(out)) == 4
+
+    def run(name: str, schedule: str) -> list[str]:
+        out = tmp_path / name
+        result = invoke(["pretrain", "--model-type", "utrbert", "--config",
+                         "k=3,hidden_size=16,num_hidden_layers=1,num_attention_heads=2,intermediate_size=32",
+                         "--train", train, "--output", out, "--min-length", "40", "--max-length", "60",
+                         "--batch-size", "4", "--max-steps", "4", "--save-steps", "4", "--logging-steps", "1",
+                         "--schedule", schedule, "--trace-batches", "--quiet"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert sorted(_losses(out)) == [1, 2, 3, 4]
+        return _trace(out)
+
+    switched, kmer, span = run("switched", "0:kmer,2:span"), run("kmer", "0:kmer"), run("span", "0:span")
+    assert [line.split()[0] for line in switched] == ["0", "1", "2", "3"]
+    assert switched[:2] == kmer[:2] and switched[2:] == span[2:]
+    assert kmer[:2] != span[:2] and kmer[2:] != span[2:]  # the two strategies mask these batches differently
 
 
 @pytest.fixture()
@@ -125,8 +159,13 @@ def test_finetune_sequence_writes_metrics(tmp_path, tfbs_csv):
                                  str(held), "--output", str(out), "--epochs", "2", "--batch-size", "16", "--quiet"])  # fmt: skip
     assert result.exit_code == 0, result.output + repr(result.exception)
     metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("accuracy", "f1", "mcc", "auroc", "auprc"):
-        assert 0.0 <= abs(metrics["test"][f"test_{key}"]) <= 1.0
+    # the saved (best) model's predictions give the reported numbers, and eval and test read the same file
+    names = ("accuracy", "f1", "mcc", "auroc", "auprc")
+    recomputed = _recomputed(out, "ForSequencePrediction", held)
+    assert {k: metrics["test"][f"test_{k}"] for k in names} == pytest.approx(recomputed, abs=1e-5)
+    assert {k: metrics["eval"][f"eval_{k}"] for k in names} == pytest.approx(recomputed, abs=1e-5)
+    # seeded: the same numbers on every CPU run
+    assert recomputed == pytest.approx({"accuracy": 0.5, "f1": 0.0, "mcc": 0.0, "auroc": 0.23, "auprc": 0.390851}, abs=1e-4)
     assert metrics["metric_for_best_model"] == "auroc"
     assert metrics["best_checkpoint"] is not None and Path(metrics["best_checkpoint"]).name.startswith("checkpoint-")
     # the saved folder reloads as a sequence classifier with the trained head
@@ -145,7 +184,12 @@ def test_finetune_contact_from_scratch(tmp_path):
                                  "--batch-size", "4", "--quiet"])  # fmt: skip
     assert result.exit_code == 0, result.output + repr(result.exception)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert {"eval_f1", "eval_top_l_precision", "eval_precision", "eval_recall"} <= set(metrics["eval"])
+    names = ("precision", "recall", "f1", "top_l_precision", "micro_f1")
+    recomputed = _recomputed(out, "ForContactPrediction", data)
+    assert {k: metrics["eval"][f"eval_{k}"] for k in names} == pytest.approx(recomputed, abs=1e-6)
+    # seeded: the same numbers on every CPU run
+    assert recomputed == pytest.approx({"precision": 0.0, "recall": 0.0, "f1": 0.0, "top_l_precision": 1 / 24,
+                                        "micro_f1": 0.0}, abs=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -187,7 +231,12 @@ def test_finetune_token_task_from_pretrained_folder(tmp_path, chr22_corpus, chr2
                                  "--batch-size", "8", "--lr", "3e-3", "--quiet"])  # fmt: skip
     assert result.exit_code == 0, result.output + repr(result.exception)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert {"eval_auroc", "eval_f1", "eval_mcc"} <= set(metrics["eval"])
+    names = ("accuracy", "f1", "mcc", "auroc", "auprc")
+    recomputed = _recomputed(out, "ForTokenPrediction", data)
+    assert {k: metrics["eval"][f"eval_{k}"] for k in names} == pytest.approx(recomputed, abs=1e-5)
+    # seeded: the same numbers on every CPU run
+    assert recomputed == pytest.approx({"accuracy": 0.640909, "f1": 0.781163, "mcc": 0.0, "auroc": 0.788872,
+                                        "auprc": 0.854098}, abs=1e-4)
     from nucleoforge.training.pretrain import load_model
 
     model, tok = load_model(out, "ForTokenPrediction")

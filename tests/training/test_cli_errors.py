@@ -79,3 +79,18 @@ def _tiny_regions(tmp_path):
     build_region_dataset(regions_from_fasta(DATA / "oct4_peaks_test.fa", "oct4"), motifs, out, group_size=2, shard_size=50,
                          scan_crop=30)
     return out
+
+
+@pytest.mark.parametrize("content,what", [('{"hidden_size": 16,}', "line 1: not valid JSON"), ("[16]", "got a JSON list")],
+                         ids=["bad-json", "not-an-object"])
+def test_config_file_that_is_no_json_object_is_one_error(capsys, tmp_path, content, what):
+    """``--config FILE`` holding broken JSON (or no object) used to end as an internal error (exit 1)."""
+    config = tmp_path / "config.json"
+    config.write_text(content)
+    train = tmp_path / "train.csv"
+    train.write_text("sequence,label\nACGTACGTAC,1\nGGGGCCCCAA,0\n")
+    out = tmp_path / "run"
+    line = assert_user_error(run_main(capsys, "finetune", "--model-type", "splicebert", "--config", config, "--train", train,
+                                      "--output", out, "--quiet"), config, what)
+    assert line.startswith(f"error: --config {config}:"), line
+    assert not out.exists()

@@ -11,17 +11,14 @@ import torch
 
 from nucleoforge.tokenization import NucleotideTokenizer
 from nucleoforge.training.collators import (
-    MASK_SEED,
     AhoCorasick,
     BaseMaskingCollator,
-    MaskingSchedule,
     MotifMaskingCollator,
     SpanMaskingCollator,
-    StepMasking,
     WholeKmerMaskingCollator,
     pad_ids,
-    parse_schedule,
 )
+from nucleoforge.training.schedules import MASK_SEED, MaskingSchedule, StepMasking, parse_schedule
 
 SPECIAL = (0, 1, 2, 3, 4)
 

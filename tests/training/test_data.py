@@ -10,7 +10,8 @@ import pytest
 
 from nucleoforge.io.stockholm import dot_bracket_to_pairs, pairs_to_dot_bracket, read_stockholm
 from nucleoforge.tokenization import NucleotideTokenizer
-from nucleoforge.training.data import FastaChunkDataset, read_labelled
+from nucleoforge.training.data import FastaChunkDataset
+from nucleoforge.training.labelled import read_labelled
 from tests.conftest import DATA
 
 TOK = NucleotideTokenizer.for_model("splicebert")

@@ -17,7 +17,7 @@ from nucleoforge.models.genebert import GeneBertForPreTraining, GeneBertSequence
 from nucleoforge.regions.datasets import build_region_dataset, regions_from_fasta
 from nucleoforge.regions.motifs import load_jaspar
 from nucleoforge.tokenization import NucleotideTokenizer
-from nucleoforge.training.collators import MaskingSchedule
+from nucleoforge.training.schedules import MaskingSchedule
 from nucleoforge.training.genebert import GeneBertPretrainingCollator, pretrain_genebert
 from tests.conftest import DATA
 from tests.models.test_genebert import tiny_config

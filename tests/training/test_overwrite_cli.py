@@ -16,19 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
-from nucleoforge.io.outputs import STAGING_SUFFIX
+from nucleoforge.io.output_folders import STAGING_SUFFIX
 from tests.cli.runner import EXE, invoke
 from tests.training.conftest import TINY_ARG
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _foreign(folder: Path) -> dict[str, str]:

@@ -5,9 +5,10 @@ of ``(regex on the source key, target template, transpose)``; every source tenso
 rule or be listed as ignored, and every target parameter must be filled — otherwise
 :class:`ConversionError` lists the missing and unexpected keys.
 
-Also here: the inverse maps used by ``nucleoforge export`` (``*_EXPORT_RULES``, applied with the
-same :func:`map_keys`), and the folder handling the per-model converters share (source
-resolution without downloads, token-by-token vocabulary checks, :class:`ConversionReport`).
+Also here: the folder handling the per-model converters share (source resolution without
+downloads, token-by-token vocabulary checks, :class:`ConversionReport`) and the loading the
+HF BERT releases share (:func:`load_hf_bert_folder`). The way back (``nucleoforge export``)
+is :mod:`nucleoforge.models.bert.export`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 from torch import nn
 
 from nucleoforge import registry
-from nucleoforge.io.checkpoints import CheckpointError, load_model_folder
+from nucleoforge.io.checkpoints import CheckpointError, load_hf_folder_weights, sha256
 
 T = TypeVar("T")
 Rule = tuple[str, str, bool]  # (source regex, target template with \1 groups, transpose a 2-D weight)
@@ -204,52 +205,6 @@ def _tied_aliases(model: nn.Module) -> dict[str, list[str]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Export: nucleoforge → original key names (the inverse maps; applied with the same map_keys).
-
-#: nucleoforge → transformers ``BertForMaskedLM`` (SpliceBERT, 3UTRBERT).
-HF_BERT_EXPORT_RULES: list[Rule] = [
-    (r"bert\.embeddings\.(word|position|token_type)_embeddings\.weight", r"bert.embeddings.\1_embeddings.weight", False),
-    (r"bert\.embeddings\.layer_norm\.(weight|bias)", r"bert.embeddings.LayerNorm.\1", False),
-    (r"bert\.layers\.(\d+)\.attention\.(query|key|value)\.(weight|bias)", r"bert.encoder.layer.\1.attention.self.\2.\3", False),
-    (r"bert\.layers\.(\d+)\.attention_output\.(weight|bias)", r"bert.encoder.layer.\1.attention.output.dense.\2", False),
-    (r"bert\.layers\.(\d+)\.attention_norm\.(weight|bias)", r"bert.encoder.layer.\1.attention.output.LayerNorm.\2", False),
-    (r"bert\.layers\.(\d+)\.intermediate\.(weight|bias)", r"bert.encoder.layer.\1.intermediate.dense.\2", False),
-    (r"bert\.layers\.(\d+)\.output\.(weight|bias)", r"bert.encoder.layer.\1.output.dense.\2", False),
-    (r"bert\.layers\.(\d+)\.output_norm\.(weight|bias)", r"bert.encoder.layer.\1.output.LayerNorm.\2", False),
-    (r"bert\.pooler\.dense\.(weight|bias)", r"bert.pooler.dense.\1", False),
-    (r"lm_head\.dense\.(weight|bias)", r"cls.predictions.transform.dense.\1", False),
-    (r"lm_head\.layer_norm\.(weight|bias)", r"cls.predictions.transform.LayerNorm.\1", False),
-    (r"lm_head\.bias", r"cls.predictions.bias", False),
-    (r"lm_head\.decoder\.weight", r"cls.predictions.decoder.weight", False),
-]
-
-#: nucleoforge → PaddleNLP 2.4 ``ErnieForMaskedLM`` (the layout of RNAErnie's release); Linear → [in, out].
-PADDLE_ERNIE_EXPORT_RULES: list[Rule] = [
-    (r"bert\.embeddings\.(word|position|token_type)_embeddings\.weight", r"ernie.embeddings.\1_embeddings.weight", False),
-    (r"bert\.embeddings\.layer_norm\.(weight|bias)", r"ernie.embeddings.layer_norm.\1", False),
-    (r"bert\.layers\.(\d+)\.attention\.query\.(weight|bias)", r"ernie.encoder.layers.\1.self_attn.q_proj.\2", True),
-    (r"bert\.layers\.(\d+)\.attention\.key\.(weight|bias)", r"ernie.encoder.layers.\1.self_attn.k_proj.\2", True),
-    (r"bert\.layers\.(\d+)\.attention\.value\.(weight|bias)", r"ernie.encoder.layers.\1.self_attn.v_proj.\2", True),
-    (r"bert\.layers\.(\d+)\.attention_output\.(weight|bias)", r"ernie.encoder.layers.\1.self_attn.out_proj.\2", True),
-    (r"bert\.layers\.(\d+)\.attention_norm\.(weight|bias)", r"ernie.encoder.layers.\1.norm1.\2", False),
-    (r"bert\.layers\.(\d+)\.intermediate\.(weight|bias)", r"ernie.encoder.layers.\1.linear1.\2", True),
-    (r"bert\.layers\.(\d+)\.output\.(weight|bias)", r"ernie.encoder.layers.\1.linear2.\2", True),
-    (r"bert\.layers\.(\d+)\.output_norm\.(weight|bias)", r"ernie.encoder.layers.\1.norm2.\2", False),
-    (r"bert\.pooler\.dense\.(weight|bias)", r"ernie.pooler.dense.\1", True),
-    (r"lm_head\.dense\.(weight|bias)", r"cls.predictions.transform.\1", True),
-    (r"lm_head\.layer_norm\.(weight|bias)", r"cls.predictions.layer_norm.\1", False),
-    (r"lm_head\.bias", r"cls.predictions.decoder_bias", False),
-    (r"lm_head\.decoder\.weight", r"cls.predictions.decoder_weight", False),
-]
-
-
-def export_state_dict(model: nn.Module, rules: Iterable[Rule]) -> dict[str, torch.Tensor]:
-    """``model``'s tensors under the original names (every parameter must match a rule)."""
-    mapped = map_keys(model.state_dict(), rules)
-    return {k: v.detach().clone().contiguous() for k, v in mapped.tensors.items()}
-
-
-# ---------------------------------------------------------------------------------------------
 # Folder handling shared by the converters.
 
 #: A Hugging Face hub id (``owner/name``); a local path that does not exist and looks like this
@@ -398,12 +353,69 @@ def prepare_destination(dst: str | os.PathLike, overwrite: bool) -> Path:
     return path
 
 
-def write_converted(model: nn.Module, tokenizer: object, dst: Path, report: ConversionReport) -> Path:
-    """Save a ready folder: ``config.json``, ``model.safetensors``, tokenizer files, ``conversion.json``."""
-    model.save_pretrained(dst)
-    tokenizer.save_pretrained(dst)  # type: ignore[attr-defined]
-    (dst / "conversion.json").write_text(report.to_json(), encoding="utf-8")
-    return dst
+def write_converted(
+    model: nn.Module, tokenizer: object, mapped: Mapped, weights: Path, *, source: Path, dst: str | os.PathLike,
+    overwrite: bool, config: dict, notes: Sequence[str] = (),
+) -> ConversionReport:
+    """Save a ready folder at ``dst`` (``config.json``, ``model.safetensors``, tokenizer files and
+    ``conversion.json``) for a model filled from ``weights``; returns the report written there."""
+    out = prepare_destination(dst, overwrite)
+    report = ConversionReport(
+        model_type=model.config.model_type, source=str(source), destination=str(out), weights_file=weights.name,
+        weights_sha256=sha256(weights), tensors_converted=len(mapped.tensors), ignored_source_keys=sorted(mapped.ignored),
+        duplicate_source_keys=sorted(mapped.duplicates), config=config, notes=list(notes),
+    )  # fmt: skip
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)  # type: ignore[attr-defined]
+    (out / "conversion.json").write_text(report.to_json(), encoding="utf-8")
+    return report
+
+
+def load_hf_bert_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], strict_keys: bool = True) -> Mapped:
+    """Fill ``model`` from an original HF BERT state dict (SpliceBERT, 3UTRBERT) with :data:`HF_BERT_RULES`,
+    strictly; the original pooler is ignored when the target has none (a masked-LM model).
+
+    Returns the key mapping (ignored and duplicate source keys included). ``strict_keys=False`` reports unknown
+    source keys together with missing parameters in one error.
+    """
+    has_pooler = any(k.startswith("bert.pooler.") for k in model.state_dict())
+    mapped = map_keys(state, HF_BERT_RULES, HF_BERT_IGNORED, skip=[] if has_pooler else [r"bert\.pooler\..*"], strict=strict_keys)
+    load_strict(model, mapped)
+    return mapped
+
+
+def open_hf_bert_folder(
+    src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool, release: str, where: str, model: str
+) -> tuple[Path, Path, dict]:
+    """Start converting an original HF BERT folder (SpliceBERT, 3UTRBERT): ``src`` must be a local folder
+    (see :func:`resolve_source`; ``release`` from ``where``), ``dst`` is checked before anything slow, and
+    the folder's ``config.json`` (that of a ``model`` release) is read. Returns ``(folder, config path, config)``."""
+    source = resolve_source(src, release, where)
+    check_destination(dst, overwrite)  # before the (slow) loading
+    config_path = source / "config.json"
+    if not config_path.is_file():
+        raise folder_error(source, f"{source}: no config.json, so this is not a {model} folder")
+    return source, config_path, read_json(config_path)
+
+
+def load_hf_bert_folder(
+    source: Path, make_config: Callable[[], T], config_path: Path, model_class: type, vocabulary: Sequence[str], label: str
+) -> tuple[T, nn.Module, Mapped, Path]:
+    """The checks and loading an original HF BERT folder (SpliceBERT, 3UTRBERT) shares once its ``config.json``
+    is known to describe the release: ``vocab.txt`` equals ``vocabulary`` token by token (``label`` names the
+    model in errors), ``make_config()`` builds our config, the weights load safely and map one-to-one.
+
+    Returns ``(config, model, mapped, weights file)``.
+    """
+    vocab_path = source / "vocab.txt"
+    if not vocab_path.is_file():
+        raise ConversionError(f"{source}: no vocab.txt; the original release ships one and it is checked against ours")
+    check_vocab(vocab_path, vocabulary, label)
+    config = config_or_error(make_config, config_path)
+    state, weights = load_hf_folder_weights(source)
+    model = empty_model(model_class, config)
+    mapped = load_hf_bert_state_dict(model, state, strict_keys=False)
+    return config, model, mapped, weights
 
 
 def config_or_error(factory: Callable[[], T], source: Path) -> T:
@@ -415,31 +427,6 @@ def config_or_error(factory: Callable[[], T], source: Path) -> T:
     except (ValueError, KeyError, TypeError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         raise ConversionError(f"{source}: unsupported configuration: {detail}") from None
-
-
-def hf_bert_config_kwargs(cfg: object) -> dict:
-    """Arguments of a transformers ``BertConfig`` equivalent to one of our configs (for export)."""
-    names = (
-        "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
-        "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "hidden_dropout_prob",
-        "attention_probs_dropout_prob", "initializer_range", "pad_token_id",
-    )  # fmt: skip
-    return {"architectures": ["BertForMaskedLM"], **{n: getattr(cfg, n) for n in names}}
-
-
-def load_nucleoforge_folder(path: str | os.PathLike, model_class: type, model_type: str) -> nn.Module:
-    """The masked-LM model of a nucleoforge folder, which must hold a ``model_type`` model."""
-    from transformers import AutoConfig
-
-    folder = resolve_source(path, "a nucleoforge folder", "`nucleoforge convert` or save_pretrained")
-    try:
-        config = AutoConfig.from_pretrained(folder)
-    except (OSError, ValueError) as exc:
-        raise ConversionError(f"{folder}: not a nucleoforge model folder: {exc}") from None
-    if config.model_type != model_type:
-        raise ConversionError(f"{folder}: holds a {config.model_type!r} model, not {model_type!r}")
-    # missing or unknown weights are an error, not random ones
-    return load_model_folder(model_class.from_pretrained, folder, model_types=[model_type], what=f"a {model_type} model").eval()
 
 
 def empty_model(model_class: type, config: object) -> nn.Module:

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nucleoforge.io.checkpoints import load_paddle_state_dict, save_paddle_state_dict, sha256
+from nucleoforge.io.checkpoints import load_paddle_state_dict, save_paddle_state_dict
 from nucleoforge.models.bert.convert import (
-    PADDLE_ERNIE_EXPORT_RULES,
     PADDLE_ERNIE_IGNORED,
     PADDLE_ERNIE_RULES,
     ConversionError,
@@ -31,16 +30,14 @@ from nucleoforge.models.bert.convert import (
     check_vocab,
     config_or_error,
     empty_model,
-    export_state_dict,
     folder_error,
-    load_nucleoforge_folder,
     load_strict,
     map_keys,
-    prepare_destination,
     read_json,
     resolve_source,
     write_converted,
 )
+from nucleoforge.models.bert.export import PADDLE_ERNIE_EXPORT_RULES, export_model, write_vocab
 from nucleoforge.models.rnaernie.configuration_rnaernie import RnaErnieConfig
 from nucleoforge.models.rnaernie.modeling_rnaernie import RnaErnieForMaskedLM
 from nucleoforge.tokenization import NucleotideTokenizer, vocabulary_for
@@ -169,15 +166,10 @@ def convert_rnaernie(
     skip = (r"cls\.seq_relationship\.(weight|bias)",) if cls == "ErnieForPretraining" else ()
     mapped = load_original_state_dict(model, state, strict_keys=False, skip=skip)
     tokenizer = NucleotideTokenizer.for_model("rnaernie")
-    out = prepare_destination(dst, overwrite)
-    report = ConversionReport(
-        model_type="rnaernie", source=str(source), destination=str(out), weights_file=weights.name,
-        weights_sha256=sha256(weights), tensors_converted=len(mapped.tensors), ignored_source_keys=sorted(mapped.ignored),
-        duplicate_source_keys=sorted(mapped.duplicates),
+    return write_converted(
+        model, tokenizer, mapped, weights, source=source, dst=dst, overwrite=overwrite,
         config={"paddle_class": cls, "config_file": config_path.name, "vocab_file": str(vocab_path)},
     )  # fmt: skip
-    write_converted(model, tokenizer, out, report)
-    return report
 
 
 def export_rnaernie(model: RnaErnieForMaskedLM | str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -187,14 +179,12 @@ def export_rnaernie(model: RnaErnieForMaskedLM | str | os.PathLike, dst: str | o
 
     A masked-LM model has no pooler, so ``ernie.pooler.*`` is not written (PaddleNLP then
     initialises it randomly; it does not affect the MLM output)."""
-    import torch
+    return export_model(model, dst, overwrite, RnaErnieForMaskedLM, PADDLE_ERNIE_EXPORT_RULES, _write_paddle)
 
-    if not isinstance(model, torch.nn.Module):
-        model = load_nucleoforge_folder(model, RnaErnieForMaskedLM, "rnaernie")
+
+def _write_paddle(model: RnaErnieForMaskedLM, state: dict, out: Path) -> None:
     cfg = model.config
-    out = prepare_destination(dst, overwrite)
-    state = {k: v.float().numpy() for k, v in export_state_dict(model, PADDLE_ERNIE_EXPORT_RULES).items()}
-    save_paddle_state_dict(state, out / "model_state.pdparams")
+    save_paddle_state_dict({k: v.float().numpy() for k, v in state.items()}, out / "model_state.pdparams")
     ernie_args = {
         "attention_probs_dropout_prob": cfg.attention_probs_dropout_prob, "hidden_act": cfg.hidden_act,
         "hidden_dropout_prob": cfg.hidden_dropout_prob, "hidden_size": cfg.hidden_size,
@@ -205,5 +195,4 @@ def export_rnaernie(model: RnaErnieForMaskedLM | str | os.PathLike, dst: str | o
     }  # fmt: skip
     config = {"init_args": [ernie_args], "init_class": "ErnieForMaskedLM"}
     (out / "model_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    (out / "vocab_1MER.txt").write_text("\n".join(vocabulary_for("rnaernie")) + "\n", encoding="utf-8")
-    return out
+    write_vocab(out / "vocab_1MER.txt", vocabulary_for("rnaernie"))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nucleoforge.errors import NucleoforgeError
+from nucleoforge.errors import MissingPathError, NucleoforgeError
 from nucleoforge.io.cache import cache_dir as default_cache_dir
 from nucleoforge.registry import family
 
@@ -89,7 +89,7 @@ def find_spliceai_wheel_files() -> tuple[list[Path], Path]:
         if all(p.is_file() for p in models):
             return models, root / "annotations"
     where = ", ".join(str(r) for r in roots) or "nowhere (package not installed)"
-    raise FileNotFoundError(
+    raise MissingPathError(
         f"SpliceAI model files models/spliceai1..5.h5 not found (looked in: {where}); {_INSTALL_HINT}"
     )
 
@@ -104,7 +104,11 @@ def read_keras_h5(path: str | Path) -> dict[str, np.ndarray]:
 
     path = Path(path)
     weights: dict[str, np.ndarray] = {}
-    with h5py.File(path, "r") as f:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:  # h5py's own "file signature not found" names no file
+        raise NucleoforgeError(f"{path}: not a readable Keras .h5 file (truncated or not HDF5?): {exc}") from None
+    with f:
         root = f["model_weights"] if "model_weights" in f else f
 
         def visit(name: str, obj) -> None:
@@ -221,12 +225,12 @@ def _resolve_sources(sources: str | Path | Sequence[str | Path] | None) -> list[
         if src.is_dir():
             found = sorted(src.glob("*.h5")) or sorted((src / "models").glob("*.h5"))
             if not found:
-                raise FileNotFoundError(f"{src}: no .h5 files in this folder (or its models/ subfolder)")
+                raise MissingPathError(f"{src}: no .h5 files in this folder (or its models/ subfolder)")
             files.extend(found)
         elif src.is_file():
             files.append(src)
         else:
-            raise FileNotFoundError(f"{src}: no such file or folder")
+            raise MissingPathError(f"{src}: no such file or folder")
     return files
 
 
@@ -273,7 +277,7 @@ def resolve_pretrained(name: str, cache_dir: str | Path | None = None) -> Path:
     try:
         h5_files, _ = find_spliceai_wheel_files()
     except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{name} is not in the cache ({target}) and cannot be converted: {exc}") from None
+        raise MissingPathError(f"{name} is not in the cache ({target}) and cannot be converted: {exc}") from None
     sources = [h5_files[n - 1] for n in PRETRAINED_NAMES[name]]
     target.parent.mkdir(parents=True, exist_ok=True)
     # Convert into a temporary sibling and rename it into place, so that concurrent first

@@ -1,6 +1,8 @@
 """SpliceBERT checkpoints (HF ``BertForMaskedLM``: Zenodo ``SpliceBERT.1024nt`` / ``.510nt`` /
 ``-human.510nt``) ↔ nucleoforge. The key maps are
-:data:`~nucleoforge.models.bert.convert.HF_BERT_RULES` and ``HF_BERT_EXPORT_RULES``.
+:data:`~nucleoforge.models.bert.convert.HF_BERT_RULES` and ``HF_BERT_EXPORT_RULES`` (in :mod:`~nucleoforge.models.bert.export`); the loading and
+writing shared with 3UTRBERT is :func:`~nucleoforge.models.bert.convert.load_hf_bert_folder` and
+:func:`~nucleoforge.models.bert.export.write_hf_bert`.
 
 An original folder holds ``config.json``, ``vocab.txt`` and ``pytorch_model.bin`` (which also
 carries the ``bert.embeddings.position_ids`` buffer). :func:`convert_splicebert` turns it into a
@@ -14,31 +16,15 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import torch
-
-from nucleoforge.io.checkpoints import load_hf_folder_weights, sha256
 from nucleoforge.models.bert.convert import (
-    HF_BERT_EXPORT_RULES,
-    HF_BERT_IGNORED,
-    HF_BERT_RULES,
     ConversionError,
     ConversionReport,
-    Mapped,
-    check_destination,
-    check_vocab,
-    config_or_error,
-    empty_model,
-    export_state_dict,
     folder_error,
-    hf_bert_config_kwargs,
-    load_nucleoforge_folder,
-    load_strict,
-    map_keys,
-    prepare_destination,
-    read_json,
-    resolve_source,
+    load_hf_bert_folder,
+    open_hf_bert_folder,
     write_converted,
 )
+from nucleoforge.models.bert.export import HF_BERT_EXPORT_RULES, export_model, write_hf_bert
 from nucleoforge.models.splicebert.configuration_splicebert import SPLICEBERT_VARIANTS, SpliceBertConfig
 from nucleoforge.models.splicebert.modeling_splicebert import SpliceBertForMaskedLM
 from nucleoforge.tokenization import NucleotideTokenizer, vocabulary_for
@@ -82,18 +68,6 @@ def config_from_original(original: Mapping, variant: str | None = None) -> Splic
     )
 
 
-def load_original_state_dict(model: SpliceBertForMaskedLM, state: Mapping[str, torch.Tensor], strict_keys: bool = True) -> Mapped:
-    """Fill ``model`` from an original SpliceBERT state dict, strictly (the pooler, if any, is ignored).
-
-    Returns the key mapping (ignored and duplicate source keys included). ``strict_keys=False`` reports unknown
-    source keys together with missing parameters in one error.
-    """
-    has_pooler = any(k.startswith("bert.pooler.") for k in model.state_dict())
-    mapped = map_keys(state, HF_BERT_RULES, HF_BERT_IGNORED, skip=[] if has_pooler else [r"bert\.pooler\..*"], strict=strict_keys)
-    load_strict(model, mapped)
-    return mapped
-
-
 def convert_splicebert(
     src: str | os.PathLike, dst: str | os.PathLike, variant: str | None = None, overwrite: bool = False
 ) -> ConversionReport:
@@ -104,51 +78,28 @@ def convert_splicebert(
     SpliceBERT's vocabulary token by token, the weights load safely (``model.safetensors`` or
     ``pytorch_model.bin`` via ``torch.load(weights_only=True)``) and map one-to-one.
     """
-    source = resolve_source(src, RELEASE, WHERE)
-    check_destination(dst, overwrite)  # before the (slow) loading
-    config_path = source / "config.json"
-    if not config_path.is_file():
-        raise folder_error(source, f"{source}: no config.json, so this is not a SpliceBERT folder")
-    original = read_json(config_path)
+    source, config_path, original = open_hf_bert_folder(src, dst, overwrite, RELEASE, WHERE, "SpliceBERT")
     if original.get("model_type", "bert") != "bert" or original.get("vocab_size") != 10:
         raise folder_error(
             source,
             f"{config_path}: not a SpliceBERT config (model_type {original.get('model_type')!r}, vocab_size "
             f"{original.get('vocab_size')!r}; SpliceBERT is a 'bert' model with 10 tokens)",
         )
-    vocab_path = source / "vocab.txt"
-    if not vocab_path.is_file():
-        raise ConversionError(f"{source}: no vocab.txt; the original release ships one and it is checked against ours")
-    check_vocab(vocab_path, vocabulary_for("splicebert"), "SpliceBERT")
-    config = config_or_error(lambda: config_from_original(original, variant), config_path)
-    state, weights = load_hf_folder_weights(source)
-    model = empty_model(SpliceBertForMaskedLM, config)
-    mapped = load_original_state_dict(model, state, strict_keys=False)
+    config, model, mapped, weights = load_hf_bert_folder(
+        source, lambda: config_from_original(original, variant), config_path, SpliceBertForMaskedLM,
+        vocabulary_for("splicebert"), "SpliceBERT",
+    )  # fmt: skip
     tokenizer = NucleotideTokenizer.for_model("splicebert", variant=config.variant)
-    out = prepare_destination(dst, overwrite)
-    report = ConversionReport(
-        model_type="splicebert", source=str(source), destination=str(out), weights_file=weights.name,
-        weights_sha256=sha256(weights), tensors_converted=len(mapped.tensors), ignored_source_keys=sorted(mapped.ignored),
-        duplicate_source_keys=sorted(mapped.duplicates),
+    return write_converted(
+        model, tokenizer, mapped, weights, source=source, dst=dst, overwrite=overwrite,
         config={"variant": config.variant, "max_position_embeddings": config.max_position_embeddings},
     )  # fmt: skip
-    write_converted(model, tokenizer, out, report)
-    return report
 
 
 def export_splicebert(model: SpliceBertForMaskedLM | str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write ``model`` (or a nucleoforge folder) in the original release's layout: ``config.json``
     (transformers ``BertConfig``), ``vocab.txt`` and ``pytorch_model.bin`` (with ``position_ids``)."""
-    from transformers import BertConfig
-
-    if not isinstance(model, torch.nn.Module):
-        model = load_nucleoforge_folder(model, SpliceBertForMaskedLM, "splicebert")
-    cfg = model.config
-    out = prepare_destination(dst, overwrite)
-    state = export_state_dict(model, HF_BERT_EXPORT_RULES)
-    state["cls.predictions.decoder.bias"] = state["cls.predictions.bias"].clone()
-    state["bert.embeddings.position_ids"] = torch.arange(cfg.max_position_embeddings).unsqueeze(0)
-    torch.save(state, out / "pytorch_model.bin")
-    BertConfig(**hf_bert_config_kwargs(cfg)).to_json_file(str(out / "config.json"))
-    (out / "vocab.txt").write_text("\n".join(vocabulary_for("splicebert")) + "\n", encoding="utf-8")
-    return out
+    return export_model(
+        model, dst, overwrite, SpliceBertForMaskedLM, HF_BERT_EXPORT_RULES,
+        lambda m, state, out: write_hf_bert(state, m.config, out, vocabulary_for("splicebert"), position_ids=True),
+    )  # fmt: skip

@@ -1,42 +1,10 @@
-"""One tokenizer for every nucleotide language model: single nucleotides and overlapping k-mers.
-
-The vocabulary (and so the id order) is exactly the original model's, so original checkpoints
-load without re-indexing their embeddings. Everything else is derived from the vocabulary:
-
-* which letter a model uses for the fourth base (``T`` for SpliceBERT/RNAErnie, ``U`` for
-  3UTRBERT): the other one is converted (U→T or T→U);
-* ``k`` — k-mer vocabularies are tokenised as overlapping k-mers, stride 1 (L−k+1 tokens);
-* IUPAC ambiguity letters become ``N`` where the vocabulary has it, otherwise ``[UNK]``
-  (a k-mer containing one is ``[UNK]``).
-
-Masks may be written inside a sequence as ``<mask>`` or ``[MASK]``; each stands for one
-nucleotide. In a k-mer vocabulary every k-mer covering a masked nucleotide becomes ``[MASK]``.
-
-Batches take a vectorised NumPy path (lookup tables over the bytes of all sequences at once).
-
->>> tok = NucleotideTokenizer.for_model("splicebert")
->>> tok("acgu<mask>N")["input_ids"]
-[2, 6, 7, 8, 9, 4, 5, 3]
->>> tok3 = NucleotideTokenizer.for_model("utrbert", k=3)
->>> tok3.convert_ids_to_tokens(tok3("ACGTA")["input_ids"])
-['[CLS]', 'ACG', 'CGU', 'GUA', '[SEP]']
->>> tok("ACXT")
-Traceback (most recent call last):
-...
-nucleoforge.errors.NucleoforgeError: sequence 0, position 3: invalid character 'X' (expected A, C, G, T/U or an IUPAC ambiguity code); pass errors="replace" to map it to N
-
-The module also holds the rules every layer above shares: how k-mer tokens cover nucleotides
-(:func:`kmer_count`, :func:`covered_length`, :func:`tokens_to_nucleotides`,
-:func:`nucleotides_to_tokens`, :func:`coverage_matrix`), how written masks are read
-(:func:`parse_masks`), how rows of ids are padded into a batch (:func:`pad_batch`) and the label
-value that carries no loss (:data:`IGNORE_INDEX`).
-"""
+"""The tokenizer class: one vocabulary-driven tokenizer for single nucleotides and overlapping k-mers
+(see :mod:`nucleoforge.tokenization` for the rules it follows)."""
 
 from __future__ import annotations
 
 import itertools
 import os
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,7 +14,10 @@ from transformers import BatchEncoding, PreTrainedTokenizer
 from nucleoforge import registry
 from nucleoforge.alphabet import NUCLEOTIDE_LETTERS, encode_bytes, invalid_character
 from nucleoforge.errors import NucleoforgeError
-from nucleoforge.registry import RNAERNIE_RNA_TYPES, SPECIAL_TOKENS, kmer_vocabulary  # noqa: F401  (re-exported)
+from nucleoforge.tokenization.kmers import covered_length, kmer_count, nucleotides_to_tokens
+from nucleoforge.tokenization.masks import MASK_CHAR, mark_masks, truncate_sequence
+from nucleoforge.tokenization.padding import scatter_rows
+
 
 def vocabulary_for(model_type: str, k: int | None = None) -> list[str]:
     """The original vocabulary of a model, in its original id order (from :mod:`nucleoforge.registry`).
@@ -59,171 +30,6 @@ def vocabulary_for(model_type: str, k: int | None = None) -> list[str]:
 
 # Byte codes used by the vectorised path: 0..3 = A, C, G, T/U (alphabet.encode_bytes), then these.
 _AMBIG, _MASK, _INVALID = 4, 5, 255
-_MASK_PATTERN = re.compile(r"<mask>|\[MASK\]")
-_MASK_CHAR = "\x01"  # internal stand-in for one masked nucleotide
-
-#: Label of a position that carries no loss (padding, unmasked tokens): PyTorch's ``ignore_index``.
-IGNORE_INDEX = -100
-
-
-# ---------------------------------------------------------------------------- k-mer <-> nucleotide coverage
-# The one rule: token t of a stride-1 k-mer tokenisation (special tokens left out) covers
-# nucleotides t .. t+k-1, so nucleotide i is covered by tokens max(0, i-k+1) .. min(i, T-1).
-# For k = 1 every mapping below is the identity.
-def kmer_count(nucleotides: Any, k: int) -> Any:
-    """Tokens (without specials) of ``nucleotides`` nucleotides: ``max(n - k + 1, 0)``.
-
-    Takes an int or an integer array/tensor.
-
-    >>> kmer_count(10, 3), kmer_count(2, 3)
-    (8, 0)
-    """
-    return (nucleotides - k + 1) * (nucleotides >= k)
-
-
-def covered_length(tokens: Any, k: int) -> Any:
-    """Nucleotides covered by ``tokens`` consecutive k-mers: ``tokens + k - 1``, and 0 for no token.
-
-    >>> covered_length(8, 3), covered_length(0, 3)
-    (10, 0)
-    """
-    return (tokens + k - 1) * (tokens > 0)
-
-
-def _is_bool(values: Any) -> bool:
-    return str(values.dtype) in ("bool", "torch.bool")
-
-
-def tokens_to_nucleotides(values: Any, k: int, axis: int = -1) -> Any:
-    """Spread per-token ``values`` onto the nucleotides the tokens cover: ``T`` → ``T + k - 1`` along ``axis``.
-
-    Nucleotide ``i`` gets the sum of its covering tokens, added in token order (booleans: any).
-    NumPy arrays and torch tensors (any dtype, autograd included).
-
-    >>> tokens_to_nucleotides(np.array([1.0, 2.0, 4.0]), k=2).tolist()
-    [1.0, 3.0, 6.0, 4.0]
-    """
-    axis = axis % values.ndim
-    t = values.shape[axis]
-    shape = tuple(values.shape[:axis]) + (t + k - 1,) + tuple(values.shape[axis + 1 :])
-    out = values.new_zeros(shape) if hasattr(values, "new_zeros") else np.zeros(shape, dtype=values.dtype)
-    index = [slice(None)] * values.ndim
-    for j in reversed(range(k)):  # j = k-1 first: nucleotide i adds tokens i-k+1 .. i in that order
-        index[axis] = slice(j, j + t)
-        if _is_bool(values):
-            out[tuple(index)] |= values
-        else:
-            out[tuple(index)] += values
-    return out
-
-
-def nucleotides_to_tokens(values: Any, k: int, axis: int = -1) -> Any:
-    """Gather per-nucleotide ``values`` onto the tokens covering them: ``N`` → ``max(N - k + 1, 0)`` along ``axis``.
-
-    Token ``t`` gets the sum of nucleotides ``t .. t+k-1`` (booleans: any), e.g. whether it
-    covers a masked nucleotide.
-
-    >>> nucleotides_to_tokens(np.array([False, False, True, False]), k=2).tolist()
-    [False, True, True]
-    """
-    axis = axis % values.ndim
-    t = max(values.shape[axis] - k + 1, 0)
-    shape = tuple(values.shape[:axis]) + (t,) + tuple(values.shape[axis + 1 :])
-    out = values.new_zeros(shape) if hasattr(values, "new_zeros") else np.zeros(shape, dtype=values.dtype)
-    index = [slice(None)] * values.ndim
-    for j in range(k):
-        index[axis] = slice(j, j + t)
-        if _is_bool(values):
-            out |= values[tuple(index)]
-        else:
-            out += values[tuple(index)]
-    return out
-
-
-def coverage_matrix(n_tokens: int, k: int) -> np.ndarray:
-    """``(N, T)`` matrix averaging token values onto nucleotides (row i: 1/c over the c
-    k-mers covering nucleotide i); the identity for k = 1.
-
-    >>> coverage_matrix(2, 2).tolist()
-    [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
-    """
-    m = tokens_to_nucleotides(np.eye(n_tokens), k, axis=0)
-    return m / m.sum(axis=1, keepdims=True)
-
-
-# ---------------------------------------------------------------------------- written masks
-def _mark_masks(sequence: str) -> str:
-    """``sequence`` with every written ``<mask>``/``[MASK]`` replaced by the one-character placeholder."""
-    return _MASK_PATTERN.sub(_MASK_CHAR, sequence) if "<" in sequence or "[" in sequence else sequence
-
-
-def parse_masks(sequence: str) -> tuple[str, np.ndarray]:
-    """Read the written masks of ``sequence`` once: its nucleotide string and a boolean mask array.
-
-    Each ``<mask>``/``[MASK]`` is one nucleotide position. In the returned string it is a
-    placeholder that is no nucleotide letter (base codes read it as unknown, the tokenizer as a
-    mask); pass the mask array on (``encode_sequences(..., masks=)``) rather than the text.
-
-    >>> plain, masked = parse_masks("AC<mask>G[MASK]")
-    >>> len(plain), np.flatnonzero(masked).tolist()
-    (5, [2, 4])
-    """
-    plain = _mark_masks(sequence)
-    return plain, np.frombuffer(plain.encode("latin-1", "replace"), dtype=np.uint8) == ord(_MASK_CHAR)
-
-
-# ---------------------------------------------------------------------------- padding
-def pad_batch(
-    rows: Sequence[Any],
-    value: Any,
-    *,
-    width: int | None = None,
-    pad_to_multiple_of: int | None = None,
-    side: str = "right",
-    dtype: Any = np.int64,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pad 1-D ``rows`` (ids, labels…) with ``value`` into one ``(B, W)`` array; returns it and
-    its attention mask (int64, 1 on the rows' own entries).
-
-    ``W`` is the longest row (or ``width``), rounded up to a multiple of ``pad_to_multiple_of``;
-    ``side="left"`` aligns the rows to the right.
-
-    >>> ids, mask = pad_batch([[5, 6, 7], [8]], 0, side="left")
-    >>> ids.tolist(), mask.tolist()
-    ([[5, 6, 7], [0, 0, 8]], [[1, 1, 1], [0, 0, 1]])
-    """
-    if len(rows) == 0:
-        raise NucleoforgeError("cannot collate an empty batch")
-    arrays = [np.asarray(r, dtype=dtype).reshape(-1) for r in rows]
-    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-    out, inside, _ = _scatter_rows(np.concatenate(arrays), lengths, value, width, pad_to_multiple_of, side, dtype)
-    return out, inside.astype(np.int64)
-
-
-def _scatter_rows(
-    flat: np.ndarray, lengths: np.ndarray, value: Any, width: int | None, pad_to_multiple_of: int | None,
-    side: str, dtype: Any, margin: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows ``flat`` holds one after another, padded (see :func:`pad_batch`); ``lengths`` are
-    the padded rows' lengths, of which ``margin`` entries at either end are not in ``flat`` but left
-    for the caller to fill (the tokenizer's [CLS]/[SEP]). Returns the array and, as booleans, the
-    rows' extent and the part written from ``flat``."""
-    if side not in ("right", "left"):
-        raise NucleoforgeError(f"padding side must be 'right' or 'left', got {side!r}")
-    longest = int(lengths.max()) if len(lengths) else 0
-    width = longest if width is None else int(width)
-    if pad_to_multiple_of:
-        width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
-    if width < longest:
-        raise NucleoforgeError(f"a row of {longest} entries does not fit a padded width of {width}")
-    columns = np.arange(width)[None, :]
-    start = np.zeros((len(lengths), 1), dtype=np.int64) if side == "right" else (width - lengths)[:, None]
-    end = start + lengths[:, None]
-    inside = (columns >= start) & (columns < end)
-    written = (columns >= start + margin) & (columns < end - margin) if margin else inside
-    out = np.full((len(lengths), width), value, dtype=dtype)
-    out[written] = flat  # row-major order = row order, for either side
-    return out, inside, written
 
 
 class NucleotideTokenizer(PreTrainedTokenizer):
@@ -331,7 +137,7 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         letters = NUCLEOTIDE_LETTERS + NUCLEOTIDE_LETTERS.lower()
         # alphabet's one letter table: A C G T/U -> 0..3, every other nucleotide letter (IUPAC) -> 4 = _AMBIG
         codes[np.frombuffer(letters.encode("ascii"), dtype=np.uint8)] = encode_bytes(letters)
-        codes[ord(_MASK_CHAR)] = _MASK
+        codes[ord(MASK_CHAR)] = _MASK
         self._codes = codes
 
     # ------------------------------------------------------------------ vocabulary API
@@ -425,7 +231,7 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         for i, seq in enumerate(sequences):
             if not isinstance(seq, str):
                 raise TypeError(f"sequence {i}: expected a string, got {type(seq).__name__}")
-            out.append(_mark_masks(seq))
+            out.append(mark_masks(seq))
         return out
 
     def _encode_flat(
@@ -562,7 +368,7 @@ class NucleotideTokenizer(PreTrainedTokenizer):
             keep = covered_length(limit - n_special, self.k)
             if keep < self.k:
                 raise NucleoforgeError(f"max_length={limit} leaves no room for a {self.k}-mer after special tokens")
-            sequences = [_truncate_sequence(s, keep) for s in sequences]
+            sequences = [truncate_sequence(s, keep) for s in sequences]
         flat, nt_lengths = self._encode_flat(list(sequences), errors)
         counts = np.array([self.num_tokens(n) for n in nt_lengths], dtype=np.int64)
         lengths = counts + n_special
@@ -573,55 +379,18 @@ class NucleotideTokenizer(PreTrainedTokenizer):
                 f"({covered_length(limit - n_special, self.k)} nucleotides); pass truncation=True, or use a windowed "
                 "pipeline (nucleoforge.pipelines) for long sequences"
             )
-        if padding is True or padding == "longest":
-            width = int(lengths.max()) if len(lengths) else 0
-        elif padding == "max_length":
-            if limit is None or limit > 10**9:
-                raise NucleoforgeError("padding='max_length' needs max_length")
-            width = limit
-        elif padding in (False, None, "do_not_pad"):
-            width = None
-        else:
-            raise NucleoforgeError(f"padding must be True, False, 'longest' or 'max_length', got {padding!r}")
-        if width is not None and pad_to_multiple_of:
-            width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
+        width = _padded_width(padding, lengths, limit, pad_to_multiple_of)
         if width is None and len(set(lengths.tolist())) > 1 and return_tensors is not None:
             raise NucleoforgeError("sequences of different lengths need padding=True to be returned as tensors")
-        side = padding_side or self.padding_side
-        want_mask = return_attention_mask if return_attention_mask is not None else True
-        out: dict[str, Any] = {}
+        wanted = {
+            "attention_mask": return_attention_mask if return_attention_mask is not None else True,
+            "token_type_ids": bool(return_token_type_ids), "special_tokens_mask": return_special_tokens_mask,
+        }  # fmt: skip
         if width is None:
-            bounds = np.concatenate([[0], np.cumsum(counts)])
-            rows = [flat[bounds[i] : bounds[i + 1]] for i in range(len(counts))]
-            rows = [self.with_special_tokens(r) for r in rows] if add_special_tokens else rows
-            out["input_ids"] = rows
-            if want_mask:
-                out["attention_mask"] = [np.ones(len(r), dtype=np.int64) for r in rows]
-            if return_token_type_ids:
-                out["token_type_ids"] = [np.zeros(len(r), dtype=np.int64) for r in rows]
-            if return_special_tokens_mask:
-                out["special_tokens_mask"] = [self._special_mask(r, add_special_tokens) for r in rows]
-            if return_tensors is None:
-                out = {key: [r.tolist() for r in value] for key, value in out.items()}
-            else:
-                out = {key: np.stack(value) if value else np.zeros((0, 0), np.int64) for key, value in out.items()}
+            out = self._unpadded(flat, counts, add_special_tokens, wanted, return_tensors)
         else:
-            margin = 1 if add_special_tokens else 0
-            input_ids, inside, is_token = _scatter_rows(flat, lengths, self.pad_token_id, width, None, side, np.int64, margin)
-            if add_special_tokens:
-                rows_index = np.arange(len(lengths))
-                start = np.zeros_like(lengths) if side == "right" else input_ids.shape[1] - lengths
-                input_ids[rows_index, start] = self.cls_token_id
-                input_ids[rows_index, start + lengths - 1] = self.sep_token_id
-            out["input_ids"] = input_ids
-            if want_mask:
-                out["attention_mask"] = inside.astype(np.int64)
-            if return_token_type_ids:
-                out["token_type_ids"] = np.zeros_like(input_ids)
-            if return_special_tokens_mask:
-                out["special_tokens_mask"] = (~is_token).astype(np.int64)
-            if return_tensors is None:
-                out = {key: value.tolist() for key, value in out.items()}
+            side = padding_side or self.padding_side
+            out = self._padded(flat, lengths, width, side, add_special_tokens, wanted, return_tensors)
         if return_length:
             out["length"] = lengths.tolist() if return_tensors is None else lengths
         if single and return_tensors is None:
@@ -632,11 +401,70 @@ class NucleotideTokenizer(PreTrainedTokenizer):
             return BatchEncoding({key: torch.from_numpy(np.ascontiguousarray(v)) for key, v in out.items()})
         return BatchEncoding(out, tensor_type=return_tensors)
 
+    def _unpadded(
+        self, flat: np.ndarray, counts: np.ndarray, add_special_tokens: bool, wanted: dict[str, bool], return_tensors: str | None
+    ) -> dict[str, Any]:
+        """The fast path's outputs without padding: one row per sequence (lists, or stacked arrays
+        when the rows are equally long and tensors are asked for)."""
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        rows = [flat[bounds[i] : bounds[i + 1]] for i in range(len(counts))]
+        rows = [self.with_special_tokens(r) for r in rows] if add_special_tokens else rows
+        out: dict[str, Any] = {"input_ids": rows}
+        if wanted["attention_mask"]:
+            out["attention_mask"] = [np.ones(len(r), dtype=np.int64) for r in rows]
+        if wanted["token_type_ids"]:
+            out["token_type_ids"] = [np.zeros(len(r), dtype=np.int64) for r in rows]
+        if wanted["special_tokens_mask"]:
+            out["special_tokens_mask"] = [self._special_mask(r, add_special_tokens) for r in rows]
+        if return_tensors is None:
+            return {key: [r.tolist() for r in value] for key, value in out.items()}
+        return {key: np.stack(value) if value else np.zeros((0, 0), np.int64) for key, value in out.items()}
+
+    def _padded(
+        self, flat: np.ndarray, lengths: np.ndarray, width: int, side: str, add_special_tokens: bool,
+        wanted: dict[str, bool], return_tensors: str | None,
+    ) -> dict[str, Any]:
+        """The fast path's outputs padded to ``width`` on ``side`` (arrays, or lists without tensors)."""
+        margin = 1 if add_special_tokens else 0
+        input_ids, inside, is_token = scatter_rows(flat, lengths, self.pad_token_id, width, None, side, np.int64, margin)
+        if add_special_tokens:
+            rows_index = np.arange(len(lengths))
+            start = np.zeros_like(lengths) if side == "right" else input_ids.shape[1] - lengths
+            input_ids[rows_index, start] = self.cls_token_id
+            input_ids[rows_index, start + lengths - 1] = self.sep_token_id
+        out: dict[str, Any] = {"input_ids": input_ids}
+        if wanted["attention_mask"]:
+            out["attention_mask"] = inside.astype(np.int64)
+        if wanted["token_type_ids"]:
+            out["token_type_ids"] = np.zeros_like(input_ids)
+        if wanted["special_tokens_mask"]:
+            out["special_tokens_mask"] = (~is_token).astype(np.int64)
+        if return_tensors is None:
+            return {key: value.tolist() for key, value in out.items()}
+        return out
+
     def _special_mask(self, row: np.ndarray, add: bool) -> np.ndarray:
         mask = np.zeros(len(row), dtype=np.int64)
         if add:
             mask[0] = mask[-1] = 1
         return mask
+
+
+def _padded_width(padding: bool | str | None, lengths: np.ndarray, limit: int | None, pad_to_multiple_of: int | None) -> int | None:
+    """The padded row width the ``padding`` argument asks for (``None``: no padding)."""
+    if padding is True or padding == "longest":
+        width = int(lengths.max()) if len(lengths) else 0
+    elif padding == "max_length":
+        if limit is None or limit > 10**9:
+            raise NucleoforgeError("padding='max_length' needs max_length")
+        width = limit
+    elif padding in (False, None, "do_not_pad"):
+        return None
+    else:
+        raise NucleoforgeError(f"padding must be True, False, 'longest' or 'max_length', got {padding!r}")
+    if pad_to_multiple_of:
+        width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
+    return width
 
 
 def _strided_windows(ids: np.ndarray, batch: int, length: int, per: int) -> np.ndarray:
@@ -653,19 +481,3 @@ def _ranges(counts: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     starts = np.cumsum(counts) - counts
     return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
-
-
-def _truncate_sequence(seq: str, nucleotides: int) -> str:
-    """Keep the first ``nucleotides`` positions; a written mask counts as one position."""
-    if "<" not in seq and "[" not in seq:
-        return seq[:nucleotides]
-    return _mark_masks(seq)[:nucleotides].replace(_MASK_CHAR, "[MASK]")
-
-
-def nucleotide_length(sequence: str) -> int:
-    """Number of nucleotide positions in ``sequence`` (a written ``<mask>``/``[MASK]`` counts once).
-
-    >>> nucleotide_length("AC<mask>G")
-    4
-    """
-    return len(_mark_masks(sequence))
