@@ -10,7 +10,6 @@ files written to ``metrics.json``.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,11 +28,11 @@ from nucleoforge.training.arguments import training_arguments
 from nucleoforge.training.pretrain import (
     bert_family,
     build_trainer,
-    finish_distributed,
     follow_output_folder,
     load_model,
     new_model,
     replace_at_first_checkpoint,
+    save_run,
 )
 
 HEADS = {"sequence": "ForSequencePrediction", "token": "ForTokenPrediction", "contact": "ForContactPrediction"}
@@ -268,12 +267,7 @@ def finetune(
         metrics["eval"] = trainer.evaluate(LabelledDataset(eval_data, tokenizer), metric_key_prefix="eval")
     if test_data is not None and test_data.labels is not None:
         metrics["test"] = trainer.evaluate(LabelledDataset(test_data, tokenizer), metric_key_prefix="test")
-    trainer.save_model(str(output_dir))
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(str(output_dir))
-        with open(output_dir / "metrics.json", "w", encoding="utf-8") as fh:
-            json.dump(metrics, fh, indent=2)
-    finish_distributed()
+    save_run(trainer, tokenizer, output_dir, metrics)
     return metrics
 
 

@@ -400,13 +400,19 @@ def pretrain(
     metrics: dict[str, Any] = {"train": result.metrics}
     if eval_set is not None:
         metrics["eval"] = trainer.evaluate()
+    save_run(trainer, tokenizer, output_dir, metrics)
+    return metrics
+
+
+def save_run(trainer: Trainer, tokenizer: Any, output_dir: Path, metrics: dict[str, Any]) -> None:
+    """Save the trained model, its tokenizer and ``metrics.json`` into ``output_dir`` (the main
+    process writes the files), then end the process group of a distributed run."""
     trainer.save_model(str(output_dir))
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(output_dir))
         with open(output_dir / "metrics.json", "w", encoding="utf-8") as fh:
             json.dump(metrics, fh, indent=2)
     finish_distributed()
-    return metrics
 
 
 def finish_distributed() -> None:
