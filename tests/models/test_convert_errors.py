@@ -241,3 +241,14 @@ def test_pickled_code_in_pdparams_is_refused_by_convert(rnaernie_src: Path, tmp_
     assert f"{rnaernie_src / 'model_state.pdparams'}: the pickle asks for {os.system.__module__}.system" in result.output
     assert "refusing to load it" in result.output
     assert not marker.exists()
+
+
+def test_a_config_that_is_not_utf8_is_one_user_error(splicebert_src: Path, tmp_path: Path) -> None:
+    """A Latin-1 config.json (e.g. saved by an editor) is a user error naming the file, not an internal one."""
+    config = splicebert_src / "config.json"
+    config.write_bytes(config.read_bytes().replace(b'"bert"', '"bért"'.encode("latin-1")))
+    result = cli("convert", "splicebert", str(splicebert_src), str(tmp_path / "out"), ok=False)
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert lines == [f"error: {config}: not UTF-8 text (byte 0xe9 at offset {config.read_bytes().index(0xE9)})"]
+    assert not (tmp_path / "out").exists()

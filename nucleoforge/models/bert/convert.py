@@ -275,6 +275,8 @@ def read_json(path: Path) -> dict:
         raise ConversionError(f"{path}: missing") from None
     except json.JSONDecodeError as exc:
         raise ConversionError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise ConversionError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
     if not isinstance(data, dict):
         raise ConversionError(f"{path}: expected a JSON object, found {type(data).__name__}")
     return data
