@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["ScoringSettings", "build_scorers", "close_scorers"]
+__all__ = ["ScoringSettings", "build_scorers"]
 
 
 @dataclass
@@ -46,7 +46,7 @@ def build_scorers(settings: ScoringSettings, model: Any = None) -> tuple[Any, An
     """``(scorer, transcript scorer or None)``, the first owning the cache and precomputed files.
 
     ``model``: an already loaded SpliceAI model (else loaded from ``settings.model``). Close the
-    sources with :func:`close_scorers`.
+    sources with the scorer's ``close()``.
     """
     from nucleoforge.io.annotation import GeneTable
     from nucleoforge.io.genome import Genome
@@ -81,8 +81,3 @@ def build_scorers(settings: ScoringSettings, model: Any = None) -> tuple[Any, An
             p.close()
         raise
     return scorer, tx_scorer
-
-
-def close_scorers(scorer: Any) -> None:
-    """Close the precomputed files and the cache of a scorer from :func:`build_scorers`."""
-    scorer.close()

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from nucleoforge.splicing.scorer_settings import ScoringSettings, build_scorers, close_scorers
+from nucleoforge.splicing.scorer_settings import ScoringSettings, build_scorers
 
 __all__ = ["run_variants", "VariantsResult"]
 
@@ -60,7 +60,7 @@ def run_variants(settings: ScoringSettings, input_path: str, output_path: str, *
                             progress=progress and output_path != "-", transcripts=tx_scorer,
                             output_format=settings.output_format, check_chromosomes=False)  # fmt: skip
     finally:
-        close_scorers(scorer)
+        scorer.close()
     cache = scorer.cache
     tail = (f"; cache {settings.cache}: {cache.hits} of {cache.lookups} alleles found, {cache.stored} added"
             if cache is not None else "")
