@@ -20,6 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e ".[test,distributed]"
 	# The SpliceAI wheel only for its five pretrained h5 models and gene tables.
 	$(PIP) install -q --no-deps spliceai==1.3.1
+	# The CI-SpliceAI wheel only for its frozen graph (CI-SpliceAI.pb) and annotation CSVs (CC BY 4.0).
+	$(PIP) install -q --no-deps cispliceai==1.2.2
 	touch $@
 
 install: $(VENV)/.installed

@@ -434,8 +434,11 @@ register_family(ModelFamily(
     model_type="spliceai", name="SpliceAI", module="nucleoforge.models.spliceai", config_class="SpliceAIConfig",
     kind="spliceai", auto={"AutoModel": "SpliceAIModel"}, prefix="SpliceAI",
     converter="nucleoforge.models.spliceai.convert:convert_spliceai",
-    pretrained=("spliceai-10k", *(f"spliceai-10k-{i}" for i in range(1, 6))),
-    resolver="nucleoforge.models.spliceai.convert:resolve_pretrained",
+    # SpliceAI's and CI-SpliceAI's wheels convert on first use; OpenSpliceAI and Pangolin after `nucleoforge convert`
+    pretrained=("spliceai-10k", *(f"spliceai-10k-{i}" for i in range(1, 6)),
+                *(f"openspliceai-mane-{n}" for n in ("80", "400", "2k", "10k")),
+                *(f"openspliceai-{s}-10k" for s in ("mouse", "zebrafish", "honeybee", "arabidopsis")), "pangolin", "cispliceai"),
+    resolver="nucleoforge.models.spliceai.pretrained:resolve_named",
     description="splice-site CNN, 5-member ensemble",
 ))  # fmt: skip
 register_family(ModelFamily(

@@ -131,3 +131,21 @@ def refuse_writes(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
         return real_open(file, mode, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "open", read_only_output)
+
+
+#: the real third-party splice weights (OpenSpliceAI, Pangolin; GPL-3.0), never committed: read at
+#: test time from ``../shared/weights`` next to the checkout, or ``$NUCLEOFORGE_SHARED_WEIGHTS``
+SHARED_WEIGHTS = Path(os.environ.get("NUCLEOFORGE_SHARED_WEIGHTS", REPO.parent / "shared" / "weights"))
+
+
+def shared_weights(*parts: str) -> Path:
+    """``SHARED_WEIGHTS / parts``, or skip the test when it is missing — fail instead under
+    ``CI=true``, where a parity test must never pass by being skipped."""
+    path = SHARED_WEIGHTS.joinpath(*parts)
+    if not path.exists():
+        msg = (f"{path} is missing: the OpenSpliceAI/Pangolin weights are read from ../shared/weights "
+               "(or $NUCLEOFORGE_SHARED_WEIGHTS)")
+        if os.environ.get("CI", "").strip().lower() == "true":
+            pytest.fail(f"CI=true: tests on the real weights must not be skipped. {msg}", pytrace=False)
+        pytest.skip(msg)
+    return path

@@ -1,4 +1,5 @@
-"""``nucleoforge convert spliceai [SRC ...] DST``: Keras h5 SpliceAI models -> nucleoforge folder."""
+"""``nucleoforge convert spliceai [SRC ...] DST`` (Keras h5), ``convert openspliceai SRC [OUT]`` and
+``convert pangolin SRC [OUT]`` (PyTorch state dicts): splice models -> nucleoforge folders."""
 
 from __future__ import annotations
 
@@ -32,3 +33,57 @@ def convert_spliceai_command(
     *sources, dst = paths
     out = convert_spliceai(dst, sources or None)  # a missing or unreadable source: one error line (the boundary)
     typer.echo(f"wrote {out}/config.json, model.safetensors and LICENSE (SpliceAI weights: CC BY-NC 4.0)")
+
+
+_GPL_NOTE = "GPL-3.0: keep the converted folder (a derived work) under the same licence"
+
+
+@convert_app.command("openspliceai")
+def convert_openspliceai_command(
+    src: Path = typer.Argument(..., help="One OpenSpliceAI context folder of model_<N>nt_rs<seed>.pt files "
+                               "(e.g. models/openspliceai-mane/10000nt of its repository)."),
+    out: Path | None = typer.Argument(None, help="Output folder; default the cache folder of the published name "
+                                      "(openspliceai-mane-10k, ...), which `--model NAME` then loads."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty OUT."),
+) -> None:
+    """OpenSpliceAI (PyTorch state dicts, read with torch.load(weights_only=True)): every seed becomes an ensemble member."""
+    from nucleoforge.models.spliceai import SpliceAIConfig, licence_notice
+    from nucleoforge.models.spliceai.convert_pytorch import convert_openspliceai
+
+    folder = convert_openspliceai(src, out, overwrite=force)
+    typer.echo(f"wrote {folder} (config.json, model.safetensors, conversion.json, LICENSE); "
+               f"{licence_notice(SpliceAIConfig.from_pretrained(folder))}; {_GPL_NOTE}")
+
+
+@convert_app.command("pangolin")
+def convert_pangolin_command(
+    src: Path = typer.Argument(..., help="Folder holding Pangolin's final.{1,2,3}.{0,2,4,6}.3.v2 "
+                               "(pangolin/models of its repository; other files there are ignored)."),
+    out: Path | None = typer.Argument(None, help="Output folder; default the cache folder that `--model pangolin` loads."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty OUT."),
+) -> None:
+    """Pangolin's 12 models (4 tissues × 3 replicates) as one 12-member ensemble with Pangolin's 12-channel head."""
+    from nucleoforge.models.spliceai import SpliceAIConfig, licence_notice
+    from nucleoforge.models.spliceai.convert_pytorch import convert_pangolin
+
+    folder = convert_pangolin(src, out, overwrite=force)
+    typer.echo(f"wrote {folder} (config.json, model.safetensors, conversion.json, LICENSE); "
+               f"{licence_notice(SpliceAIConfig.from_pretrained(folder))}; {_GPL_NOTE}")
+
+
+@convert_app.command("cispliceai")
+def convert_cispliceai_command(
+    out: Path | None = typer.Argument(None, help="Output folder; default the cache folder that `--model cispliceai` loads."),
+    source: Path | None = typer.Option(None, "--source", help="A CI-SpliceAI.pb graph (default: the installed cispliceai wheel's)."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty OUT."),
+) -> None:
+    """CI-SpliceAI (the cispliceai wheel's frozen TensorFlow graph, read without TensorFlow) as a 5-member SpliceAI-10k ensemble."""
+    from nucleoforge.models.spliceai import SpliceAIConfig, licence_notice
+    from nucleoforge.models.spliceai.convert_cispliceai import convert_cispliceai
+    from nucleoforge.models.spliceai.pretrained import cache_folder
+
+    if out is None:
+        out, force = cache_folder("cispliceai"), True
+    folder = convert_cispliceai(out, source, overwrite=force)
+    typer.echo(f"wrote {folder} (config.json, model.safetensors, conversion.json, LICENSE); "
+               f"{licence_notice(SpliceAIConfig.from_pretrained(folder))}; CC BY 4.0: attribution required")

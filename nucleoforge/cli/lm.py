@@ -44,6 +44,31 @@ def info() -> None:
         table.add_column(column, justify="right" if column in ("max nt", "parameters") else "left")
     for name, model_type, description, max_nt, n in model_table():
         table.add_row(name, model_type, description, str(max_nt) if max_nt else "any", f"{n / 1e6:.2f} M")
-    Console(width=120).print(table)
-    typer.echo("Pretrained weights: SpliceAI converts from the installed `spliceai` wheel; the language models "
+    console = Console(width=120)
+    console.print(table)
+    named = Table(title="named splice weights (--model NAME)")
+    for column in ("name", "weights", "licence", "converted"):
+        named.add_column(column)
+    for name, display, licence, status in named_weights_table():
+        named.add_row(name, display, licence, status)
+    console.print(named)
+    typer.echo("Pretrained weights: SpliceAI and CI-SpliceAI convert from their installed wheels on first use; "
+               "OpenSpliceAI and Pangolin with `nucleoforge convert openspliceai|pangolin SRC`; the language models "
                "from their original releases with `nucleoforge convert` (see README).")
+
+
+def named_weights_table() -> list[tuple[str, str, str, str]]:
+    """(name, weights, licence, converted) of every named splice weight set; converted is ``yes``, or how
+    the name gets converted (``on first use`` from a wheel, or the convert command to run)."""
+    from nucleoforge.models.spliceai.pretrained import NAMED_WEIGHTS, is_converted
+
+    rows = []
+    for name, entry in NAMED_WEIGHTS.items():
+        if is_converted(name):
+            status = "yes"
+        elif "first use" in entry.make:
+            status = "on first use"
+        else:
+            status = "no: " + entry.make.split(" <")[0].removeprefix("nucleoforge ") + " SRC"
+        rows.append((name, entry.display, entry.licence, status))
+    return rows

@@ -37,6 +37,35 @@ def _genomes(reference: Optional[Path], annotation: Optional[str], hg: str, geno
     return specs
 
 
+def _pangolin_name(pangolin: Optional[str], no_pangolin: bool) -> Optional[str]:
+    """What ``--pangolin``/``--no-pangolin`` ask for: a name or folder to load, or None (no Pangolin).
+    Without either, the named model ``pangolin`` when it is converted in the cache, else None."""
+    if no_pangolin:
+        if pangolin is not None:
+            raise typer.BadParameter("--pangolin and --no-pangolin contradict each other: give one")
+        return None
+    from nucleoforge.models.spliceai.pretrained import NAMED_WEIGHTS, is_converted, resolve_named
+
+    if pangolin is not None:  # missing weights are one line before anything loads
+        if pangolin in NAMED_WEIGHTS:
+            resolve_named(pangolin)
+        elif not Path(pangolin).is_dir():
+            from nucleoforge.errors import MissingPathError
+
+            raise MissingPathError(f"--pangolin {pangolin}: no such folder (give 'pangolin' after `nucleoforge convert "
+                                   "pangolin SRC`, or the folder `nucleoforge convert pangolin SRC OUT` wrote)")
+        return pangolin
+
+    return "pangolin" if is_converted("pangolin") else None
+
+
+def _load_pangolin(name: str, device: Optional[str]):
+    """The Pangolin model of ``--pangolin NAME_OR_FOLDER`` (one error line when it is missing or not Pangolin's)."""
+    from nucleoforge.serve.pangolin import check_pangolin
+
+    return check_pangolin(_load_model(name, device), f"--pangolin {name}")
+
+
 def check_served_builds(specs, allow: bool = False) -> None:
     """The build check of :func:`nucleoforge.io.builds.check_build` on each served genome's FASTA and annotation."""
     from nucleoforge.io.builds import check_build
@@ -62,6 +91,11 @@ def serve(
                                       "machine, read /health (reference and annotation paths) and add scores to --cache"),
     port: int = typer.Option(8000, "--port", min=0, max=65535),
     model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
+    pangolin: Optional[str] = typer.Option(None, "--pangolin", metavar="NAME_OR_FOLDER", help="also serve Pangolin "
+                                           "(GET /pangolin/, a column of the page): 'pangolin' (the folder `nucleoforge "
+                                           "convert pangolin SRC` writes) or a converted folder. Default: 'pangolin' "
+                                           "when it is converted, else none"),
+    no_pangolin: bool = typer.Option(False, "--no-pangolin", help="serve SpliceAI only, even when Pangolin is converted"),
     max_batch: int = typer.Option(64, "--max-batch", min=1, help="most variants per scorer call and per POST /spliceai/batch"),
     max_distance: int = typer.Option(4999, "--max-distance", min=0, max=4999, help="largest distance= a request may ask"),
     timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="seconds a request may wait for its scores (then HTTP 408)"),
@@ -71,11 +105,13 @@ def serve(
     device: Optional[str] = typer.Option(None, help="torch device (cpu, cuda, ...)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no start-up line or progress bar, errors only"),
 ) -> None:
-    """Serve a SpliceAI lookup page and a SpliceAI-lookup-compatible REST API (GET /spliceai/?hg=37&variant=chr8-140300616-T-G&distance=50&mask=0)."""
+    """Serve a SpliceAI lookup page and a SpliceAI-lookup-compatible REST API (GET /spliceai/?hg=37&variant=chr8-140300616-T-G&distance=50&mask=0),
+    with Pangolin next to SpliceAI when it is converted or --pangolin names it (GET /pangolin/?...)."""
     from nucleoforge.cli.boundary import is_quiet
 
     _setup_logging(quiet)
     specs = _genomes(reference, annotation, hg, genome)
+    pangolin_name = _pangolin_name(pangolin, no_pangolin)
     try:
         import uvicorn
 
@@ -97,12 +133,20 @@ def serve(
             if not is_loopback(host):
                 typer.echo(f"warning: serving on {host} without authentication: {EXPOSES}", err=True)
         model = _load_model(model_name, device)
+        pangolin_model = _load_pangolin(pangolin_name, device) if pangolin_name else None
+        if not is_quiet():
+            from nucleoforge.models.spliceai import licence_notice
+
+            typer.echo(licence_notice(model), err=True)
+            if pangolin_model is not None:
+                typer.echo(licence_notice(pangolin_model), err=True)
         service = LookupService(specs, model, cache=str(cache) if cache else None, max_distance=max_distance,
-                                device=device, cache_readonly=not writable)
+                                device=device, cache_readonly=not writable, pangolin=pangolin_model)
         application = create_app(service, max_batch=max_batch, timeout=timeout)
         if not is_quiet():
-            typer.echo(f"serving {', '.join(f'hg{s.name}' for s in specs)} on {url_of(listener)} (API: /spliceai/, "
-                       f"/spliceai/batch, /health, /openapi.json)", err=True)
+            routes = "/spliceai/, /spliceai/batch, " + ("/pangolin/, /pangolin/batch, " if pangolin_model is not None else "")
+            typer.echo(f"serving {', '.join(f'hg{s.name}' for s in specs)} on {url_of(listener)} (API: {routes}"
+                       "/health, /openapi.json)", err=True)
         uvicorn.Server(uvicorn.Config(application, log_level="warning")).run(sockets=[listener])
     finally:
         listener.close()

@@ -41,20 +41,59 @@ def _size_line(context: Optional[int], overrides: dict, model_type: Optional[str
 
                 named = registry.family_of_name(init)
                 if named is not None and named.kind == "spliceai" and not Path(init).exists():
-                    model = SpliceAIModel(SpliceAIConfig.from_variant("spliceai-10k", num_members=1))
+                    from nucleoforge.models.spliceai.pretrained import cache_folder
+
+                    folder = cache_folder(init)  # converted named weights; else SpliceAI-10k's shape
+                    config = SpliceAIConfig.from_pretrained(folder) if (folder / "config.json").is_file() else \
+                        SpliceAIConfig.from_variant("spliceai-10k")
+                    config.num_members = 1
+                    model = SpliceAIModel(_trained_config(config))
                 else:
                     registry.register_auto_classes()
                     config = AutoConfig.from_pretrained(init)
                     entry = registry.family_of_config(config)
                     if entry.kind == "spliceai":
                         config.num_members = 1
-                        model = SpliceAIModel(config)
+                        model = SpliceAIModel(_trained_config(config))
                     else:
                         config.num_labels = 3
                         model = entry.model_class("ForTokenPrediction")(config)
     except (ValueError, OSError, TypeError):
         return None
     return size_line(model)
+
+
+def _trained_config(config):
+    """The config a member trained from ``config`` has: a per-tissue (Pangolin) head becomes SpliceAI's 3-class one."""
+    if getattr(config, "head", "softmax") == "softmax":
+        return config
+    from nucleoforge.splicing.training.spliceai import trunk_config
+
+    return trunk_config(config)
+
+
+def _init_notes(init: str, init_member: Optional[int]) -> list[str]:
+    """The licence line of a SpliceAI ``--init`` model (its weights carry over) and, for a per-tissue
+    (Pangolin) head, one line saying that its classifier does not; none for any other init."""
+    from nucleoforge.models.spliceai import SpliceAIConfig, licence_notice
+    from nucleoforge.models.spliceai.pretrained import NAMED_WEIGHTS, fill_provenance, resolve_named
+
+    named = init in NAMED_WEIGHTS and not Path(init).exists()
+    try:
+        if not named and json.loads((Path(init) / "config.json").read_text()).get("model_type") != "spliceai":
+            return []
+        config = SpliceAIConfig.from_pretrained(resolve_named(init) if named else init)
+    except (ValueError, OSError):  # training itself reports an unusable --init
+        return []
+    if named:
+        fill_provenance(config, init)
+    if config.head == "softmax":
+        return [licence_notice(config)]
+    copies = f"every new member copies the trunk of its member {init_member}" if init_member is not None else \
+        "new member i copies the trunk of its member i"
+    return [licence_notice(config),
+            f"--init {init}: {copies} (all but the classifier); its per-tissue classifier ({', '.join(config.tissues)}) "
+            "is not carried over: the 3-class classifier (neither, acceptor, donor) starts new"]
 
 
 @app.command("train-splice")
@@ -71,7 +110,8 @@ def train_splice(
     width: Optional[int] = typer.Option(None, "--width", min=1, help="token heads: labelled positions per window "
                                         "(default: the model's longest input minus --context)"),
     init: Optional[str] = typer.Option(None, "--init", help="start from 'spliceai-10k' (the published weights, CC BY-NC 4.0), "
-                                       "'spliceai-10k-N', a saved SpliceAI folder or a BERT-family folder (token head)"),
+                                       "'spliceai-10k-N', a saved SpliceAI folder or a BERT-family folder (token head); "
+                                       "'pangolin' or a per-tissue folder: its trunks, with a new 3-class classifier"),
     init_member: Optional[int] = typer.Option(None, "--init-member", min=0, help="start every member from this member (0-based) of --init; default member i from member i"),
     freeze_stages: int = typer.Option(0, "--freeze-stages", min=0, help="with --init: freeze the input convolutions and the first N stages (weights and BatchNorm statistics)"),
     members: Optional[int] = typer.Option(None, "--members", min=1, help="ensemble size: N networks with seeds SEED..SEED+N-1 (default 1, or the --init model's)"),
@@ -126,6 +166,8 @@ def train_splice(
         line = _size_line(context, overrides, model_type, init)
         if line:
             typer.echo(line, err=True)
+        for notice in _init_notes(init, init_member) if init is not None else []:
+            typer.echo(notice, err=True)
     metrics = run(
         data, output, context=context, config_overrides=overrides, model_type=model_type, width=width, init=init,
         init_member=init_member, freeze_stages=freeze_stages, members=members, epochs=epochs, max_steps=max_steps,

@@ -16,6 +16,9 @@ from nucleoforge.cli.app import app
 from nucleoforge.cli.boundary import check_device, is_quiet, set_quiet
 
 _MODEL_HELP = "SpliceAI weights: 'spliceai-10k' (converted from the installed spliceai wheel on first use) or a saved folder"
+_VARIANTS_MODEL_HELP = ("splice weights (repeatable: one INFO field each, in this order): spliceai-10k, "
+                        "openspliceai-mane-10k, cispliceai, pangolin … or a folder; NAME=KEY names the INFO field "
+                        "(default SpliceAI, OpenSpliceAI, CISpliceAI or Pangolin by the weights)")
 _CALIBRATED_HELP = "apply the model's per-class temperatures (fitted by calibrate-splice)"
 _ALLOW_MISMATCH_HELP = ("go on (with one warning) when the reference, annotation and VCF look like different genome "
                         "builds (chromosome lengths, GT-AG intron ends)")
@@ -52,6 +55,34 @@ def _load_model(name: str, device: Optional[str], calibrated: bool = False):
     return model
 
 
+def _per_tissue_outputs(model, name: str, plot: Optional[Path], bedgraph: Optional[Path], inputs: dict,
+                        output: Optional[Path]) -> None:
+    """A per-tissue (Pangolin-head) model writes one column and one bedGraph track per tissue: the
+    tracks' paths are checked like the other outputs; ``--plot`` (acceptor/donor panels) is refused."""
+    from nucleoforge.splicing.predict import is_tissue_model, tissue_bedgraph_paths
+
+    if not is_tissue_model(model):
+        return
+    if plot is not None:
+        from nucleoforge.errors import NucleoforgeError
+
+        raise NucleoforgeError(f"--plot draws acceptor/donor panels; --model {name} gives P(splice site) per tissue "
+                               f"({', '.join(model.config.tissues)}): write --bedgraph PREFIX (one track per tissue) instead")
+    if bedgraph:
+        from nucleoforge.io.outputs import check_paths
+
+        tracks = tissue_bedgraph_paths(bedgraph, model.config.tissues)
+        check_paths(inputs, {"--output": output, **{f"--bedgraph ({k})": p for k, p in tracks.items()}})
+
+
+def _print_licence(model) -> None:
+    """The weights' licence line (stderr), once per run; ``-q`` leaves stderr empty."""
+    if not is_quiet():
+        from nucleoforge.models.spliceai import licence_notice
+
+        typer.echo(licence_notice(model), err=True)
+
+
 def _setup_logging(quiet: bool) -> None:
     if quiet:
         set_quiet()  # every progress bar (weight loading included) and warning
@@ -66,9 +97,11 @@ def splice(
     reference: Optional[Path] = typer.Option(None, "--reference", "-R", help="indexed (or gzip) reference FASTA for --region"),
     strand: str = typer.Option("+", "--strand", help="strand for a sequence string / FASTA records"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="TSV output (default: stdout)"),
-    bedgraph: Optional[Path] = typer.Option(None, "--bedgraph", help="write acceptor/donor bedGraph tracks: PREFIX.acceptor.bedGraph, PREFIX.donor.bedGraph"),
-    min_score: Optional[float] = typer.Option(None, "--min-score", help="list only positions whose acceptor or donor probability is >= this"),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="draw acceptor/donor tracks into this PNG (first input only)"),
+    bedgraph: Optional[Path] = typer.Option(None, "--bedgraph", help="write acceptor/donor bedGraph tracks: PREFIX.acceptor.bedGraph, PREFIX.donor.bedGraph "
+                                            "(a per-tissue model such as Pangolin: PREFIX.TISSUE.bedGraph)"),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="list only positions whose acceptor or donor probability is >= this "
+                                             "(per-tissue models: the highest tissue's)"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="draw acceptor/donor tracks into this PNG (first input only; not for per-tissue models)"),
     annotation: Optional[str] = typer.Option(None, "--annotation", "-A", help="grch37, grch38, a SpliceAI-style table or a GTF: draws exons under --plot"),
     model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
     calibrated: bool = typer.Option(False, "--calibrated", help=_CALIBRATED_HELP),
@@ -78,7 +111,9 @@ def splice(
 ) -> None:
     """Predict acceptor/donor probabilities for every position of a sequence, FASTA or region.
 
-    Output TSV columns: name, position (1-based; genomic for --region), acceptor, donor.
+    Output TSV columns: name, position (1-based; genomic for --region), acceptor, donor; with a
+    per-tissue model (--model pangolin): name, position, heart, liver, brain, testis (P(splice
+    site) per tissue, no acceptor/donor classes).
     Ends are padded with N; minus-strand inputs are reverse-complemented in and flipped
     back out, so rows always follow the forward coordinates.
     """
@@ -98,8 +133,8 @@ def splice(
         raise typer.BadParameter(f"--strand must be + or -, got {strand!r}")
     tracks = bedgraph_paths(bedgraph) if bedgraph else {}
     # Inputs exist and no output is an input, before the model loads and anything is opened.
-    check_paths({"--fasta": fasta, "--reference": reference},
-                {"--output": output, "--plot": plot, **{f"--bedgraph ({k})": p for k, p in tracks.items()}})
+    given_inputs = {"--fasta": fasta, "--reference": reference}
+    check_paths(given_inputs, {"--output": output, "--plot": plot, **{f"--bedgraph ({k})": p for k, p in tracks.items()}})
     if fasta is not None:
         from nucleoforge.errors import NucleoforgeError
         from nucleoforge.io.fasta import has_records
@@ -108,6 +143,8 @@ def splice(
             raise NucleoforgeError(f"--fasta {fasta}: the file holds no FASTA record; expected '>name' header lines, "
                                    "each followed by its sequence")
     model = _load_model(model_name, device, calibrated)
+    _per_tissue_outputs(model, model_name, plot, bedgraph, given_inputs, output)
+    _print_licence(model)
     pipe = SpliceSitePipeline(model=model, device=device or next(model.parameters()).device)
     inputs = splice_inputs(sequence=sequence, fasta=fasta, regions=region or (), reference=reference, strand=strand,
                            flank=model.config.flank)
@@ -134,13 +171,22 @@ def variants(
                                                 "skip reasons in NOTE); default: tsv for a .tsv/.tsv.gz -O, else vcf"),
     reference: Path = typer.Option(..., "-R", "--reference", help="reference FASTA (plain, bgzip or gzip; chr prefixes handled)"),
     annotation: str = typer.Option(..., "-A", "--annotation", help="grch37, grch38 (tables of the spliceai wheel), a table path, or a GTF"),
-    distance: int = typer.Option(50, "-D", "--distance", min=0, max=4999, help="max distance between the variant and a gained/lost splice site"),
-    mask: int = typer.Option(0, "-M", "--mask", min=0, max=1, help="1 = mask annotated-site gains and unannotated-site losses"),
+    distance: Optional[int] = typer.Option(None, "-D", "--distance", min=0, max=4999, help="max distance between the "
+                                           "variant and a gained/lost splice site, for every --model (default: each "
+                                           "model's original: 50; CI-SpliceAI 1000)"),
+    mask: Optional[int] = typer.Option(None, "-M", "--mask", min=0, max=1, help="1 = mask annotated-site gains and "
+                                       "unannotated-site losses, for every --model (default: each model's original: 0; "
+                                       "Pangolin 1)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted run: keep the complete records already in -O "
                                 "(refused unless -O's run manifest matches this run's input, reference, annotation, -D, -M and model)"),
     batch_size: int = typer.Option(16, min=1, help="ALT windows per model call"),
     chunk_size: int = typer.Option(256, min=1, help="records read, scored and written together"),
-    model_name: str = typer.Option("spliceai-10k", "--model", help=_MODEL_HELP),
+    model_names: Optional[list[str]] = typer.Option(None, "--model", metavar="MODEL[=KEY]", help=_VARIANTS_MODEL_HELP),
+    score_cutoff: Optional[float] = typer.Option(None, "-s", "--score-cutoff", help="Pangolin models: list every site "
+                                                 "whose score changes by at least this much, not only the largest "
+                                                 "gain and loss"),
+    score_exons: bool = typer.Option(False, "--score-exons", help="Pangolin models: the change at both splice sites of "
+                                     "each annotated exon with a site within -D"),
     calibrated: bool = typer.Option(False, "--calibrated", help=_CALIBRATED_HELP + "; recorded in the run manifest"),
     cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite score cache (created if missing; may be shared by "
                                          "concurrent runs): stored variants are not run through the model again; keyed by "
@@ -149,7 +195,8 @@ def variants(
                                               "into INFO/SpliceAI_TX=ALLELE|SYMBOL|TRANSCRIPT_ID|DS_AG|...|DP_DL (needs a "
                                               "GTF/GFF3 -A; canonical = Ensembl_canonical/MANE_Select tag, else longest)"),
     precomputed: Optional[list[Path]] = typer.Option(None, "--precomputed", help="tabix-indexed VCF with a SpliceAI INFO "
-                                                     "field (Illumina's score files, an earlier output); repeatable, asked "
+                                                     "field (Illumina's score files, an earlier output; with several --model: "
+                                                     "it serves each field its header declares); repeatable, asked "
                                                      "in order before --cache; its -D/-M/annotation are yours to match"),
     workers: int = typer.Option(1, "--workers", min=1, help="local processes scoring shards of consecutive records "
                                 "(merged in input order into -O; one torch thread each)"),
@@ -171,7 +218,10 @@ def variants(
 ) -> None:
     """Score VCF variants with SpliceAI: adds INFO SpliceAI=ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL.
 
-    Same rules and output as Illumina's `spliceai -I -O -R -A -D -M`; records are batched
+    Same rules and output as Illumina's `spliceai -I -O -R -A -D -M`. Several --model options
+    score several models in one pass (the input and the reference read once): one INFO field
+    each (Pangolin=GENE|POS:GAIN|POS:LOSS|Warnings:... by Pangolin's rules), each at its original's
+    -D/-M unless given, recorded in ##nucleoforge_model header lines. Records are batched
     and streamed, written in input order, and --resume continues an interrupted run. A file
     output gets OUTPUT.manifest.json (input checksums, settings, model identity), which
     --resume checks. -O out.tsv (or --format tsv) writes a table instead: one row per record x
@@ -206,19 +256,61 @@ def variants(
     from nucleoforge.splicing.scorer_settings import ScoringSettings
     from nucleoforge.splicing.variants_run import run_variants
 
-    settings = ScoringSettings(reference=str(reference), annotation=annotation, model=model_name, distance=distance,
-                               mask=bool(mask), batch_size=batch_size, chunk_size=chunk_size, calibrated=calibrated,
+    names = list(model_names or ["spliceai-10k"])
+    if transcripts is not None and len(names) > 1:
+        raise typer.BadParameter(f"--transcripts scores one model; this run has {len(names)} (--model "
+                                 f"{' --model '.join(names)}): score the others in a run of their own")
+    settings = ScoringSettings(reference=str(reference), annotation=annotation, model=names[0],
+                               batch_size=batch_size, chunk_size=chunk_size, calibrated=calibrated,
                                device=device, cache=str(cache) if cache is not None else None,
                                precomputed=[str(p) for p in precomputed or []], transcripts=transcripts,
                                incremental=incremental, activation_memory=activation_memory << 20,
                                output_format=output_format)  # fmt: skip
     check_build(reference, annotation, vcf=input_vcf, allow=allow_build_mismatch)  # one build, before the model loads
-    model = _load_model(model_name, device, calibrated)  # a wrong folder or missing temperatures: one error, now
-    if workers > 1 or ray_address:
-        model = None  # checked: every worker loads its own
-    result = run_variants(settings, input_vcf, output_vcf, model=model, resume=resume, workers=workers,
-                          shard_size=shard_size, ray_address=ray_address, progress=not quiet)
+    # a wrong folder, missing temperatures, a duplicate INFO key, a Pangolin option without Pangolin: one error, now
+    models = _variant_models(settings, names, distance, mask, score_cutoff, score_exons, calibrated)
+    first = settings.models[0]
+    settings.model, settings.distance, settings.mask = first.spec, first.distance, first.mask  # type: ignore[assignment]
+    result = run_variants(settings, input_vcf, output_vcf, resume=resume, workers=workers, shard_size=shard_size,
+                          model=None if workers > 1 or ray_address else models,  # workers load their own
+                          ray_address=ray_address, progress=not quiet)
+    for line in [] if quiet else _licence_lines(models):  # once per run, before the summary line; -q: none
+        typer.echo(line, err=True)
     typer.echo(result.line, err=True)
+
+
+def _variant_models(settings, names: list[str], distance: Optional[int], mask: Optional[int],
+                    score_cutoff: Optional[float], score_exons: bool, calibrated: bool) -> list:
+    """Load every ``--model`` (``NAME`` or ``NAME=KEY``) and put the resolved specs (INFO key,
+    ``-D``/``-M`` given or the model's defaults, Pangolin's options) into ``settings.models``."""
+    from nucleoforge.splicing.scorer_settings import ModelSpec, check_info_key, parse_model_option, resolve_specs
+
+    specs, models = [], []
+    for name in names:
+        spec, key = parse_model_option(name)
+        if key is not None:
+            check_info_key(key)
+        models.append(_load_model(spec, settings.device, calibrated))
+        specs.append(ModelSpec(spec, key, distance, None if mask is None else bool(mask)))
+    pangolin = [getattr(m.config, "weights_family", "") == "pangolin" or getattr(m.config, "head", "") == "pangolin"
+                for m in models]
+    options = {**({"score_cutoff": score_cutoff} if score_cutoff is not None else {}),
+               **({"score_exons": True} if score_exons else {})}
+    if options and not any(pangolin):
+        given = "--score-cutoff" if score_cutoff is not None else "--score-exons"
+        raise typer.BadParameter(f"{given} is an option of Pangolin models; this run has none (add --model pangolin)")
+    for spec, is_pangolin in zip(specs, pangolin):
+        if is_pangolin and options:
+            spec.family_options = dict(options)
+    settings.models = resolve_specs(specs, models)
+    return models
+
+
+def _licence_lines(models: list) -> list[str]:
+    """The weights' licence line of each model of the run, each once."""
+    from nucleoforge.models.spliceai import licence_notice
+
+    return list(dict.fromkeys(licence_notice(m) for m in models))
 
 
 @app.command("evaluate-splice")
@@ -245,6 +337,9 @@ def evaluate_splice(
     training data); labels are the gene table's exon boundaries. With --data, the counted
     positions of a splice-data split instead (the code train-splice validates with; any model
     train-splice writes, token heads included). Prints a table and a final JSON line.
+    A per-tissue model (--model pangolin) has no acceptor/donor classes: it is scored as a
+    splice-site detector (positives acceptor or donor, score the highest tissue's P(splice site);
+    site_* keys, per-class numbers with the same score, and the rule under "score").
     """
     from nucleoforge.io.annotation import GeneTable
     from nucleoforge.io.builds import check_build
@@ -262,6 +357,8 @@ def evaluate_splice(
         read_splice_dataset(data).file(split)  # the data first: one error naming the folder before any model loads
         check_device(device)
         model, tokenizer = load_splice_model(model_name)
+        if tokenizer is None:  # a SpliceAI model (not a token head trained here)
+            _print_licence(model)
         if calibrated and tokenizer is None:
             _check_calibrated(model, model_name)
         result = evaluate_split(model, data, split, tokenizer=tokenizer, batch_size=batch_size, device=device,
@@ -286,6 +383,7 @@ def evaluate_splice(
     check_build(reference, annotation, genome=genome, genes=genes, allow=allow_build_mismatch, action="evaluate",
                 positions=[(genes[i].chrom, genes[i].tx_start + 1) for i in chosen])  # one build, before the model
     model = _load_model(model_name, device, calibrated)
+    _print_licence(model)
     result = evaluate_genes(model, genome, genes, chosen, batch_size=batch_size, device=device, progress=not quiet,
                             calibrated=calibrated)
     typer.echo(result.table())

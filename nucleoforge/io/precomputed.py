@@ -1,11 +1,15 @@
-"""Precomputed SpliceAI scores: look variants up in tabix-indexed VCFs with a ``SpliceAI`` INFO field.
+"""Precomputed scores: look variants up in tabix-indexed VCFs with a ``SpliceAI`` INFO field (or
+another model's: ``info_key``).
 
 Illumina's released score files (``spliceai_scores.raw.snv.hg38.vcf.gz`` …) and any earlier
 ``nucleoforge variants`` output compressed with ``bgzip`` and indexed with ``tabix -p vcf`` qualify.
 A variant ``(chrom, pos, ref, alt)`` is found when a record at that position has that REF, that
 ALT among its ALTs, and at least one ``SpliceAI`` entry whose allele is that ALT; the entries are
-returned as written. Chromosome names may differ by a ``chr`` prefix. The file's own settings
-(annotation, ``-D``, ``-M``) are the user's to match: they are not in the file.
+returned as written. A field whose entries do not start with the allele (Pangolin's
+``GENE|POS:GAIN|POS:LOSS|Warnings:…``, scored for the first ALT only) is matched by the record's
+first ALT instead (``allele_in_entry=False``). Chromosome names may differ by a ``chr`` prefix.
+The file's own settings (annotation, ``-D``, ``-M``) are the user's to match: they are not in the
+file.
 
 Two checks keep a wrong file from passing as scores:
 
@@ -36,7 +40,7 @@ from typing import Any
 
 from nucleoforge.errors import MissingPathError, NucleoforgeError
 
-__all__ = ["PrecomputedScores", "entry_problem"]
+__all__ = ["PrecomputedScores", "entry_problem", "declared_info_keys"]
 
 Key = tuple[str, int, str, str]
 
@@ -70,12 +74,30 @@ def entry_problem(entry: str, distance: int, fields: int = 10) -> str | None:
     return None
 
 
-class PrecomputedScores:
-    """One indexed score file; :meth:`lookup` answers many keys at once. ``hits`` counts found keys."""
+def declared_info_keys(path: str | os.PathLike) -> set[str]:
+    """The INFO keys a VCF's header declares (empty for a file pysam cannot read: the file's own
+    checks in :class:`PrecomputedScores` name the problem)."""
+    import pysam
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    try:
+        with pysam.VariantFile(str(path)) as vcf:
+            return set(vcf.header.info)
+    except (OSError, ValueError):
+        return set()
+
+
+class PrecomputedScores:
+    """One indexed score file; :meth:`lookup` answers many keys at once. ``hits`` counts found keys.
+
+    ``info_key``: the INFO field read (``SpliceAI``); ``allele_in_entry`` / ``check_entries``:
+    whether its entries start with their allele and are checked by :func:`entry_problem`
+    (SpliceAI's format; False for Pangolin's, whose entries belong to the record's first ALT)."""
+
+    def __init__(self, path: str | os.PathLike, info_key: str = "SpliceAI", allele_in_entry: bool = True,
+                 check_entries: bool = True) -> None:
         import pysam
 
+        self.info_key, self.allele_in_entry, self.check_entries = info_key, allele_in_entry, check_entries
         self.path = Path(path)
         if not self.path.is_file():
             raise MissingPathError(f"--precomputed {self.path}: no such file")
@@ -87,9 +109,10 @@ class PrecomputedScores:
             self._vcf: Any = pysam.VariantFile(str(self.path), index_filename=str(index[0]))
         except (OSError, ValueError) as exc:
             raise NucleoforgeError(f"--precomputed {self.path}: not a readable indexed VCF ({exc})") from None
-        if "SpliceAI" not in self._vcf.header.info:
-            raise NucleoforgeError(f"--precomputed {self.path}: the header declares no SpliceAI INFO field "
-                             "(expected ##INFO=<ID=SpliceAI,...>)")  # fmt: skip
+        if info_key not in self._vcf.header.info:
+            self._vcf.close()
+            raise NucleoforgeError(f"--precomputed {self.path}: the header declares no {info_key} INFO field "
+                                   f"(expected ##INFO=<ID={info_key},...>)")
         self._names: dict[str, str | None] = {}
         self.hits = 0
         self.rejected = 0  # variants whose entries were malformed (scored instead)
@@ -151,9 +174,10 @@ class PrecomputedScores:
             for rec in records[(name, pos)]:
                 if rec.ref != ref or not rec.alts or alt not in rec.alts:
                     continue
-                value = rec.info.get("SpliceAI")
-                entries = [e for e in ((value,) if isinstance(value, str) else value or ()) if e.split("|", 1)[0] == alt]
-                if entries and distance is not None:
+                value = rec.info.get(self.info_key)
+                entries = [e for e in ((value,) if isinstance(value, str) else value or ())
+                           if (e.split("|", 1)[0] == alt if self.allele_in_entry else alt == rec.alts[0])]
+                if entries and distance is not None and self.check_entries:
                     problem = next(((e, p) for e in entries if (p := entry_problem(e, distance, fields))), None)
                     if problem is not None:
                         self.rejected += 1

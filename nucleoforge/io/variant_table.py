@@ -13,6 +13,26 @@ instead of a VCF, a tab-separated table with a header row::
   and the score columns empty; an ALT whose REF and ALT are both longer than one base gets one
   row per gene (the ``ALT|GENE|.|.|…`` entry of the VCF) with empty scores and its reason.
 
+**Several models** (``variants --model A --model B``, or one model under an INFO key other than
+``SpliceAI``): one row per record x ALT x model x gene, rows of one ALT together and its models in
+the order given, with two more columns::
+
+    CHROM POS ID REF ALT MODEL SYMBOL [TRANSCRIPT] DS_AG … DP_DL SCORES DS_MAX NOTE
+
+``MODEL`` is the model's INFO key. One row per model keeps each model's numbers in columns of
+their own meaning (a column per key and score would leave most cells empty, as the models'
+genes and skip reasons differ). SpliceAI-format entries (SpliceAI, OpenSpliceAI, CI-SpliceAI) fill
+``DS_*``/``DP_*`` and leave ``SCORES`` empty; an entry of another format (Pangolin's
+``GENE|POS:GAIN|POS:LOSS|Warnings:…``, also its ``-s`` / ``--score-exons`` forms) leaves them empty and
+puts everything after the gene into ``SCORES`` as written, its ``DS_MAX`` being the largest
+absolute ``POS:SCORE`` value.
+
+>>> rows = table_rows("22", 20784102, "rs1", "C", [("G", ["SCARF2|-31:0.25|18:-0.4|Warnings:"], None)],
+...                   model="Pangolin", spliceai_entries=False)
+>>> cells = rows[0].rstrip(chr(10)).split(chr(9))
+>>> cells[5:7], cells[-3:]
+(['Pangolin', 'SCARF2'], ['-31:0.25|18:-0.4|Warnings:', '0.40', ''])
+
 A record's rows cannot be told apart from the next record's by their columns alone (a split
 multi-allelic site gives the same rows as one multi-allelic record), so a file output also gets
 ``OUT.checkpoints``: one line ``RECORDS<TAB>BYTES`` after every chunk written, the number of
@@ -44,17 +64,42 @@ TABLE_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "SYMBOL", "DS_AG", "DS_AL",
 _TABLE_SUFFIXES = (".tsv", ".tsv.gz", ".tsv.bgz")
 
 
-def table_columns(transcripts: bool = False) -> list[str]:
-    """The column names, with ``TRANSCRIPT`` after ``SYMBOL`` when ``transcripts``."""
+def table_columns(transcripts: bool = False, model_column: bool = False) -> list[str]:
+    """The column names, with ``TRANSCRIPT`` after ``SYMBOL`` when ``transcripts``, and ``MODEL``
+    (after ``ALT``) and ``SCORES`` (before ``DS_MAX``) when ``model_column``."""
     cols = list(TABLE_COLUMNS)
     if transcripts:
         cols.insert(cols.index("SYMBOL") + 1, "TRANSCRIPT")
+    if model_column:
+        cols.insert(cols.index("ALT") + 1, "MODEL")
+        cols.insert(cols.index("DS_MAX"), "SCORES")
     return cols
 
 
-def table_header(transcripts: bool = False) -> str:
+def table_header(transcripts: bool = False, model_column: bool = False) -> str:
     """The header row (tab-separated, newline-terminated)."""
-    return "\t".join(table_columns(transcripts)) + "\n"
+    return "\t".join(table_columns(transcripts, model_column)) + "\n"
+
+
+def _largest_score(fields: Sequence[str]) -> str:
+    """``DS_MAX`` of an entry of ``POS:SCORE`` fields: the largest absolute score (``NA`` skipped), or empty."""
+    values = []
+    for f in fields:
+        pos, sep, score = f.partition(":")
+        if sep and pos.lstrip("-").isdigit():
+            try:
+                values.append(abs(float(score)))
+            except ValueError:
+                continue
+    return f"{max(values) + 0.0:.2f}" if values else ""
+
+
+def _other_row(head: list[str], alt: str, model: str, entry: str, n_label: int) -> str:
+    """The row of an entry that is not SpliceAI's format: ``SYMBOL`` its first field, the rest in ``SCORES``."""
+    fields = entry.split("|")
+    symbol = fields[0].removesuffix("_sites1") if any(f.endswith("_sites2") for f in fields) else fields[0]
+    rest = fields[1:]
+    return "\t".join(head + [alt, model, symbol] + [""] * (n_label - 1 + 8) + ["|".join(rest), _largest_score(rest), ""]) + "\n"
 
 
 def is_table_path(path: "str | os.PathLike[str]") -> bool:
@@ -63,19 +108,25 @@ def is_table_path(path: "str | os.PathLike[str]") -> bool:
 
 
 def table_rows(chrom: str, pos: int, vid: str, ref: str, alleles: Iterable[tuple[str, Sequence[str], Optional[str]]],
-               transcripts: bool = False) -> list[str]:
+               transcripts: bool = False, model: str | None = None, spliceai_entries: bool = True) -> list[str]:
     """The rows (newline-terminated) of one record: ``alleles`` = per ALT ``(alt, entries, note)``
     with its INFO entries (``ALT|SYMBOL[|TRANSCRIPT]|DS_AG|…|DP_DL``) and, when it has no
-    delta scores, the reason (else ``None``)."""
+    delta scores, the reason (else ``None``). ``model``: the INFO key for the ``MODEL`` column of
+    a run of several models (None: the single-model layout); ``spliceai_entries`` False: entries
+    of another format (see the module docstring)."""
     n_label = 2 if transcripts else 1
     head = [chrom, str(pos), vid or ".", ref]
     rows = []
     for alt, entries, note in alleles:
         if not entries:
-            cells = head + [alt] + [""] * (n_label + 9) + [f"SKIPPED: {note}" if note else "SKIPPED"]
-            rows.append("\t".join(cells) + "\n")
+            skipped = f"SKIPPED: {note}" if note else "SKIPPED"
+            cells = head + [alt] + ([model] if model is not None else []) + [""] * (n_label + 9 + (model is not None))
+            rows.append("\t".join(cells + [skipped]) + "\n")
             continue
         for entry in entries:
+            if not spliceai_entries:
+                rows.append(_other_row(head, alt, model or "", entry, n_label))
+                continue
             fields = entry.split("|")
             label, ds, dp = fields[1:-8], fields[-8:-4], fields[-4:]
             if len(label) != n_label:
@@ -84,7 +135,8 @@ def table_rows(chrom: str, pos: int, vid: str, ref: str, alleles: Iterable[tuple
                 values, ds_max, text = [""] * 8, "", f"SKIPPED: {note}" if note else "SKIPPED"
             else:
                 values, ds_max, text = ds + dp, f"{max(float(x) for x in ds) + 0.0:.2f}", ""  # + 0.0: no "-0.00"
-            rows.append("\t".join(head + [alt] + label + values + [ds_max, text]) + "\n")
+            extra = ([model], [""]) if model is not None else ([], [])
+            rows.append("\t".join(head + [alt] + extra[0] + label + values + extra[1] + [ds_max, text]) + "\n")
     return rows
 
 

@@ -118,6 +118,10 @@ class SpliceSitePipeline(Pipeline):
                  progress: bool = False, calibrated: bool = False) -> dict[str, Any]:
         from nucleoforge.pipelines.splice_predict import DEFAULT_CHUNK_SIZE, predict_sequence
 
+        if getattr(self.model.config, "head", "softmax") != "softmax":  # e.g. Pangolin: columns are tissues
+            raise NucleoforgeError(f"the splice-site pipeline reads acceptor/donor classes; this model's head "
+                                   f"{self.model.config.head!r} gives P(splice site) per tissue: use "
+                                   "nucleoforge.splicing.predict.predict_tissues")
         probs = predict_sequence(self.model, item["sequence"], strand=item["strand"], batch_size=batch_size,
                                  chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, progress=progress, calibrated=calibrated)
         return {**item, "probs": probs}

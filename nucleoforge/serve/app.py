@@ -7,7 +7,9 @@ files of this package: nothing loads from a CDN.
 
 Routes: ``GET /spliceai/`` (one variant), ``POST /spliceai/batch`` (a JSON list or a VCF body,
 answered in input order; a multi-allelic VCF record gives one answer per ALT, as ``nucleoforge
-variants`` gives one INFO entry per ALT), ``GET /health`` (genomes, limits, the worker's batching counters),
+variants`` gives one INFO entry per ALT), ``GET /pangolin/`` and ``POST /pangolin/batch`` (the same for
+the server's Pangolin model, :mod:`.pangolin`; HTTP 404 without one), ``GET /health`` (genomes,
+limits, the worker's batching counters; ``pangolin``: the Pangolin model, when there is one),
 ``GET /`` (the page), ``GET /docs`` (the OpenAPI page, Swagger UI vendored), ``/static/…``. Errors are JSON ``{"error": "...", "source": "nucleoforge"}``
 with HTTP 400 (bad request), 413 (too many variants, a body over ``max_body``), 414 (a query
 string over ``max_query`` bytes), 415 (a body that is neither JSON nor text), 408 (past the
@@ -140,9 +142,9 @@ class _Answers:
         self.service, self.worker = service, worker
         self.timeout, self.max_batch, self.max_body = timeout, max_batch, max_body
 
-    def job(self, genome: str, text: str, distance: int, mask: int, tracks: int) -> Job:
+    def job(self, genome: str, text: str, distance: int, mask: int, tracks: int, model: str = "spliceai") -> Job:
         chrom, pos, ref, alt = self.service.parse(text)  # an MNV gets the original's '.' values
-        return Job(genome, chrom, pos, ref, alt, distance, bool(mask), bool(tracks))
+        return Job(genome, chrom, pos, ref, alt, distance, bool(mask), bool(tracks), model)
 
     async def scored(self, request: Request, futures: list) -> list[Any]:
         """The futures' results (an exception for a job that failed); :class:`RequestError` 408 past
@@ -190,27 +192,29 @@ class _Answers:
     def failure(self, exc: BaseException) -> JSONResponse:
         return _error(*self.refusal(exc))
 
-    async def one(self, request: Request, variant: str, hg: str, distance: int, mask: int, tracks: int) -> Any:
-        """The answer of ``GET /spliceai/``: a result, or a JSON error."""
+    async def one(self, request: Request, variant: str, hg: str, distance: int, mask: int, tracks: int,
+                  model: str = "spliceai") -> Any:
+        """The answer of ``GET /spliceai/`` (``GET /pangolin/``): a result, or a JSON error."""
         try:
-            self.service.check_request(hg, distance, mask, tracks)
-            result = (await self.answer(request, [self.job(hg, variant, distance, mask, tracks)]))[0]
+            self.service.check_request(hg, distance, mask, tracks, model)
+            result = (await self.answer(request, [self.job(hg, variant, distance, mask, tracks, model)]))[0]
         except Exception as exc:
             return self.failure(exc)
         return self.failure(result) if isinstance(result, BaseException) else result
 
-    async def batch(self, request: Request, hg: str, distance: int, mask: int, tracks: int) -> Any:
-        """The answer of ``POST /spliceai/batch``: one result or ``{"error": ...}`` per variant, in
-        input order; a JSON error when the request as a whole is refused."""
+    async def batch(self, request: Request, hg: str, distance: int, mask: int, tracks: int, model: str = "spliceai") -> Any:
+        """The answer of ``POST /spliceai/batch`` (``/pangolin/batch``): one result or ``{"error": ...}``
+        per variant, in input order; a JSON error when the request as a whole is refused."""
         try:
+            self.service.check_model(model)  # before the body is read
             body = await _read_body(request, self.max_body)
             texts, hg, distance, mask = _batch_body(body, request.headers.get("content-type", ""), hg, distance, mask,
                                                     self.max_batch)
-            self.service.check_request(hg, distance, mask, tracks)
+            self.service.check_request(hg, distance, mask, tracks, model)
             jobs: list[Any] = []
             for t in texts:
                 try:
-                    jobs.append(self.job(hg, t, distance, mask, tracks))
+                    jobs.append(self.job(hg, t, distance, mask, tracks, model))
                 except RequestError as exc:
                     jobs.append(exc)
             results = await self.answer(request, [j for j in jobs if isinstance(j, Job)])
@@ -232,7 +236,9 @@ class _Answers:
                                             for k, v in service.genomes.items()},
                 "model": getattr(service.model, "name_or_path", "") or "model", "max_batch": self.max_batch,
                 "max_distance": service.max_distance, "timeout_s": self.timeout, "cache_readonly": service.cache_readonly,
-                "queued": worker.queued, "worker": asdict(worker.stats)}
+                "queued": worker.queued, "worker": asdict(worker.stats),
+                **({"pangolin": getattr(service.pangolin, "name_or_path", "") or "pangolin"} if service.pangolin is not None
+                   else {})}
 
 
 #: the OpenAPI description of a batch body (FastAPI cannot infer it: the route reads the raw body)
@@ -270,6 +276,32 @@ def _add_scoring_routes(app: FastAPI, answers: _Answers, genomes: list[str], def
         or a VCF (CHROM POS ID REF ALT columns; a multi-allelic record is one variant per ALT, in ALT order).
         Each answer is a result or ``{"error": ...}``; ``--max-batch`` counts variants, so ALTs."""
         return await answers.batch(request, hg, distance, mask, tracks)
+
+    _add_pangolin_routes(app, answers, genomes, default_distance)
+
+
+def _add_pangolin_routes(app: FastAPI, answers: _Answers, genomes: list[str], default_distance: int) -> None:
+    """``GET /pangolin/`` and ``POST /pangolin/batch``: the parameters and bodies of the SpliceAI routes,
+    Pangolin's scores (SpliceAI-lookup's Pangolin keys, :mod:`.pangolin`); HTTP 404 without a Pangolin model."""
+
+    @app.get("/pangolin/", summary="Pangolin splice gain/loss scores of one variant")
+    async def pangolin(
+        request: Request,
+        variant: str = Query(..., description=f"the variant: {VARIANT_FORMS}"),
+        hg: str = Query(genomes[0], description=f"genome: one of {', '.join(genomes)}"),
+        distance: int = Query(default_distance, description="max distance between the variant and a gained/lost site (-d)"),
+        mask: int = Query(0, description="0 = raw scores (-m False), 1 = masked (-m True: gains at annotated sites and "
+                                         "losses elsewhere set to 0)"),
+        tracks: int = Query(0, description="1 = always run the model and return the per-position SG/SL REF/ALT tracks"),
+    ):
+        return await answers.one(request, variant, hg, distance, mask, tracks, "pangolin")
+
+    @app.post("/pangolin/batch", summary="Pangolin scores of several variants, in input order", openapi_extra=_BATCH_BODY)
+    async def pangolin_batch(request: Request, hg: str = Query(genomes[0]), distance: int = Query(default_distance),
+                             mask: int = Query(0), tracks: int = Query(0)):
+        """The body of ``POST /spliceai/batch``; each ALT of a VCF record is its own variant (Pangolin's
+        command line scores the first ALT of a record only)."""
+        return await answers.batch(request, hg, distance, mask, tracks, "pangolin")
 
 
 def _add_other_routes(app: FastAPI, answers: _Answers) -> None:

@@ -10,7 +10,8 @@ decimals, exactly the ``SpliceAI`` INFO values), ``DP_AG DP_AL DP_DG DP_DL`` (in
 ``{pos, RA, AA, RD, AD}`` where a probability reaches 0.01). Added here: ``ENTRY`` (the INFO
 entry itself) and, when the model ran, the per-position tracks ``REF_ACCEPTOR ALT_ACCEPTOR
 REF_DONOR ALT_DONOR`` over ``pos - distance … pos + distance`` (genomic order, the ALT track
-after the indel rules) for the page's plot.
+after the indel rules) for the page's plot. The Pangolin answers (``GET /pangolin/``, when the
+server has a Pangolin model) are built in :mod:`.pangolin`.
 
 Nothing a request sends is trusted: every value is checked for its type (a JSON ``true`` is not
 the integer 1) and range before anything is keyed on it, alleles have a length limit (REF at
@@ -147,6 +148,9 @@ class LookupService:
     request of its setting. :meth:`cached` (any thread) answers from the score cache without
     the worker, on read-only connections of its own.
 
+    ``pangolin``: a Pangolin model (``config.head == "pangolin"``) scored next to ``model`` on
+    the same genomes, worker and cache (requests name it: :attr:`Job.model` ``"pangolin"``), or None.
+
     ``cache``: the SQLite score cache of ``nucleoforge variants --cache``, checked here (a
     :class:`~nucleoforge.io.score_cache.CacheError` for a folder, a missing folder or a file that
     is not a score cache); ``cache_readonly`` (default: whether the file or its folder is not
@@ -155,7 +159,7 @@ class LookupService:
 
     def __init__(self, genomes: Sequence[GenomeSpec], model: Any, *, cache: str | None = None, max_distance: int = 4999,
                  batch_size: int = 16, device: str | None = None, max_alt: int = MAX_ALT,
-                 cache_readonly: bool | None = None) -> None:
+                 cache_readonly: bool | None = None, pangolin: Any = None) -> None:
         from nucleoforge.io.annotation import GeneTable
         from nucleoforge.io.genome import Genome
 
@@ -176,14 +180,28 @@ class LookupService:
         from nucleoforge.splicing.variant_family import family_for
 
         self.family = family_for(model, device=device)  # shared by every scorer: built (and the model placed) once
-        self._scorers: dict[tuple[str, int, bool], Any] = {}
+        self.families: dict[str, Any] = {"spliceai": self.family}
+        self.pangolin = pangolin
+        if pangolin is not None:
+            from nucleoforge.serve.pangolin import check_pangolin
+
+            self.families["pangolin"] = family_for(check_pangolin(pangolin), device=device)
+        self._scorers: dict[tuple[str, int, bool, str], Any] = {}
         self._scorers_lock = threading.Lock()  # request handlers get scorers for cache look-ups too
 
     # -- checks any thread may run (no file access) -------------------------------------------
-    def check_request(self, genome: Any, distance: Any, mask: Any, tracks: Any = 0) -> None:
+    def check_model(self, model: str) -> None:
+        """HTTP 404 (:class:`RequestError`) for a model this server does not have (Pangolin not loaded)."""
+        if model not in self.families:
+            from nucleoforge.serve.pangolin import NOT_SERVED
+
+            raise RequestError(NOT_SERVED if model == "pangolin" else f"this server has no model {quote(model)}", 404)
+
+    def check_request(self, genome: Any, distance: Any, mask: Any, tracks: Any = 0, model: str = "spliceai") -> None:
         """Refuse (:class:`RequestError`) anything but a served genome name, an integer distance
         from 0 to ``max_distance`` and the integers 0/1 for ``mask`` and ``tracks`` (booleans are
-        not integers here)."""
+        not integers here); HTTP 404 for a model this server does not have (:meth:`check_model`)."""
+        self.check_model(model)
         if not isinstance(genome, str) or genome not in self.genomes:
             shown = quote(genome) if isinstance(genome, str) else show_value(genome)
             raise RequestError(f"hg={shown}: this server has genome(s) {', '.join(sorted(self.genomes))}")
@@ -199,25 +217,25 @@ class LookupService:
         return parse_variant(text, max_ref=2 * self.max_distance, max_alt=self.max_alt)
 
     # -- scorers and the score cache, from any thread --------------------------------------------
-    def _scorer(self, genome: str, distance: int, mask: bool) -> Any:
-        """The scorer of (genome, distance, mask), built on first use (any thread: building one runs
-        no model; its cache connections may be used from another thread)."""
-        key = (genome, distance, mask)
+    def _scorer(self, genome: str, distance: int, mask: bool, model: str = "spliceai") -> Any:
+        """The scorer of (genome, distance, mask, model), built on first use (any thread: building
+        one runs no model; its cache connections may be used from another thread)."""
+        key = (genome, distance, mask, model)
         with self._scorers_lock:
             if key not in self._scorers:
                 from nucleoforge.splicing.scoring import VariantScorer
 
                 _, fasta, genes = self.genomes[genome]
                 self._scorers[key] = VariantScorer(
-                    self.family, fasta, genes, distance=distance, mask=mask, batch_size=self.batch_size,
+                    self.families[model], fasta, genes, distance=distance, mask=mask, batch_size=self.batch_size,
                     transcript_entries=self._transcript_entries[genome], cache=self.cache_path,
                     cache_readonly=self.cache_readonly)  # fmt: skip
             return self._scorers[key]
 
-    def cache_setting(self, genome: str, distance: int, mask: bool) -> dict[str, Any]:
-        """The score-cache setting of a scorer for (genome, distance, mask): what ``nucleoforge
+    def cache_setting(self, genome: str, distance: int, mask: bool, model: str = "spliceai") -> dict[str, Any]:
+        """The score-cache setting of a scorer for (genome, distance, mask, model): what ``nucleoforge
         variants --cache`` keys its entries on, so both share one cache."""
-        return self._scorer(genome, distance, bool(mask)).cache_setting()
+        return self._scorer(genome, distance, bool(mask), model).cache_setting()
 
     def cached(self, jobs: Sequence[Any]) -> list[dict | None]:
         """Per job, its result from the score cache, or ``None`` (not cached, ``tracks`` asked, no
@@ -230,12 +248,12 @@ class LookupService:
         out: list[dict | None] = [None] * len(jobs)
         if not self.cache_path:
             return out
-        groups: dict[tuple[str, int, bool], list[tuple[int, tuple[str, int, str, str]]]] = {}
+        groups: dict[tuple[str, int, bool, str], list[tuple[int, tuple[str, int, str, str]]]] = {}
         for i, job in enumerate(jobs):
             fasta = self.genomes[job.genome][1]
             if not job.tracks and job.chrom in fasta:
                 key = (fasta.resolve(job.chrom), job.pos, job.ref, job.alt)
-                groups.setdefault((job.genome, job.distance, bool(job.mask)), []).append((i, key))
+                groups.setdefault((job.genome, job.distance, bool(job.mask), job.model), []).append((i, key))
         for setting, items in groups.items():
             try:
                 found = self._scorer(*setting).lookup([k for _, k in items])
@@ -248,12 +266,18 @@ class LookupService:
         return out
 
     def _cached_result(self, job: Any, entries: list[str]) -> dict:
+        if job.model == "pangolin":
+            from nucleoforge.serve.pangolin import pangolin_result
+            from nucleoforge.splicing.rules_pangolin import PangolinEntry
+
+            scorer = self._scorer(job.genome, job.distance, bool(job.mask), "pangolin")
+            return pangolin_result(scorer, job, [PangolinEntry.parse(e) for e in entries], None, "nucleoforge:cache")
         from nucleoforge.splicing.rules_spliceai import DeltaScores
 
         return self._result(job, [DeltaScores.parse(e) for e in entries], None, "nucleoforge:cache")
 
     # -- worker thread ---------------------------------------------------------------------------
-    def _drop_scorer(self, key: tuple[str, int, bool]) -> None:
+    def _drop_scorer(self, key: tuple[str, int, bool, str]) -> None:
         with self._scorers_lock:
             scorer = self._scorers.pop(key, None)
         if scorer is not None:
@@ -277,7 +301,9 @@ class LookupService:
             SkipReason.REF_MISMATCH: f"REF {clip(ref)} does not match the reference of genome {genome} at {chrom}:{pos}: "
                                      f"the reference has {clip(failure.found)}",
             SkipReason.NO_GENE: f"no gene of the annotation {spec.annotation} overlaps {chrom}:{pos}: SpliceAI scores "
-                                "need a variant inside an annotated transcript",
+                                "need a variant inside an annotated transcript" if job.model != "pangolin" else
+                                f"no gene of the annotation {spec.annotation} contains {chrom}:{pos}: Pangolin scores need a "
+                                "variant inside an annotated gene body, past its first base",
             SkipReason.CHROM_END: f"{chrom}:{pos} is too close to the end of {name}: the {scorer.wid:,}-nt window of "
                                   f"distance {scorer.distance} passes it",
             SkipReason.REF_TOO_LONG: f"REF of {len(ref)} nt is longer than 2 x distance ({2 * scorer.distance}): raise "
@@ -285,13 +311,15 @@ class LookupService:
         }  # fmt: skip
         return RequestError(messages[failure.reason])
 
-    def score(self, setting: tuple[str, int, bool, bool], jobs: Sequence[Any]) -> list[Any]:
-        """Results (dicts) or :class:`RequestError` per job, all under one ``setting`` (checked
-        again here: nothing is keyed on an unchecked value). Any other exception drops the
-        scorer of the setting, so that the next request builds a fresh one."""
-        genome, distance, mask, tracks = setting
-        self.check_request(genome, distance, int(mask) if isinstance(mask, bool) else mask, int(tracks))
-        key = (genome, distance, bool(mask))
+    def score(self, setting: tuple, jobs: Sequence[Any]) -> list[Any]:
+        """Results (dicts) or :class:`RequestError` per job, all under one ``setting`` (genome,
+        distance, mask, tracks[, model]; checked again here: nothing is keyed on an unchecked
+        value). Any other exception drops the scorer of the setting, so that the next request
+        builds a fresh one."""
+        genome, distance, mask, tracks = setting[:4]
+        model = setting[4] if len(setting) > 4 else "spliceai"
+        self.check_request(genome, distance, int(mask) if isinstance(mask, bool) else mask, int(tracks), model)
+        key = (genome, distance, bool(mask), model)
         scorer = self._scorer(*key)
         try:
             return self._score(scorer, genome, bool(tracks), jobs)
@@ -323,12 +351,18 @@ class LookupService:
             else:
                 run.append(i)
         for i, alleles in zip(run, scorer.score_with_tracks([inputs[i] for i in run]) if run else []):
-            allele = alleles[0]
+            allele, job = alleles[0], jobs[i]
             if not allele.entries:
-                job = jobs[i]
-                out[i] = RequestError(f"{job.chrom}:{job.pos} {clip(job.ref)}>{clip(job.alt)} got no SpliceAI score")
+                name = "Pangolin" if job.model == "pangolin" else "SpliceAI"
+                why = f": {allele.reason}" if allele.reason else ""
+                out[i] = RequestError(f"{job.chrom}:{job.pos} {clip(job.ref)}>{clip(job.alt)} got no {name} score{why}")
                 continue
-            out[i] = self._result(jobs[i], allele.records, allele.tracks, "nucleoforge:model")
+            if job.model == "pangolin":
+                from nucleoforge.serve.pangolin import pangolin_result
+
+                out[i] = pangolin_result(scorer, job, allele.records, allele.tracks, "nucleoforge:model")
+            else:
+                out[i] = self._result(job, allele.records, allele.tracks, "nucleoforge:model")
         return out
 
     def _result(self, job: Any, records: list[Any], tracks: list | None, source: str) -> dict:

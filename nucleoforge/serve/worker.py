@@ -3,7 +3,7 @@
 Request handlers never touch a model or a scorer: they put a :class:`Job` on the worker's queue
 and wait for its future. The worker takes every job waiting (up to ``max_batch``, after at most
 ``batch_wait`` seconds for more to arrive), groups them by setting (genome, distance, mask,
-with or without per-position tracks) and scores each group with one scorer call, so the
+with or without per-position tracks, model) and scores each group with one scorer call, so the
 reference windows and ALT cones of concurrent requests share model calls. Scorers (one per
 setting) live only in this thread; results depend on the variant and the setting alone.
 
@@ -37,10 +37,11 @@ class Job:
     distance: int
     mask: bool
     tracks: bool = False
+    model: str = "spliceai"  # which served model scores it: "spliceai" or "pangolin"
 
     @property
-    def setting(self) -> tuple[str, int, bool, bool]:
-        return (self.genome, self.distance, self.mask, self.tracks)
+    def setting(self) -> tuple[str, int, bool, bool, str]:
+        return (self.genome, self.distance, self.mask, self.tracks, self.model)
 
 
 @dataclass

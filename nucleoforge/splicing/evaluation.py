@@ -26,7 +26,39 @@ from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.annotation import GeneTable
 from nucleoforge.io.genome import Genome, parse_region
 
-__all__ = ["topk_accuracy", "average_precision", "select_genes", "evaluate_genes", "SpliceEvaluation", "gene_labels"]
+__all__ = ["topk_accuracy", "average_precision", "select_genes", "evaluate_genes", "SpliceEvaluation", "gene_labels",
+           "SITE_SCORE", "site_metrics", "site_scores"]
+
+#: How a per-tissue model (Pangolin: P(splice site) per tissue, no acceptor/donor classes) is scored.
+SITE_SCORE = ("splice site = acceptor or donor; score = max over tissues of P(splice site); acceptor_*/donor_*: "
+              "the same score, the other class's sites left out")
+
+
+def site_scores(probabilities: np.ndarray) -> np.ndarray:
+    """A per-tissue model's site score: the highest tissue's P(splice site) at each position."""
+    return np.asarray(probabilities).max(axis=-1)
+
+
+def site_metrics(labels: np.ndarray, score: np.ndarray, factors: Sequence[float] = ()) -> dict[str, float]:
+    """Top-k accuracy and PR-AUC of one site score (:data:`SITE_SCORE`) against 0/1/2 labels.
+
+    ``site_*``: positives are acceptors and donors together. ``acceptor_*`` / ``donor_*``: positives
+    that class, negatives the positions labelled neither (the other class's sites left out, since
+    the score does not tell them apart). ``factors``: also ``*_top{f}k`` for each.
+
+    >>> m = site_metrics(np.array([0, 1, 0, 2, 0]), np.array([0.1, 0.9, 0.8, 0.7, 0.2]))
+    >>> m["sites"], m["site_topk"], m["acceptor_topk"], m["donor_topk"]
+    (2, 0.5, 1.0, 0.0)
+    """
+    y, score = np.asarray(labels), np.asarray(score)
+    out: dict[str, float] = {"sites": int((y > 0).sum())}
+    for name, keep, positive in (("site", slice(None), y > 0), ("acceptor", y != 2, y == 1), ("donor", y != 1, y == 2)):
+        labels_, scores_ = positive[keep], score[keep]
+        out[f"{name}_topk"] = topk_accuracy(labels_, scores_)
+        for f in factors:
+            out[f"{name}_top{f:g}k"] = topk_accuracy(labels_, scores_, f)
+        out[f"{name}_pr_auc"] = average_precision(labels_, scores_)
+    return out
 
 
 def topk_accuracy(labels: np.ndarray, scores: np.ndarray, factor: float = 1.0) -> float:
@@ -107,11 +139,14 @@ class SpliceEvaluation:
 
     genes: list[dict[str, Any]] = field(default_factory=list)
     pooled: dict[str, float] = field(default_factory=dict)
+    score: str | None = None  # a per-tissue model's scoring rule (SITE_SCORE); None: acceptor/donor classes
 
     def summary(self) -> dict[str, Any]:
-        return {"genes": len(self.genes), **self.pooled}
+        return {"genes": len(self.genes), **self.pooled, **({"score": self.score} if self.score else {})}
 
     def table(self) -> str:
+        if self.score:
+            return self._site_table()
         rows = [f"{'gene':<18} {'strand':>6} {'length':>8} {'introns':>7} {'acc top-k':>9} {'don top-k':>9}"]
         for g in self.genes:
             rows.append(f"{g['gene']:<18} {g['strand']:>6} {g['length']:>8,} {g['introns']:>7} "
@@ -121,6 +156,20 @@ class SpliceEvaluation:
             f"pooled: {p['positions']:,} positions, {p['introns']} introns | acceptor top-k {p['acceptor_topk']:.4f} "
             f"PR-AUC {p['acceptor_pr_auc']:.4f} | donor top-k {p['donor_topk']:.4f} PR-AUC {p['donor_pr_auc']:.4f}"
         )
+        return "\n".join(rows)
+
+    def _site_table(self) -> str:
+        rows = [f"{'gene':<18} {'strand':>6} {'length':>8} {'introns':>7} {'site top-k':>10} {'acc top-k':>9} {'don top-k':>9}"]
+        for g in self.genes:
+            rows.append(f"{g['gene']:<18} {g['strand']:>6} {g['length']:>8,} {g['introns']:>7} {g['site_topk']:>10.3f} "
+                        f"{g['acceptor_topk']:>9.3f} {g['donor_topk']:>9.3f}")
+        p = self.pooled
+        rows.append(
+            f"pooled: {p['positions']:,} positions, {p['introns']} introns | site top-k {p['site_topk']:.4f} PR-AUC "
+            f"{p['site_pr_auc']:.4f} | acceptor top-k {p['acceptor_topk']:.4f} PR-AUC {p['acceptor_pr_auc']:.4f} | "
+            f"donor top-k {p['donor_topk']:.4f} PR-AUC {p['donor_pr_auc']:.4f}"
+        )
+        rows.append(f"scored as: {self.score}")
         return "\n".join(rows)
 
     def write_tsv(self, path: str | os.PathLike) -> None:
@@ -147,6 +196,8 @@ def evaluate_genes(
     (``calibrated``: with the model's fitted temperatures, see ``calibrate-splice``)."""
     from nucleoforge.pipelines.splice_predict import predict_sequence
 
+    if getattr(model.config, "head", "softmax") == "pangolin":
+        return _evaluate_sites(model, genome, genes, indices, batch_size=batch_size, device=device, progress=progress)
     result = SpliceEvaluation()
     all_y, all_p = [], []
     for i in indices:
@@ -171,5 +222,33 @@ def evaluate_genes(
         for f in (0.5, 2.0, 4.0):
             pooled[f"{name}_top{f:g}k"] = round(topk_accuracy(y == c, p[:, c - 1], f), 4)
         pooled[f"{name}_pr_auc"] = round(average_precision(y == c, p[:, c - 1]), 4)
+    result.pooled = pooled
+    return result
+
+
+def _evaluate_sites(model: Any, genome: Genome, genes: GeneTable, indices: Sequence[int], *, batch_size: int,
+                    device: str | None, progress: bool) -> SpliceEvaluation:
+    """:func:`evaluate_genes` for a per-tissue model: one site score per position (:data:`SITE_SCORE`)."""
+    from nucleoforge.pipelines.splice_predict import predict_sequence
+
+    result = SpliceEvaluation(score=SITE_SCORE)
+    all_y, all_s = [], []
+    for i in indices:
+        g = genes[i]
+        seq = genome.fetch_padded(g.chrom, g.tx_start, g.tx_end).upper()
+        score = site_scores(predict_sequence(model, seq, strand=g.strand, batch_size=batch_size, device=device,
+                                             progress=progress)).astype(np.float32)
+        y = gene_labels(genes, i)
+        all_y.append(y)
+        all_s.append(score)
+        per_gene = site_metrics(y, score) if g.introns else {}
+        result.genes.append({
+            "gene": g.name, "chrom": g.chrom, "strand": g.strand, "tx_start": g.tx_start, "tx_end": g.tx_end,
+            "length": len(seq), "introns": len(g.introns),
+            **{f"{k}_topk": per_gene.get(f"{k}_topk", float("nan")) for k in ("site", "acceptor", "donor")},
+        })
+    y, score = np.concatenate(all_y), np.concatenate(all_s)
+    pooled: dict[str, float] = {"positions": int(len(y)), "introns": int(sum(g["introns"] for g in result.genes))}
+    pooled.update({k: round(v, 4) if isinstance(v, float) else v for k, v in site_metrics(y, score, (0.5, 2.0, 4.0)).items()})
     result.pooled = pooled
     return result

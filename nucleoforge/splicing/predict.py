@@ -23,12 +23,16 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import IO, Any
+
+import numpy as np
 
 from nucleoforge.errors import NucleoforgeError
 from nucleoforge.pipelines.splice_site import SpliceSitePrediction
 
-__all__ = ["splice_inputs", "write_splice_predictions"]
+__all__ = ["TissuePrediction", "is_tissue_model", "predict_tissues", "splice_inputs", "tissue_bedgraph_paths",
+           "write_splice_predictions", "write_tissue_tsv"]
 
 PathLike = str | os.PathLike
 
@@ -79,7 +83,8 @@ def _region_inputs(genome: Any, parsed: list[tuple[str, str, Any]], flank: int) 
 
 def write_splice_predictions(pipe: Any, inputs: Iterable[dict[str, Any]], *, output: PathLike | IO[str] | None = None,
                              bedgraph: PathLike | None = None, min_score: float | None = None, batch_size: int = 4,
-                             progress: bool = False, calibrated: bool = False) -> SpliceSitePrediction | None:
+                             progress: bool = False,
+                             calibrated: bool = False) -> SpliceSitePrediction | TissuePrediction | None:
     """Predict every input with ``pipe`` (a ``SpliceSitePipeline``) and write the rows.
 
     ``output``: a TSV path (written beside it and renamed when every input is done), an open
@@ -88,23 +93,110 @@ def write_splice_predictions(pipe: Any, inputs: Iterable[dict[str, Any]], *, out
     probability reaches it. ``bedgraph``: also write ``PREFIX.acceptor.bedGraph`` and
     ``PREFIX.donor.bedGraph`` (atomic too). ``batch_size``: windows per model call. Returns the
     first prediction (``None`` for no input), e.g. for a plot.
+
+    A per-tissue model (:func:`is_tissue_model`, e.g. Pangolin) has no acceptor/donor classes:
+    its columns are the tissues (``name position heart liver brain testis``: P(splice site) per
+    tissue, the model's ``probabilities``), ``min_score`` applies to the highest tissue, the
+    tracks are ``PREFIX.TISSUE.bedGraph`` and the result a :class:`TissuePrediction`.
     """
     from nucleoforge.io.outputs import atomic_output
     from nucleoforge.io.tables import bedgraph_paths, write_bedgraph, write_splice_tsv
 
-    first: SpliceSitePrediction | None = None
+    tissues = is_tissue_model(pipe.model)
+    first: Any = None
     with ExitStack() as stack:  # files are written beside their targets and renamed when all inputs are done
         if output is None or hasattr(output, "write"):
             out = output if output is not None else sys.stdout
         else:
             out = stack.enter_context(atomic_output(output))
-        tracks = bedgraph_paths(bedgraph) if bedgraph else {}
+        if not bedgraph:
+            tracks = {}
+        else:
+            tracks = tissue_bedgraph_paths(bedgraph, pipe.model.config.tissues) if tissues else bedgraph_paths(bedgraph)
         handles = {kind: stack.enter_context(atomic_output(path)) for kind, path in tracks.items()}
         for n, item in enumerate(inputs):
-            pred = pipe(item, window_batch_size=batch_size, progress=progress, calibrated=calibrated)
-            write_splice_tsv(pred, out, min_score=min_score, header=n == 0)
-            if handles:
-                write_bedgraph(pred, bedgraph, append=n > 0, handles=handles)
+            if tissues:
+                pred = predict_tissues(pipe.model, pipe.preprocess(item), batch_size=batch_size, progress=progress)
+                write_tissue_tsv(pred, out, min_score=min_score, header=n == 0)
+                if handles:
+                    _write_tissue_bedgraph(pred, handles, header=n == 0)
+            else:
+                pred = pipe(item, window_batch_size=batch_size, progress=progress, calibrated=calibrated)
+                write_splice_tsv(pred, out, min_score=min_score, header=n == 0)
+                if handles:
+                    write_bedgraph(pred, bedgraph, append=n > 0, handles=handles)
             if first is None:
                 first = pred
     return first
+
+
+# ------------------------------------------------------------------ per-tissue (Pangolin-head) models
+@dataclass
+class TissuePrediction:
+    """P(splice site) per tissue for one input, ``probabilities`` ``(n, len(tissues))`` along the
+    forward (plus-strand) coordinates; a per-tissue model has no acceptor/donor classes."""
+
+    name: str
+    tissues: list[str]
+    probabilities: np.ndarray
+    strand: str = "+"
+    chrom: str | None = None
+    start: int = 0  # 0-based offset of the first base (genomic for regions)
+
+    @property
+    def positions(self) -> np.ndarray:
+        """1-based coordinates of the rows."""
+        return np.arange(self.start + 1, self.start + 1 + len(self.probabilities))
+
+
+def is_tissue_model(model: Any) -> bool:
+    """True for a model whose outputs are per-tissue P(splice site) (``config.head == "pangolin"``)."""
+    return getattr(getattr(model, "config", None), "head", "softmax") == "pangolin"
+
+
+def predict_tissues(model: Any, item: dict[str, Any], *, batch_size: int = 4, progress: bool = False) -> TissuePrediction:
+    """The per-tissue probabilities of one input dict (``sequence``, ``name``, ``strand``, ``chrom``,
+    ``start``, ``context``: what :func:`splice_inputs` yields, with its defaults filled in); the
+    ``context`` bases are seen by the model and left out of the result. Values are the model's
+    ``probabilities`` (per tissue, the mean over its members of P(splice site))."""
+    from nucleoforge.pipelines.splice_predict import DEFAULT_CHUNK_SIZE, predict_sequence
+
+    probs = predict_sequence(model, item["sequence"], strand=item.get("strand", "+"), batch_size=batch_size,
+                             chunk_size=DEFAULT_CHUNK_SIZE, progress=progress)
+    left, right = item.get("context", (0, 0))
+    return TissuePrediction(name=item.get("name", "sequence"), tissues=list(model.config.tissues),
+                            probabilities=probs[left : len(probs) - right], strand=item.get("strand", "+"),
+                            chrom=item.get("chrom"), start=int(item.get("start", 0)))
+
+
+def write_tissue_tsv(pred: TissuePrediction, handle: IO[str], *, min_score: float | None = None, header: bool = True,
+                     digits: int = 4) -> int:
+    """Write ``name position TISSUE...`` rows (all positions, or those whose highest tissue reaches ``min_score``)."""
+    if header:
+        handle.write("\t".join(["name", "position", *pred.tissues]) + "\n")
+    p = pred.probabilities
+    keep = np.arange(len(p)) if min_score is None else np.flatnonzero(p.max(axis=1, initial=-np.inf) >= min_score)
+    fmt = f"{{:.{digits}f}}"
+    lines = [f"{pred.name}\t{pos}\t" + "\t".join(fmt.format(v) for v in row) + "\n"
+             for pos, row in zip((pred.start + 1 + keep).tolist(), p[keep].tolist())]
+    handle.writelines(lines)
+    return len(lines)
+
+
+def tissue_bedgraph_paths(prefix: PathLike, tissues: Sequence[str]) -> dict[str, str]:
+    """``{tissue: PREFIX.TISSUE.bedGraph}`` for a per-tissue model's tracks."""
+    return {t: f"{prefix}.{t}.bedGraph" for t in tissues}
+
+
+def _write_tissue_bedgraph(pred: TissuePrediction, handles: dict[str, IO[str]], *, header: bool,
+                           min_value: float = 1e-4) -> None:
+    """One bedGraph track per tissue (0-based, one base per line, values below ``min_value`` left out)."""
+    chrom = pred.chrom or pred.name
+    for t, tissue in enumerate(pred.tissues):
+        fh = handles[tissue]
+        if header:
+            fh.write(f'track type=bedGraph name="{tissue}" description="P(splice site) in {tissue}"\n')
+        track = pred.probabilities[:, t]
+        idx = np.flatnonzero(track >= min_value)
+        starts = pred.start + idx
+        fh.writelines(f"{chrom}\t{s}\t{s + 1}\t{v:.4f}\n" for s, v in zip(starts.tolist(), track[idx].tolist()))

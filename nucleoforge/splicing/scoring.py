@@ -12,7 +12,9 @@ For every ALT allele x overlapping gene the entry is computed like ``spliceai`` 
   skipped silently.
 * what the model family decides (:mod:`.variant_family`; SpliceAI's in :mod:`.rules_spliceai`):
   the prediction of a window, the indel alignment of the ALT track, the delta scores, the
-  masking rule (``mask=True``) and the INFO entry.
+  masking rule (``mask=True``) and the INFO entry. A family may group genes (Pangolin,
+  :mod:`.rules_pangolin`: one plain-reference window per strand, its own gene view, allele
+  rules and track span; the hooks are listed in :mod:`.variant_family`).
 
 Unlike the original (two model calls per ALT x gene), the reference track is predicted once
 per gene over runs of nearby variants. Single-base substitutions are then predicted from that
@@ -31,10 +33,10 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from nucleoforge.alphabet import one_hot, reverse_complement_one_hot
 from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.annotation import GeneTable
 from nucleoforge.io.genome import Genome
+from nucleoforge.splicing.scoring_model import ModelRuns
 from nucleoforge.splicing.scoring_sources import Key, ScoreSources
 from nucleoforge.splicing.variant_family import ScoringFamily, family_for
 from nucleoforge.splicing.variant_rules import (
@@ -55,7 +57,7 @@ __all__ = ["VariantScorer", "VariantInput", "AlleleResult", "SkipReason", "reaso
 
 @dataclass
 class _Task:
-    """One ALT x gene whose delta scores need the model."""
+    """One ALT x gene (or gene group) whose delta scores need the model."""
 
     record: int  # index within the chunk
     slot: int  # position in that record's entry list
@@ -64,9 +66,12 @@ class _Task:
     ref_len: int
     alt_window: str  # the ALT model input, forward strand
     dist_boundary: int
+    key: Any = None  # its reference track: the gene (windows N-masked outside it) or (chrom, strand) of a group
+    genes: tuple[int, ...] = ()  # the genes of its entries (slot, slot + 1, ...)
+    span: tuple[int, int] = (0, 0)  # first and last track position, relative to POS
 
 
-class VariantScorer(ScoreSources):
+class VariantScorer(ModelRuns, ScoreSources):
     """Score variants with a splice model (a :class:`~.variant_family.ScoringFamily`).
 
     Args:
@@ -88,6 +93,8 @@ class VariantScorer(ScoreSources):
             the built-in prediction (no ``predict``).
         activation_memory: bytes of reference activations kept at a time for ``incremental``
             (whole reference windows; longer runs of nearby variants are split to fit).
+        family_options: the family's own options (Pangolin: ``score_cutoff``, ``score_exons``,
+            ``exon_tags``; see :func:`~.variant_family.family_for`).
 
     The scorer owns its cache and score files: :meth:`close` closes them.
     """
@@ -111,10 +118,15 @@ class VariantScorer(ScoreSources):
         transcript_entries: bool = False,
         incremental: bool = True,
         activation_memory: int = 1 << 30,
+        family_options: dict[str, Any] | None = None,
     ) -> None:
         if not 0 <= distance < 5000:
             raise NucleoforgeError(f"distance must be in [0, 5000), got {distance}")
-        self.family: ScoringFamily = family_for(model, device=device, calibrated=calibrated, predict=predict)
+        self.family: ScoringFamily = family_for(model, device=device, calibrated=calibrated, predict=predict,
+                                                options=family_options)
+        view = getattr(self.family, "gene_view", None)  # the family's reading of the annotation (Pangolin: gene bodies)
+        genes = view(genes) if view is not None else genes
+        self._grouped = hasattr(self.family, "group_entries")  # genes sharing one prediction per strand
         self.model, self.genome, self.genes = self.family.model, genome, genes
         self.distance, self.mask = distance, bool(mask)
         self.batch_size, self.max_ref_span = max(1, batch_size), max_ref_span
@@ -147,77 +159,6 @@ class VariantScorer(ScoreSources):
         self.progress: Callable[[float], None] | None = None
         self._planned = self._done = 0
         self._open_sources(cache, cache_readonly, precomputed)
-
-    # -- model ---------------------------------------------------------------------------------
-    def _run(self, windows: list[str], strand: str) -> list[np.ndarray]:
-        """Predict ``(len - context, C)`` tracks for equal-length forward-strand windows."""
-        out: list[np.ndarray] = []
-        for i in range(0, len(windows), self.batch_size):
-            batch = self._encode(windows[i : i + self.batch_size], strand)
-            y = self.family.predict(batch)
-            if strand == "-":
-                y = y[:, ::-1]
-            out.extend(np.ascontiguousarray(y[j]) for j in range(y.shape[0]))
-            self._advance(batch.shape[0] * batch.shape[1])
-        return out
-
-    def _encode(self, windows: list[str], strand: str) -> np.ndarray:
-        """One-hot ``(B, L, 4)`` model input of forward-strand windows (reverse-complemented on ``-``),
-        counted in :attr:`model_positions`."""
-        batch = np.stack([one_hot(w) for w in windows])
-        if strand == "-":
-            batch = reverse_complement_one_hot(batch)
-        self.model_positions += batch.shape[0] * batch.shape[1]
-        return batch
-
-    def _advance(self, positions: int) -> None:
-        """``positions`` model input positions of the current chunk are done: tell :attr:`progress`."""
-        self._done += positions
-        if self.progress is not None and self._planned:
-            self.progress(min(1.0, self._done / self._planned))
-
-    def _span_fitting(self, memory: int) -> int:
-        """Most reference outputs one window may hold with its activations within ``memory`` bytes."""
-        activation_bytes = self.family.incremental.activation_bytes  # type: ignore[union-attr]
-        one = activation_bytes(self.wid)  # the window of a single variant
-        if one > memory:
-            raise NucleoforgeError(f"activation memory {memory / 2**20:.0f} MiB is less than one variant's window needs "
-                                   f"({one / 2**20:.0f} MiB for this model at distance {self.distance}); raise it "
-                                   "(--activation-memory) or use --full-alt-pass")  # fmt: skip
-        per_position = activation_bytes(self.wid + 1) - one
-        return self.cov + (memory - one) // per_position
-
-    def _run_with_cones(self, windows: list[str], strand: str, cones: list[list[tuple[int, str]]]) -> tuple[list, list]:
-        """Like :meth:`_run`, plus ALT tracks ``(cov, C)`` for substitutions in the windows.
-
-        ``cones[i]``: ``(forward-strand window index, ALT base)`` per substitution in window ``i``.
-        Returns the reference tracks and, per window, the ALT tracks in ``cones`` order.
-        """
-        inc = self.family.incremental
-        assert inc is not None
-        length = len(windows[0])
-        per_call = max(1, min(self.batch_size, self.activation_memory // inc.activation_bytes(length)))
-        ref_out: list[np.ndarray] = []
-        alt_out: list[list[np.ndarray]] = []
-        for i in range(0, len(windows), per_call):
-            batch = self._encode(windows[i : i + per_call], strand)
-            items = [(b, j, alt) for b, window_cones in enumerate(cones[i : i + per_call]) for j, alt in window_cones]
-            alt_x = np.stack([one_hot(alt)[0] for _, _, alt in items]) if items else np.zeros((0, 4), np.float32)
-            centers = np.array([j for _, j, _ in items], dtype=np.int64)
-            if strand == "-":  # the window was reverse-complemented: so are the ALT bases and their places
-                alt_x, centers = alt_x[:, ::-1], length - 1 - centers
-            self.incremental_alts += len(items)
-            y, alts = inc.run(batch, np.array([b for b, _, _ in items], dtype=np.int64), centers, alt_x,
-                              distance=self.distance, batch_size=self.batch_size)
-            if strand == "-":
-                y, alts = y[:, ::-1], [a[::-1] for a in alts]
-            ref_out.extend(np.ascontiguousarray(y[j]) for j in range(y.shape[0]))
-            per_window: list[list[np.ndarray]] = [[] for _ in range(batch.shape[0])]
-            for (b, _, _), a in zip(items, alts):
-                per_window[b].append(np.ascontiguousarray(a))
-            alt_out.extend(per_window)
-            self._advance(batch.shape[0] * batch.shape[1])
-        return ref_out, alt_out
 
     # -- helpers ----------------------------------------------------------------------------------
     def label(self, gene_idx: int) -> str:
@@ -304,7 +245,7 @@ class VariantScorer(ScoreSources):
         todo = []
         for r, ks in enumerate(keys):
             if ks and all(k in found for k in ks):
-                results[r] = [AlleleResult(k[3], list(found[k]), self._entries_reason(found[k])) for k in ks]
+                results[r] = [AlleleResult(k[3], list(found[k]), self._entries_reason(found[k], k, i)) for i, k in enumerate(ks)]
                 for k in ks:
                     if found[k]:
                         self.provenance[source[k]] = self.provenance.get(source[k], 0) + 1
@@ -350,96 +291,144 @@ class VariantScorer(ScoreSources):
         if tasks:
             self._fill(chunk, tasks, results, track_of)
         out = []
+        select = getattr(self.family, "select_entries", None)  # the entries kept per ALT (CI-SpliceAI: one)
         for r in range(len(chunk)):
             records = results[r] or []
-            out.append([AlleleResult(alt, [str(e) for e in records[a:b]], reason,
-                                     None if track_of is None else [track_of.get((r, i)) for i in range(a, b)],
-                                     None if track_of is None else list(records[a:b]))
-                        for alt, a, b, reason in spans[r]])  # fmt: skip
+            kept = [list(range(a, b)) if select is None or b - a < 2 else [a + i for i in select(records[a:b])]
+                    for _, a, b, _ in spans[r]]
+            out.append([AlleleResult(alt, [str(records[i]) for i in keep], reason,
+                                     None if track_of is None else [track_of.get((r, i)) for i in keep],
+                                     None if track_of is None else [records[i] for i in keep])
+                        for (alt, _, _, reason), keep in zip(spans[r], kept)])  # fmt: skip
         return out
 
     def _plan(self, r: int, v: VariantInput, tasks: list[_Task]) -> tuple[list[tuple[str, int, int, str | None]], list | None]:
         """Record ``r``'s ALT spans and entry slots: a skipped record is counted (and warned about);
-        each ALT x gene that needs the model becomes a :class:`_Task` (its slot None until filled)."""
+        each ALT x gene (x gene group, for a grouping family) that needs the model becomes a
+        :class:`_Task` (its slots None until filled)."""
         alts = list(v.alts or [])
         check = self.check(v)
         failure = check.first()
+        groups = self._groups(check, v) if failure is None else []
+        if failure is None and not groups:
+            failure = Failure(SkipReason.NO_GENE)
+        if failure is None and self._grouped:  # a track past POS + distance (a long REF) must fit the chromosome too
+            end = v.pos + self.family.track_span(len(str(v.ref)), 1, self.distance)[1] + self.flank  # type: ignore[attr-defined]
+            if end > check.length:
+                failure = Failure(SkipReason.CHROM_END, f"the window ends at {end:,}, past the end of {check.chrom} "
+                                                        f"(length {check.length:,})")
         if failure is not None:
             self._skip(failure, v)
             return [(a, 0, 0, failure.reason) for a in alts] or [(".", 0, 0, SkipReason.NO_ALT)], None
-        half, seq, ref = self.wid // 2, check.window, str(v.ref)
+        ref = str(v.ref)
         spans: list[tuple[str, int, int, str | None]] = []
         entries: list[Any] = []
-        for alt in alts:
+        for index, alt in enumerate(alts):
             first_entry = len(entries)
-            if unsupported_alt(alt):
-                spans.append((alt or ".", first_entry, first_entry, SkipReason.UNSUPPORTED_ALT))
+            reason = SkipReason.UNSUPPORTED_ALT if unsupported_alt(alt) else self._allele_rule(ref, alt, index)
+            if reason is not None and reason != SkipReason.MNV:
+                spans.append((alt or ".", first_entry, first_entry, reason))
                 continue
-            mnv = len(ref) > 1 and len(alt) > 1
-            for gi in check.gene_ids:
-                gene = self.genes[gi]
-                if mnv:
-                    entries.append(self.family.unscored_entry(alt, self.label(gi)))
+            for key, group in groups:
+                if reason == SkipReason.MNV:
+                    entries.extend(self.family.unscored_entry(alt, self.label(gi)) for gi in group)
                     continue
-                bounds = [s + 1 for s in gene.exon_starts] + list(gene.exon_ends)
-                # Nearest boundary; on a tie the upstream one (the original takes the smaller).
-                dist_b = min(sorted(set(b - v.pos for b in bounds)), key=abs)
-                masked = self._mask_window(seq, gene.tx_start + 1 - v.pos, gene.tx_end - v.pos)
-                alt_window = masked[:half] + alt.upper() + masked[half + len(ref) :]
-                tasks.append(_Task(r, len(entries), alt, gi, len(ref), alt_window, dist_b))
-                entries.append(None)
-            spans.append((alt, first_entry, len(entries), SkipReason.MNV if mnv else None))
+                tasks.append(self._task(r, v, check, alt, key, group, len(entries)))
+                entries.extend([None] * len(group))
+            spans.append((alt, first_entry, len(entries), reason))
         return spans, entries
 
+    def _groups(self, check: VariantCheck, v: VariantInput) -> list[tuple[Any, tuple[int, ...]]]:
+        """The genes of ``v`` as ``(track key, gene ids)``: each gene alone with its own N-masked
+        windows, or the family's groups (:meth:`gene_groups`) sharing the plain reference of a strand."""
+        if not self._grouped:
+            return [(gi, (gi,)) for gi in check.gene_ids]
+        groups = self.family.gene_groups(self.genes, check.gene_ids, v.pos)  # type: ignore[attr-defined]
+        if getattr(self.family, "gene_windows", False):  # one gene per group, N outside it (CI-SpliceAI)
+            return [(g[0], tuple(g)) for g in groups if g]
+        return [((check.chrom, self.genes[g[0]].strand), tuple(g)) for g in groups if g]
+
+    def _allele_rule(self, ref: str, alt: str, index: int) -> str | None:
+        """Why ALT number ``index`` gets no delta scores (``MNV``: an unscored entry per gene), or None."""
+        rule = getattr(self.family, "allele_rule", None)
+        if rule is not None:
+            return rule(ref, alt, index)
+        return SkipReason.MNV if len(ref) > 1 and len(alt) > 1 else None
+
+    def _task(self, r: int, v: VariantInput, check: VariantCheck, alt: str, key: Any, group: tuple[int, ...], slot: int) -> _Task:
+        """The model work of one ALT x gene (group): its ALT window and reference span."""
+        ref, d = str(v.ref), self.distance
+        if not self._grouped:
+            gi, half = group[0], self.wid // 2
+            gene = self.genes[gi]
+            bounds = [s + 1 for s in gene.exon_starts] + list(gene.exon_ends)
+            # Nearest boundary; on a tie the upstream one (the original takes the smaller).
+            dist_b = min(sorted(set(b - v.pos for b in bounds)), key=abs)
+            masked = self._mask_window(check.window, gene.tx_start + 1 - v.pos, gene.tx_end - v.pos)
+            alt_window = masked[:half] + alt.upper() + masked[half + len(ref) :]
+            return _Task(r, slot, alt, gi, len(ref), alt_window, dist_b, key, group, (-d, d))
+        lo, hi = self.family.track_span(len(ref), len(alt), d)  # type: ignore[attr-defined]
+        start, end = v.pos + lo - 1 - self.flank, v.pos + hi + self.flank
+        window = check.window if isinstance(key, tuple) and (start, end) == (v.pos - 1 - self.wid // 2, v.pos + self.wid // 2) \
+            else self._window(check.chrom, key, start, end)
+        at = v.pos - 1 - start
+        return _Task(r, slot, alt, group[0], len(ref), window[:at] + alt.upper() + window[at + len(ref) :], 0, key, group, (lo, hi))
+
+    def _key_strand(self, key: Any) -> str:
+        return key[1] if isinstance(key, tuple) else self.genes[key].strand
+
+    def _window(self, chrom: str, key: Any, start: int, end: int) -> str:
+        """Reference bases ``[start, end)`` of a track key: N outside the gene, or plain (a strand's key)."""
+        return self.genome.fetch(chrom, start, end).upper() if isinstance(key, tuple) else self._gene_window(chrom, key, start, end)
+
     def _segments(self, chunk: Sequence[VariantInput], tasks: list[_Task]
-                  ) -> tuple[list[tuple[int, int, int]], dict[int, set[int]], dict[int, str]]:
-        """The reference windows of ``tasks``: ``(gene, first, last)`` output positions (1-based,
-        inclusive) per window, one window shared by nearby variants of a gene (merged when the gap
-        is shorter than the context, which is cheaper than a second window, and capped in length);
-        and per gene its variant positions and chromosome."""
-        d = self.distance
-        by_gene: dict[int, set[int]] = {}
-        chrom_of: dict[int, str] = {}
+                  ) -> tuple[list[tuple[Any, int, int]], dict[Any, set[tuple[int, int]]], dict[Any, str]]:
+        """The reference windows of ``tasks``: ``(key, first, last)`` output positions (1-based,
+        inclusive) per window, one window shared by nearby variants of a track key (merged when the
+        gap is shorter than the context, which is cheaper than a second window, and capped in
+        length); and per key the spans its variants need and its chromosome."""
+        by_key: dict[Any, set[tuple[int, int]]] = {}
+        chrom_of: dict[Any, str] = {}
         for t in tasks:
             v = chunk[t.record]
-            by_gene.setdefault(t.gene, set()).add(v.pos)
-            chrom_of[t.gene] = self.genome.resolve(v.chrom)
-        segments: list[tuple[int, int, int]] = []  # (gene, first, last)
-        for gi, positions in by_gene.items():
+            by_key.setdefault(t.key, set()).add((v.pos + t.span[0], v.pos + t.span[1]))
+            chrom_of[t.key] = self.genome.resolve(v.chrom)
+        segments: list[tuple[Any, int, int]] = []  # (key, first, last)
+        for key, spans in by_key.items():
             cur: list[int] | None = None
-            for p in sorted(positions):
-                lo, hi = p - d, p + d
+            for lo, hi in sorted(spans):
                 if cur and lo - cur[1] <= self.context and hi - cur[0] < self.max_ref_span:
                     cur[1] = max(cur[1], hi)
                 else:
                     if cur:
-                        segments.append((gi, cur[0], cur[1]))
+                        segments.append((key, cur[0], cur[1]))
                     cur = [lo, hi]
             if cur:
-                segments.append((gi, cur[0], cur[1]))
-        return segments, by_gene, chrom_of
+                segments.append((key, cur[0], cur[1]))
+        return segments, by_key, chrom_of
 
-    def _reference_tracks(self, chunk: Sequence[VariantInput], planned: tuple[list[tuple[int, int, int]], dict[int, set[int]],
-                          dict[int, str]], cones: Sequence[_Task] = ()) -> tuple[dict[tuple[int, int], np.ndarray], dict[int, np.ndarray]]:
-        """Reference predictions per (gene, POS) over the windows ``planned`` by :meth:`_segments`,
-        sharing one model call across nearby variants; and the ALT tracks of the substitutions
-        ``cones`` (by ``id`` of the task), computed from the activations of those same reference calls."""
+    def _reference_tracks(self, chunk: Sequence[VariantInput], planned: tuple[list[tuple[Any, int, int]], dict[Any, set[tuple[int, int]]],
+                          dict[Any, str]], cones: Sequence[_Task] = ()) -> tuple[dict[tuple[Any, int, int], np.ndarray], dict[int, np.ndarray]]:
+        """Reference predictions per (key, first, last) span over the windows ``planned`` by
+        :meth:`_segments`, sharing one model call across nearby variants; and the ALT tracks of the
+        substitutions ``cones`` (by ``id`` of the task), computed from the activations of those
+        same reference calls."""
         d, flank = self.distance, self.flank
-        segments, by_gene, chrom_of = planned
+        segments, by_key, chrom_of = planned
         # Batch segments of equal length and strand.
-        groups: OrderedDict[tuple[int, str], list[tuple[int, int, int]]] = OrderedDict()
+        groups: OrderedDict[tuple[int, str], list[tuple[Any, int, int]]] = OrderedDict()
         for seg in segments:
-            groups.setdefault((seg[2] - seg[1] + 1, self.genes[seg[0]].strand), []).append(seg)
-        cones_of: dict[int, list[_Task]] = {}
+            groups.setdefault((seg[2] - seg[1] + 1, self._key_strand(seg[0])), []).append(seg)
+        cones_of: dict[Any, list[_Task]] = {}
         for t in cones:
-            cones_of.setdefault(t.gene, []).append(t)
-        tracks: dict[tuple[int, int], np.ndarray] = {}
+            cones_of.setdefault(t.key, []).append(t)
+        tracks: dict[tuple[Any, int, int], np.ndarray] = {}
         alt_tracks: dict[int, np.ndarray] = {}
         for (_, strand), segs in groups.items():
-            windows = [self._gene_window(chrom_of[g], g, first - 1 - flank, last + flank) for g, first, last in segs]
+            windows = [self._window(chrom_of[k], k, first - 1 - flank, last + flank) for k, first, last in segs]
             # substitutions whose outputs lie in each segment (window index of POS, ALT base)
-            inside = [[t for t in cones_of.get(g, ()) if first <= chunk[t.record].pos - d and chunk[t.record].pos + d <= last]
-                      for g, first, last in segs]  # fmt: skip
+            inside = [[t for t in cones_of.get(k, ()) if first <= chunk[t.record].pos - d and chunk[t.record].pos + d <= last]
+                      for k, first, last in segs]  # fmt: skip
             if any(inside):
                 items = [[(chunk[t.record].pos - first + flank, t.alt) for t in ts] for ts, (_, first, _) in zip(inside, segs)]
                 preds, alts = self._run_with_cones(windows, strand, items)
@@ -447,15 +436,15 @@ class VariantScorer(ScoreSources):
                     alt_tracks.update((id(t), y) for t, y in zip(ts, ys))
             else:
                 preds = self._run(windows, strand)
-            for (g, first, last), y in zip(segs, preds):
-                for p in by_gene[g]:
-                    if first <= p - d and p + d <= last:
-                        tracks[(g, p)] = y[p - d - first : p + d - first + 1]
+            for (k, first, last), y in zip(segs, preds):
+                for lo, hi in by_key[k]:
+                    if first <= lo and hi <= last:
+                        tracks[(k, lo, hi)] = y[lo - first : hi - first + 1]
         return tracks, alt_tracks
 
     def _fill(self, chunk: Sequence[VariantInput], tasks: list[_Task], results: list,
               track_of: dict[tuple[int, int], Any] | None) -> None:
-        """Put each task's record into ``results`` (and its tracks into ``track_of`` when given)."""
+        """Put each task's records into ``results`` (and their tracks into ``track_of`` when given)."""
         # substitutions: from the reference activations; other ALTs: a full ALT pass
         cones = [t for t in tasks if t.ref_len == 1 and len(t.alt) == 1] if self.incremental else []
         # ALT windows: identical inputs predicted once; equal lengths and strands batched.
@@ -463,20 +452,31 @@ class VariantScorer(ScoreSources):
         in_cone = {id(t) for t in cones}
         for t in tasks:
             if id(t) not in in_cone:
-                unique.setdefault((self.genes[t.gene].strand, t.alt_window), []).append(t)
+                unique.setdefault((self._key_strand(t.key), t.alt_window), []).append(t)
         planned = self._segments(chunk, tasks)
         # the model input this chunk needs, for progress reports: reference windows, then ALT windows
         self._planned += sum(last - first + 1 + self.context for _, first, last in planned[0])
         self._planned += sum(len(window) for _, window in unique)
         ref_tracks, cone_tracks = self._reference_tracks(chunk, planned, cones)
 
-        def put(t: _Task, y_ref: np.ndarray, y_alt: np.ndarray) -> None:
-            results[t.record][t.slot] = self.family.entry(t.alt, self.label(t.gene), y_ref, y_alt, t.dist_boundary, self.mask)
-            if track_of is not None:
-                track_of[(t.record, t.slot)] = (y_ref, y_alt)
+        def y_ref(t: _Task) -> np.ndarray:
+            pos = chunk[t.record].pos
+            return ref_tracks[(t.key, pos + t.span[0], pos + t.span[1])]
+
+        def put(t: _Task, ys: tuple[np.ndarray, np.ndarray]) -> None:
+            if self._grouped:
+                genes = [(self.label(g), self.genes[g]) for g in t.genes]
+                records = self.family.group_entries(t.alt, chunk[t.record].pos, self.distance, genes, *ys,  # type: ignore[attr-defined]
+                                                    self.mask)
+            else:
+                records = [self.family.entry(t.alt, self.label(t.gene), *ys, t.dist_boundary, self.mask)]
+            for i, record in enumerate(records):
+                results[t.record][t.slot + i] = record
+                if track_of is not None:
+                    track_of[(t.record, t.slot + i)] = ys
 
         for t in cones:
-            put(t, ref_tracks[(t.gene, chunk[t.record].pos)], cone_tracks[id(t)])
+            put(t, (y_ref(t), cone_tracks[id(t)]))
         by_shape: OrderedDict[tuple[int, str], list[str]] = OrderedDict()
         for strand, window in unique:
             by_shape.setdefault((len(window), strand), []).append(window)
@@ -486,4 +486,4 @@ class VariantScorer(ScoreSources):
                 alt_pred[(strand, w)] = y
         for key, group in unique.items():
             for t in group:
-                put(t, *self.family.align(ref_tracks[(t.gene, chunk[t.record].pos)], alt_pred[key], t.ref_len, len(t.alt)))
+                put(t, self.family.align(y_ref(t), alt_pred[key], t.ref_len, len(t.alt)))

@@ -115,11 +115,14 @@ class ScoreSources:
                 p.check_build(self.genome.lengths, self.genome.path)
                 self._checked_sources.add(id(p))
 
-    def _entries_reason(self, entries: Sequence[str]) -> str | None:
-        """Why an ALT with these stored entries has no delta scores: none (an unsupported ALT), an
-        unscored entry (REF and ALT both longer than one base); ``None`` when it has them."""
+    def _entries_reason(self, entries: Sequence[str], key: Key | None = None, index: int = 0) -> str | None:
+        """Why an ALT (``key``, ALT number ``index`` of its record) with these stored entries has no
+        delta scores: none (the family's allele rule, else an unsupported ALT), an unscored entry
+        (REF and ALT both longer than one base); ``None`` when it has them."""
         if not entries:
-            return SkipReason.UNSUPPORTED_ALT
+            rule = getattr(self.family, "allele_rule", None)
+            reason = rule(key[2], key[3], index) if rule is not None and key is not None else None
+            return reason or SkipReason.UNSUPPORTED_ALT
         return None if self.family.has_scores(entries[0]) else SkipReason.MNV
 
     def _look_up(self, keys: Sequence[list[Key] | None]) -> tuple[dict[Key, list[str]], dict[Key, str]]:

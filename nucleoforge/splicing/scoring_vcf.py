@@ -17,8 +17,8 @@ from nucleoforge.errors import NucleoforgeError
 from nucleoforge.io.annotation import GeneTable
 from nucleoforge.io.genome import Genome
 from nucleoforge.splicing.scoring import VariantScorer
-from nucleoforge.splicing.scoring_sources import genes_identity
 from nucleoforge.splicing.variant_rules import AlleleResult, SkipReason, VariantInput, reason_text
+from nucleoforge.splicing.variants_header import provenance_header, variants_manifest
 
 logger = logging.getLogger("nucleoforge.spliceai")
 
@@ -42,6 +42,8 @@ class VcfRunSummary:
     alleles_skipped: dict[str, int] = field(default_factory=dict)  # ... without, per SkipReason ("no gene" included)
     matched_records: int = 0  # records read in this run whose chromosome is in the reference
     missing_chromosomes: dict[str, int] = field(default_factory=dict)  # records per chromosome absent from the reference
+    # a run of several models: ALT alleles with entries per INFO key
+    scored_by_field: dict[str, int] = field(default_factory=dict)
 
     def count_alleles(self, alleles: Sequence[AlleleResult]) -> None:
         """Count the ALT alleles of one record."""
@@ -62,8 +64,10 @@ def allele_summary(summary: VcfRunSummary) -> str:
     outside = summary.alleles_skipped.get(SkipReason.NO_GENE, 0)
     where = f" in the {summary.records - summary.resumed} records scored now" if summary.resumed else ""
     detail = " (" + ", ".join(f"{k}: {v}" for k, v in sorted(others.items())) + ")" if others else ""
+    per_field = ("; scored per INFO field: " + ", ".join(f"{k} {v}" for k, v in summary.scored_by_field.items())
+                 if len(summary.scored_by_field) > 1 else "")
     return (f"{summary.alleles} ALT alleles{where}: {summary.alleles_scored} scored, {outside} outside annotated genes, "
-            f"{sum(others.values())} skipped{detail}")
+            f"{sum(others.values())} skipped{detail}{per_field}")
 
 
 def _some(names: Sequence[str], limit: int = 5) -> str:
@@ -93,50 +97,6 @@ def check_chromosomes_matched(summary: VcfRunSummary, reference: Genome | str, i
 def _record_key(rec: Any) -> tuple[str, str, str, str, str]:
     """CHROM, POS, ID, REF, ALT of a pysam record, spelled as in its VCF line."""
     return (rec.chrom, str(rec.pos), rec.id or ".", rec.ref or ".", ",".join(rec.alts) if rec.alts else ".")
-
-
-def _transcript_ids_sha256(genes: GeneTable) -> str:
-    import hashlib
-
-    return hashlib.sha256("\n".join(f"{g.symbol}|{g.transcript_id}" for g in genes).encode()).hexdigest()
-
-
-def provenance_header(scorer: VariantScorer) -> str | None:
-    """The ``##nucleoforge_provenance=`` header line of a run that reads precomputed files or a
-    cache (None otherwise): the model, annotation and reference identities, ``-D``, ``-M`` and the
-    sources in the order they are asked. The line depends only on the run's settings, so a run that
-    finds every score in the cache writes the same file as the run that filled it; how many ALT
-    alleles came from each source goes to the summary line and ``OUT.provenance.json``."""
-    if scorer.cache is None and not scorer.precomputed:
-        return None
-    setting = scorer.cache_setting()
-    sources = [f"precomputed:{p.path}" for p in scorer.precomputed]
-    sources += [f"cache:{scorer.cache.path}"] if scorer.cache is not None else []
-    name = getattr(scorer.model, "name_or_path", "") or "model"
-    fields = [f"model={name}", f"model_sha256={setting['model_sha256']}", f"annotation={scorer.genes.source}",
-              f"annotation_sha256={setting['annotation']['sha256']}", f"distance={scorer.distance}",
-              f"mask={int(scorer.mask)}", *scorer.family.provenance_fields(), "sources=" + ",".join([*sources, "model"])]
-    return "##nucleoforge_provenance=" + ";".join(f.replace(" ", "_") for f in fields)
-
-
-def variants_manifest(scorer: VariantScorer, input_path: str, transcripts: VariantScorer | None = None) -> dict[str, Any]:
-    """The run manifest of ``nucleoforge variants``: the input VCF, reference and gene table,
-    ``-D``/``-M`` and the model's weights (see :mod:`nucleoforge.io.outputs`)."""
-    from nucleoforge.io.outputs import run_manifest
-
-    return run_manifest(
-        "variants",
-        inputs={"input": input_path, "reference": str(scorer.genome.path), "annotation": genes_identity(scorer.genes)},
-        parameters={"distance": scorer.distance, "mask": scorer.mask, **scorer.family.run_parameters(),
-                    # score files change entries, so a resume must read the same ones (by path, size and
-                    # modification time: Illumina's files are tens of GB, too large to hash per run)
-                    **({"precomputed": [{"path": str(p.path.resolve()), "size": p.path.stat().st_size,
-                                         "mtime_ns": p.path.stat().st_mtime_ns} for p in scorer.precomputed]}
-                       if scorer.precomputed else {}),
-                    **({"transcripts": genes_identity(transcripts.genes) | {"ids": _transcript_ids_sha256(transcripts.genes)}}
-                       if transcripts is not None else {})},
-        model=scorer.model,
-    )
 
 
 def output_format_of(output_path: str, output_format: str | None = None) -> str:
@@ -178,9 +138,10 @@ class _Redraw:
 
 @dataclass
 class _Run:
-    """One :func:`score_vcf` run: its scorers, paths and output, and what it counted so far."""
+    """One :func:`score_vcf` run: its scorers (one per INFO field, the first counts the alleles),
+    paths and output, and what it counted so far."""
 
-    scorer: VariantScorer
+    scorers: list[VariantScorer]
     transcripts: VariantScorer | None
     input_path: str
     output_path: str
@@ -190,9 +151,13 @@ class _Run:
     out: Any = None
     in_reference: dict[str, bool] = field(default_factory=dict)
 
+    @property
+    def scorer(self) -> VariantScorer:
+        return self.scorers[0]
+
 
 def score_vcf(
-    scorer: VariantScorer,
+    scorer: VariantScorer | Sequence[VariantScorer],
     input_path: str,
     output_path: str,
     *,
@@ -210,6 +175,11 @@ def score_vcf(
     the output is flushed after every chunk. An output that is the input (also through a link)
     is refused before anything is opened. A record that cannot be parsed stops the run after
     every record before it has been written: ``NucleoforgeError("FILE:LINE: ...")``.
+
+    ``scorer``: one scorer, or one per INFO field (a run of several models: each record is read
+    once and gets one field per scorer, in this order; the allele counts of the summary are the
+    first scorer's, :attr:`VcfRunSummary.scored_by_field` counts every field's; the header and
+    manifest record each field's settings, see :mod:`.variants_header`).
 
     ``output_format``: ``vcf`` (the input with the family's INFO field, ``SpliceAI``) or ``tsv``
     (the table of :mod:`nucleoforge.io.variant_table`: one row per record x ALT x gene, and one per
@@ -243,18 +213,22 @@ def score_vcf(
     from nucleoforge.io.vcf_records import count_vcf_records, iter_vcf_records
 
     input_path, output_path = str(input_path), str(output_path)
-    run = _Run(scorer, transcripts, input_path, output_path, output_format_of(output_path, output_format) == "tsv")
+    scorers = [scorer] if isinstance(scorer, VariantScorer) else list(scorer)
+    run = _Run(scorers, transcripts, input_path, output_path, output_format_of(output_path, output_format) == "tsv")
+    scorer = scorers[0]
     if resume and output_path == "-":
         raise NucleoforgeError("--resume needs an output file (-O), not stdout")
     annotation = scorer.genes.source if os.path.isfile(str(scorer.genes.source)) else None
     check_paths({"-I/--input": input_path, "-R/--reference": str(scorer.genome.path), "-A/--annotation": annotation},
                 {"-O/--output": output_path})
-    scorer.check_sources()  # a score file of another build: refused before the output is touched
+    for s in scorers:
+        s.check_sources()  # a score file of another build: refused before the output is touched
     total = count_vcf_records(input_path) if progress else None  # before the input is opened (a file: read twice)
     vcf = open_vcf(input_path)
     pending: VcfFormatError | None = None
-    log_missing = scorer.log_missing_chromosomes
-    scorer.log_missing_chromosomes = False  # reported once, at the end
+    log_missing = [s.log_missing_chromosomes for s in scorers]
+    for s in scorers:
+        s.log_missing_chromosomes = False  # reported once, at the end
     try:
         records = iter_vcf_records(vcf, input_path)
         provenance = _open_output(run, vcf, records, resume)
@@ -268,10 +242,10 @@ def score_vcf(
                 bar.update(run.summary.records - bar.n)
         bar.close()
     finally:
-        scorer.progress = None
+        for s, log in zip(scorers, log_missing):
+            s.progress, s.log_missing_chromosomes = None, log
         if transcripts is not None:
             transcripts.progress = None
-        scorer.log_missing_chromosomes = log_missing
         if run.out is not None:
             run.out.close()
         vcf.close()
@@ -305,7 +279,7 @@ def _progress_bar(progress: bool, initial: int, total: int | None, options: dict
 def _advancer(run: _Run, bar: Any, batch: list[Any]) -> Callable[[float, int], None]:
     """The progress callback of one chunk: records "done" within it, estimated from the model input
     done (the last is counted when the chunk is written)."""
-    base, passes = run.summary.records, 1 + (run.transcripts is not None)
+    base, passes = run.summary.records, len(run.scorers) + (run.transcripts is not None)
 
     def advance(share: float, part: int = 0) -> None:
         target = base + min(len(batch) - 1, int(len(batch) * (part + share) / passes))
@@ -316,24 +290,29 @@ def _advancer(run: _Run, bar: Any, batch: list[Any]) -> Callable[[float, int], N
 
 
 def _open_output(run: _Run, vcf: Any, records: Any, resume: bool) -> str | None:
-    """Complete the header (INFO lines, provenance), open the output (resumed when asked, see
-    :func:`nucleoforge.io.outputs.open_resumable`) into ``run.out``; returns the provenance line."""
+    """Complete the header (each field's INFO lines, the settings and provenance lines of
+    :mod:`.variants_header`), open the output (resumed when asked, see
+    :func:`nucleoforge.io.outputs.open_resumable`) into ``run.out``; returns the provenance line(s)."""
     from nucleoforge.io.outputs import open_resumable
     from nucleoforge.io.variant_table import TableSink, table_header
     from nucleoforge.io.vcf_output import VcfSink
+    from nucleoforge.splicing.variants_header import check_models_match, info_lines, is_extended, model_lines, provenance_lines
 
-    scorer, output_path, table = run.scorer, run.output_path, run.table
+    scorers, output_path, table = run.scorers, run.output_path, run.table
     header = vcf.header
-    for line in scorer.family.info_lines(run.transcripts is not None):
-        if line.split("ID=", 1)[1].split(",", 1)[0] not in header.info:
-            header.add_line(line)
-    provenance = provenance_header(scorer)
-    if provenance is not None:
-        header.add_line(provenance)
-    run.manifest = None if output_path == "-" else variants_manifest(scorer, run.input_path, run.transcripts)
+    for s in scorers:
+        for line in info_lines(s, run.transcripts is not None):
+            if line.split("ID=", 1)[1].split(",", 1)[0] not in header.info:
+                header.add_line(line)
+    lines = provenance_lines(scorers)
+    for line in model_lines(scorers) + lines:
+        header.add_line(line)
+    run.manifest = None if output_path == "-" else variants_manifest(scorers, run.input_path, run.transcripts)
     if run.manifest is not None and table:  # a table and a VCF of the same run are different outputs
         run.manifest["parameters"]["format"] = "tsv"
-    head_text = table_header(run.transcripts is not None) if table else str(header)
+    if resume and run.manifest is not None and os.path.isfile(output_path) and os.path.getsize(output_path) > 0:
+        check_models_match(output_path, scorers)  # other models: one line naming the field that differs
+    head_text = table_header(run.transcripts is not None, model_column=is_extended(scorers)) if table else str(header)
     kept_table: dict[str, Any] = {}
 
     def open_sink(append: bool) -> Any:
@@ -349,7 +328,7 @@ def _open_output(run: _Run, vcf: Any, records: Any, resume: bool) -> str | None:
     if table and not run.summary.resumed:
         run.out.checkpoint(0)
     run.summary.records = run.summary.resumed
-    return provenance
+    return "\n".join(lines) or None
 
 
 def _read_kept(run: _Run, head_text: str, kept_table: dict[str, Any]) -> tuple[list[Sequence[str]], int, str]:
@@ -382,44 +361,78 @@ def _read_kept(run: _Run, head_text: str, kept_table: dict[str, Any]) -> tuple[l
 
 
 def _score_batch(run: _Run, batch: list[Any], advance: Callable[..., None]) -> list[str]:
-    """Score one chunk of records and count it: the lines (VCF records or table rows) to write."""
-    from nucleoforge.io.variant_table import table_rows
-
-    scorer, transcripts, summary = run.scorer, run.transcripts, run.summary
+    """Score one chunk of records with every scorer and count it: the lines (VCF records or table
+    rows) to write."""
+    scorers, transcripts, summary = run.scorers, run.transcripts, run.summary
     inputs = [VariantInput(r.chrom, r.pos, r.ref, r.alts, f"{r.chrom}:{r.pos} {r.id or '.'} {r.ref}>{','.join(r.alts or ['.'])}")
               for r in batch]  # fmt: skip
-    scorer.progress = advance
-    alleles = scorer.score_alleles(inputs)
+    per_model = []
+    for i, s in enumerate(scorers):
+        s.progress = (lambda share, part=i: advance(share, part)) if i else advance
+        per_model.append(s.score_alleles(inputs))
     per_tx: list[Any] = [None] * len(batch)
     if transcripts is not None:
-        transcripts.progress = lambda share: advance(share, 1)
+        transcripts.progress = lambda share: advance(share, len(scorers))
         per_tx = transcripts.score_alleles(inputs)
-    info_key = scorer.family.info_key
+    keys = [s.family.info_key for s in scorers]
     lines = []
-    for rec, rec_alleles, tx in zip(batch, alleles, per_tx):
-        summary.count_alleles(rec_alleles)
+    for r, (rec, tx) in enumerate(zip(batch, per_tx)):
+        rec_alleles = [alleles[r] for alleles in per_model]
+        summary.count_alleles(rec_alleles[0])
         if rec.chrom not in run.in_reference:
-            run.in_reference[rec.chrom] = rec.chrom in scorer.genome
+            run.in_reference[rec.chrom] = rec.chrom in scorers[0].genome
         if run.in_reference[rec.chrom]:
             summary.matched_records += 1
         else:
             summary.missing_chromosomes[rec.chrom] = summary.missing_chromosomes.get(rec.chrom, 0) + 1
-        s = [e for a in rec_alleles for e in a.entries]
-        if s:
+        entries = [[e for a in alleles for e in a.entries] for alleles in rec_alleles]
+        if any(entries):
             summary.scored += 1
+        if len(scorers) > 1:
+            for key, alleles in zip(keys, rec_alleles):
+                summary.scored_by_field[key] = summary.scored_by_field.get(key, 0) + sum(bool(a.entries) for a in alleles)
         if run.table:
-            shown = tx if tx is not None else rec_alleles
-            lines.extend(table_rows(rec.chrom, rec.pos, rec.id or ".", rec.ref or ".",
-                                    ((a.alt, a.entries, None if a.reason is None else reason_text(a.reason)) for a in shown),
-                                    transcripts=transcripts is not None))  # fmt: skip
+            lines.extend(_table_rows(run, rec, rec_alleles, tx))
             continue
-        if s:
-            rec.info[info_key] = s
+        for key, found in zip(keys, entries):
+            if found:
+                rec.info[key] = found
         tx_entries = [e for a in tx for e in a.entries] if tx is not None else []
         if tx_entries:
-            rec.info[f"{info_key}_TX"] = tx_entries
+            rec.info[f"{keys[0]}_TX"] = tx_entries
         lines.append(str(rec))
     return lines
+
+
+def _table_rows(run: _Run, rec: Any, rec_alleles: list[list[AlleleResult]], tx: Any) -> list[str]:
+    """The table rows of one record: per ALT, per model (the ``MODEL`` column in an extended run), per gene."""
+    from nucleoforge.io.variant_table import table_rows
+    from nucleoforge.splicing.scorer_settings import spliceai_format
+    from nucleoforge.splicing.variants_header import is_extended
+
+    def note(a: AlleleResult) -> str | None:
+        return None if a.reason is None else reason_text(a.reason)
+
+    head = (rec.chrom, rec.pos, rec.id or ".", rec.ref or ".")
+    transcripts = run.transcripts is not None
+    if not is_extended(run.scorers):
+        shown = tx if tx is not None else rec_alleles[0]
+        return table_rows(*head, ((a.alt, a.entries, note(a)) for a in shown), transcripts=transcripts)
+    rows = []
+    for j in range(len(rec_alleles[0])):
+        for s, alleles in zip(run.scorers, rec_alleles):
+            a = (tx if tx is not None else alleles)[j]
+            rows.extend(table_rows(*head, [(a.alt, a.entries, note(a))], transcripts=transcripts,
+                                   model=s.family.info_key, spliceai_entries=spliceai_format(s.family)))
+    return rows
+
+
+def sources_of(scorers: Sequence[VariantScorer]) -> dict[str, int]:
+    """ALT alleles with entries per source (``model``, ``cache``, ``precomputed FILE``); in a run of
+    several models per ``KEY SOURCE``."""
+    if len(scorers) == 1:
+        return dict(scorers[0].provenance)
+    return {f"{s.family.info_key} {k}": v for s in scorers for k, v in s.provenance.items()}
 
 
 def _write_batch(run: _Run, batch: list[Any], lines: list[str]) -> None:
@@ -445,7 +458,7 @@ def _finish(run: _Run, provenance: str | None, check_chromosomes: bool) -> VcfRu
     """The summary of a written run; ``OUT.provenance.json`` beside a file output with a provenance line."""
     summary, scorer = run.summary, run.scorer
     summary.skipped = {k: v for k, v in scorer.counts.items()}
-    summary.sources = dict(scorer.provenance)
+    summary.sources = sources_of(run.scorers)
     if provenance is not None and run.output_path != "-":
         import json
 

@@ -21,7 +21,9 @@ processes, merged in input order.
   ``OUT.shards`` is removed. A plain output is byte-identical to the single-process run (tested,
   VCF and table); a ``.gz`` one decompresses to the same bytes. The parts' summaries are summed
   (records, every ALT allele by outcome, chromosomes missing from the reference).
-* **Resume**: ``OUT.shards/plan.json`` records the input (sha256), ``shard_size`` and ``-D``; a
+* **Several models**: every worker builds one scorer per model and writes every field into its
+  part (as :func:`~.scoring_vcf.score_vcf` does); cuts clear the largest ``-D`` of the run.
+* **Resume**: ``OUT.shards/plan.json`` records the input (sha256), ``shard_size`` and ``-D`` (the largest); a
   resumed run with the same plan keeps every finished part (and continues a half-written one);
   another plan is refused.
 """
@@ -131,18 +133,18 @@ def _init_worker(settings: ScoringSettings) -> None:
 
 
 def _score_shard(shard: str, part: str) -> dict[str, Any]:
-    from nucleoforge.splicing.scoring_vcf import score_vcf
+    from nucleoforge.splicing.scoring_vcf import score_vcf, sources_of
 
-    scorer, tx_scorer = _WORKER["scorers"]
+    scorers, tx_scorer = _WORKER["scorers"]
     settings = _WORKER["settings"]
     if settings.before_shard is not None:
         settings.before_shard(shard, part)
     resume = Path(part).exists() and Path(f"{part}.manifest.json").exists()
-    counts, sources = dict(scorer.counts), dict(scorer.provenance)  # the scorer counts over all its shards
-    summary = score_vcf(scorer, shard, part, resume=resume, chunk_size=settings.chunk_size, progress=False,
+    counts, sources = dict(scorers[0].counts), sources_of(scorers)  # the scorers count over all their shards
+    summary = score_vcf(scorers, shard, part, resume=resume, chunk_size=settings.chunk_size, progress=False,
                         transcripts=tx_scorer, output_format=settings.output_format, check_chromosomes=False)  # fmt: skip
-    summary.skipped = {k: v - counts.get(k, 0) for k, v in scorer.counts.items() if v - counts.get(k, 0)}
-    summary.sources = {k: v - sources.get(k, 0) for k, v in scorer.provenance.items() if v - sources.get(k, 0)}
+    summary.skipped = {k: v - counts.get(k, 0) for k, v in scorers[0].counts.items() if v - counts.get(k, 0)}
+    summary.sources = {k: v - sources.get(k, 0) for k, v in sources_of(scorers).items() if v - sources.get(k, 0)}
     Path(f"{part}.done").write_text(json.dumps(asdict(summary)), encoding="utf-8")
     return asdict(summary)
 
@@ -240,6 +242,16 @@ def _run_local(settings: ScoringSettings, jobs: _Jobs, workers: int) -> None:
             jobs.retried += 1
 
 
+def _plan_models(settings: ScoringSettings) -> dict[str, Any]:
+    """The run's models for the plan (``KEY=MODEL -D N -M N [options]`` each) when it has several
+    or one not keyed ``SpliceAI``; empty otherwise (the plan of a single-model run is unchanged)."""
+    specs = settings.specs()
+    if len(specs) == 1 and specs[0].info_key in (None, "SpliceAI"):
+        return {}
+    return {"models": [f"{s.info_key}={s.spec} -D {s.distance} -M {int(bool(s.mask))}"
+                       + (f" {json.dumps(s.family_options, sort_keys=True)}" if s.family_options else "") for s in specs]}
+
+
 def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: str, *, workers: int,
                       shard_size: int = 2000, resume: bool = False, retries: int = 2, progress: bool = True,
                       ray_address: str | None = None) -> dict[str, Any]:
@@ -262,19 +274,24 @@ def score_vcf_sharded(settings: ScoringSettings, input_path: str, output_path: s
         raise NucleoforgeError(f"{'--ray-address' if ray_address else '--workers'} needs a regular output file (-O): "
                                f"{output_path} is not one (its shards are kept beside it, in {output_path}.shards)")
     folder = Path(f"{output_path}.shards")
-    plan = {"input_sha256": file_sha256(input_path), "shard_size": shard_size, "distance": settings.distance}
+    plan = {"input_sha256": file_sha256(input_path), "shard_size": shard_size, "distance": settings.max_distance,
+            **_plan_models(settings)}
     plan_file = folder / "plan.json"
     if folder.exists():
         if not resume:
             raise NucleoforgeError(f"{folder} holds an interrupted sharded run; pass --resume to continue it, or remove it")
         old = json.loads(plan_file.read_text()) if plan_file.exists() else None
+        if old is not None and old.get("models") != plan.get("models"):
+            raise NucleoforgeError(f"cannot resume {output_path}: {folder} was planned for other models: "
+                                   f"{'; '.join(old.get('models') or ['SpliceAI'])} in the run being resumed, "
+                                   f"{'; '.join(plan.get('models') or ['SpliceAI'])} now ({plan_file})")
         if old is None or {k: old.get(k) for k in plan} != plan:
             raise NucleoforgeError(f"cannot resume {output_path}: {folder} was planned for another input or --shard-size / -D "
                              f"({plan_file})")  # fmt: skip
         shards = sorted(folder.glob("shard-*.vcf"))
     else:
         folder.mkdir()
-        shards = write_shards(input_path, folder, shard_size, settings.distance)
+        shards = write_shards(input_path, folder, shard_size, settings.max_distance)
         plan_file.write_text(json.dumps({**plan, "shards": len(shards)}), encoding="utf-8")
     parts = [folder / s.name.replace("shard-", "part-") for s in shards]
     todo = [i for i, p in enumerate(parts) if not Path(f"{p}.done").exists()]
@@ -349,7 +366,7 @@ def _merge_parts(parts: list[Path], output_path: str, table: bool, summed: Any) 
                 summary = json.loads(Path(f"{part}.done").read_text())
                 for key in ("records", "resumed", "scored", "alleles", "alleles_scored", "matched_records"):
                     setattr(summed, key, getattr(summed, key) + summary.get(key, 0))
-                for key in ("skipped", "sources", "alleles_skipped", "missing_chromosomes"):
+                for key in ("skipped", "sources", "alleles_skipped", "missing_chromosomes", "scored_by_field"):
                     into = getattr(summed, key)
                     for name, n in summary.get(key, {}).items():
                         into[name] = into.get(name, 0) + n

@@ -11,6 +11,9 @@ transferred here and a language model's token head are compared on exactly the s
 * **A token head** (a BERT-family folder written by ``train-splice --model-type …``) reads the
   windows it was trained on (:class:`~nucleoforge.splicing.training.SpliceWindowDataset`; the
   context and width stored in its ``config.json`` as ``splice_windows``).
+* **A per-tissue model** (Pangolin: P(splice site) per tissue, no acceptor/donor classes) is
+  scored as a splice-site detector (:class:`SiteMetrics`): positives acceptor or donor, score the
+  highest tissue's probability, plus per-class numbers with that score (the other class left out).
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from nucleoforge.errors import NucleoforgeError
+from nucleoforge.splicing.evaluation import SITE_SCORE, site_metrics, site_scores
 from nucleoforge.io.splice_h5 import counted_labels, one_hot_codes, read_splice_dataset
 from nucleoforge.splicing.training import LM_CONTEXT, SpliceMetrics, SpliceWindowDataset, collate_windows
 from nucleoforge.tokenization import IGNORE_INDEX
 
-__all__ = ["SplitEvaluation", "evaluate_split", "load_splice_model"]
+__all__ = ["SiteMetrics", "SplitEvaluation", "evaluate_split", "load_splice_model"]
 
 
 @dataclass
@@ -42,6 +47,14 @@ class SplitEvaluation:
 
     def table(self) -> str:
         m = self.metrics
+        if "site_topk" in m:  # a per-tissue model, scored as a splice-site detector (SITE_SCORE)
+            return "\n".join([
+                f"{'split':<12} {'positions':>10} {'sites':>7} {'site top-k':>10} {'site PR-AUC':>11} {'acc top-k':>9} "
+                f"{'acc PR-AUC':>10} {'don top-k':>9} {'don PR-AUC':>10}",
+                f"{self.split:<12} {m['positions']:>10,} {m['sites']:>7} {m['site_topk']:>10.4f} {m['site_pr_auc']:>11.4f} "
+                f"{m['acceptor_topk']:>9.4f} {m['acceptor_pr_auc']:>10.4f} {m['donor_topk']:>9.4f} {m['donor_pr_auc']:>10.4f}",
+                f"scored as: {m['score']}",
+            ])  # fmt: skip
         return "\n".join([
             f"{'split':<12} {'positions':>10} {'acceptors':>9} {'donors':>7} {'acc top-k':>9} {'acc PR-AUC':>10} "
             f"{'don top-k':>9} {'don PR-AUC':>10}",
@@ -98,7 +111,8 @@ def evaluate_split(
     if device:
         model.to(device)
     param = next(model.parameters())
-    metrics = SpliceMetrics()
+    per_tissue = tokenizer is None and getattr(model.config, "head", "softmax") == "pangolin"
+    metrics: Any = SiteMetrics() if per_tissue else SpliceMetrics()
     bar = None
     if tokenizer is None:
         batches = _spliceai_batches(model, dataset, split, batch_size, calibrated)
@@ -131,6 +145,30 @@ def evaluate_split(
     result = metrics.result()
     return SplitEvaluation(str(name or getattr(model, "name_or_path", "") or "model"), split,
                            {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()})
+
+
+class SiteMetrics:
+    """:class:`~nucleoforge.splicing.training.SpliceMetrics` for a per-tissue model (Pangolin): one site
+    score per position, the highest tissue's P(splice site), scored by
+    :func:`~nucleoforge.splicing.evaluation.site_metrics` (rule: :data:`~nucleoforge.splicing.evaluation.SITE_SCORE`)."""
+
+    def __init__(self) -> None:
+        self._labels: list[np.ndarray] = []
+        self._scores: list[np.ndarray] = []
+
+    def add(self, probabilities: Any, labels: Any) -> None:
+        """``probabilities`` (B, L, tissues); ``labels`` (B, L), -100 = not counted."""
+        p = probabilities.detach().float().cpu().numpy() if torch.is_tensor(probabilities) else np.asarray(probabilities)
+        y = labels.detach().cpu().numpy() if torch.is_tensor(labels) else np.asarray(labels)
+        keep = y != IGNORE_INDEX
+        self._labels.append(y[keep].astype(np.int8))
+        self._scores.append(site_scores(p)[keep].astype(np.float32))
+
+    def result(self) -> dict[str, Any]:
+        y = np.concatenate(self._labels) if self._labels else np.zeros(0, np.int8)
+        score = np.concatenate(self._scores) if self._scores else np.zeros(0, np.float32)
+        out: dict[str, Any] = {"positions": int(len(y)), "acceptors": int((y == 1).sum()), "donors": int((y == 2).sum())}
+        return {**out, **site_metrics(y, score), "score": SITE_SCORE}
 
 
 def _spliceai_batches(model: Any, dataset: Any, split: str, batch_size: int, calibrated: bool):

@@ -12,20 +12,32 @@ probabilities are averaged, channels neither/acceptor/donor, the indel rules of 
 ``spliceai``, the ``ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL`` entry and its
 masking rule (``-M 1``).
 
-What Pangolin needs of the same interface (tests/splicing/test_variant_family.py runs a double of
-it through the engine):
+Pangolin (:class:`~nucleoforge.splicing.rules_pangolin.PangolinFamily`): 12 models in four
+tissue groups, the original ``pangolin`` command's window, indel alignment, per-strand gains and
+losses, per-gene masking and its ``GENE|POS:GAIN|POS:LOSS|Warnings:`` entries. It uses the optional
+hooks below, which change what the engine does per gene:
 
-* ``predict``: 12 models in 4 tissue groups (heart, liver, brain, testis), 3 per group, each
-  giving a splice-site usage track; a group's track is the mean of its models, so a window
-  becomes ``(B, L - context, 4)`` (one channel per tissue) instead of SpliceAI's three classes;
-  ``context`` is its 10,000 nt;
-* ``entry``: gain and loss across tissues — per position the largest increase and the largest
-  decrease of usage over the four tissues, then the position of the largest gain and of the
-  largest loss within ``distance`` — written in its own INFO format,
-  ``Pangolin=GENE|POS:GAIN|POS:LOSS|Warnings:...`` (``info_key`` ``Pangolin``), with its own
-  masking rule;
-* ``incremental``: None (no substitution cones until its layers get them): every ALT gets a
-  full ALT pass, the engine's other fallback.
+* ``gene_view(genes) -> GeneTable``: the family's reading of the annotation (Pangolin: gene
+  bodies and the exon ends of all transcripts, :mod:`.pangolin_genes`);
+* ``gene_groups(genes, gene_ids, pos) -> list[list[int]]``: the genes of a variant, in entry
+  order, grouped by the prediction they share. A family with groups gets windows of the plain
+  reference (no N outside the gene), one prediction per group (a strand), and
+  ``group_entries(alt, pos, distance, [(label, Gene)], y_ref, y_alt, mask)`` instead of ``entry``:
+  the records of the group's genes, in order;
+* ``track_span(ref_len, alt_len, distance) -> (first, last)``: the reference track's positions
+  relative to POS (default ``(-distance, distance)``);
+* ``allele_rule(ref, alt, index) -> reason | None``: why ALT number ``index`` is not scored
+  (:data:`~.variant_rules.SkipReason.MNV`: an ``unscored_entry`` per gene); the default leaves
+  REF and ALT both longer than one base unscored;
+* ``gene_windows = True`` (with ``gene_groups``): each group is one gene whose windows are N
+  outside it, instead of a strand's plain reference;
+* ``select_entries(records) -> [index, ...]``: the entries of one ALT that are kept (default all).
+
+CI-SpliceAI (:class:`~nucleoforge.splicing.rules_cispliceai.CISpliceAIFamily`): SpliceAI's entry
+with the original ``cis-vcf``'s rules (its own gene table, a ``2D + 2``-position track for an SNV,
+its indel alignment, MNVs scored, ``+``/``-`` outside genes, the most significant gene only).
+
+Defaults of each family's original command line: :func:`default_settings`.
 """
 
 from __future__ import annotations
@@ -34,7 +46,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-__all__ = ["ScoringFamily", "IncrementalModel", "family_for"]
+__all__ = ["ScoringFamily", "IncrementalModel", "family_for", "default_settings", "DEFAULT_SETTINGS"]
 
 
 @runtime_checkable
@@ -93,11 +105,64 @@ class ScoringFamily(Protocol):
         """``key=value`` fields of the family for the provenance header line."""
 
 
-def family_for(model: Any, *, device: str | None = None, calibrated: bool = False, predict: Any = None) -> ScoringFamily:
-    """``model`` itself when it is a :class:`ScoringFamily`, else the family of its weights
-    (today every splice model the scorer takes is a SpliceAI ensemble)."""
+#: ``(distance, mask)`` of each weights family's original command line when -D / -M are not given:
+#: ``spliceai`` (-D 50, -M 0), ``openspliceai`` (its ``variant`` command: flanking distance 50,
+#: no masking), ``cispliceai`` (``cis-vcf``: distance 1000, no masking), ``pangolin`` (-d 50, -m True).
+DEFAULT_SETTINGS: dict[str, tuple[int, bool]] = {
+    "spliceai": (50, False),
+    "openspliceai": (50, False),
+    "cispliceai": (1000, False),
+    "pangolin": (50, True),
+}
+
+
+def default_settings(weights_family: str) -> tuple[int, bool]:
+    """``(distance, mask)`` when a run does not give them, from the weights' original command line.
+
+    >>> default_settings("pangolin"), default_settings("cispliceai")
+    ((50, True), (1000, False))
+    """
+    try:
+        return DEFAULT_SETTINGS[weights_family]
+    except KeyError:
+        from nucleoforge.errors import NucleoforgeError
+
+        raise NucleoforgeError(f"unknown weights family {weights_family!r} (expected one of {', '.join(DEFAULT_SETTINGS)})") from None
+
+
+def family_for(model: Any, *, device: str | None = None, calibrated: bool = False, predict: Any = None,
+               options: dict[str, Any] | None = None) -> ScoringFamily:
+    """``model`` itself when it is a :class:`ScoringFamily`, else the family of its weights:
+    ``config.head == "pangolin"`` -> :class:`~.rules_pangolin.PangolinFamily` (``options``: its
+    ``score_cutoff``, ``score_exons``, ``exon_tags``), ``config.weights_family == "cispliceai"`` ->
+    :class:`~.rules_cispliceai.CISpliceAIFamily` (the original ``cis-vcf``'s rules), otherwise
+    :class:`~.rules_spliceai.SpliceAIFamily` (INFO key from ``config.weights_family``:
+    ``SpliceAI``, ``OpenSpliceAI``; these take no options)."""
+    from nucleoforge.errors import NucleoforgeError
+
     if isinstance(model, ScoringFamily):
+        if options:
+            raise NucleoforgeError(f"family options {sorted(options)} need a model, not a ready family")
         return model
+    config = getattr(model, "config", None)
+    if getattr(config, "head", "softmax") == "pangolin":
+        from nucleoforge.splicing.rules_pangolin import PangolinFamily
+
+        if calibrated:
+            raise NucleoforgeError("calibrated scores are not defined for Pangolin's head")
+        return PangolinFamily(model, device=device, predict=predict, options=options)
+    if options:
+        raise NucleoforgeError(f"family options {', '.join(sorted(options))}: only Pangolin models take options")
+    if getattr(config, "weights_family", None) == "cispliceai":
+        from nucleoforge.splicing.rules_cispliceai import CISpliceAIFamily
+
+        return CISpliceAIFamily(model, device=device, calibrated=calibrated, predict=predict)
     from nucleoforge.splicing.rules_spliceai import SpliceAIFamily
 
-    return SpliceAIFamily(model, device=device, calibrated=calibrated, predict=predict)
+    family = SpliceAIFamily(model, device=device, calibrated=calibrated, predict=predict)
+    family.info_key = INFO_KEYS.get(str(getattr(config, "weights_family", "spliceai") or "spliceai"), "SpliceAI")
+    return family
+
+
+#: the default INFO key of each softmax-head weights family
+INFO_KEYS = {"spliceai": "SpliceAI", "openspliceai": "OpenSpliceAI", "cispliceai": "CISpliceAI", "pangolin": "Pangolin"}

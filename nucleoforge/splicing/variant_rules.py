@@ -34,7 +34,7 @@ _BAD_ALT_CHARS = set(".-*<>")
 class SkipReason:
     """Why a record got no entry (keys of :attr:`VariantScorer.counts`), and why an ALT
     allele got no delta scores (:attr:`AlleleResult.reason`: the record's reason, or one of the
-    three allele-level reasons at the end)."""
+    allele-level reasons at the end)."""
 
     BAD_INPUT = "bad input"
     NO_GENE = "no gene"
@@ -48,6 +48,9 @@ class SkipReason:
     NO_ALT = "no ALT allele"  # ALT is '.'
     UNSUPPORTED_ALT = "unsupported ALT"  # symbolic or spanning-deletion ALTs: '.', '-', '*', '<...>'
     MNV = "REF and ALT both longer than one base"  # the entry is ALT|GENE|.|.|.|.|.|.|.|.
+    # Pangolin's allele rules (its original command scores ALT[0] only, and no complex indels)
+    NOT_FIRST_ALT = "not the first ALT (Pangolin scores the first)"
+    FORMAT = "variant format not supported (Pangolin)"
 
 
 #: the order of Illumina's ``spliceai`` (and so of the ``variants`` counts)

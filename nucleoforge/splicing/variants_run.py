@@ -32,8 +32,9 @@ def run_variants(settings: ScoringSettings, input_path: str, output_path: str, *
     is no ``ray_address``, else on shards (see :mod:`.sharding`). The output is byte-identical
     either way.
 
-    ``model``: the loaded model for a run on this process (loaded from ``settings.model`` when
-    None); sharded runs load it in every worker and build no scorer here. Raises
+    ``model``: the loaded model for a run on this process, or a list of them, one per
+    :meth:`~.scorer_settings.ScoringSettings.specs` (loaded from the settings when None); sharded
+    runs load them in every worker and build no scorer here. Raises
     ``NucleoforgeError`` after the output is written when no record's chromosome is in the
     reference (:func:`~.scoring_vcf.check_chromosomes_matched`).
     """
@@ -54,18 +55,20 @@ def run_variants(settings: ScoringSettings, input_path: str, output_path: str, *
         return VariantsResult(total["summary"], f"{head}; {allele_summary(total['summary'])}{tail}")
     from nucleoforge.splicing.scoring_vcf import score_vcf
 
-    scorer, tx_scorer = build_scorers(settings, model=model)
+    models = None if model is None else (list(model) if isinstance(model, (list, tuple)) else [model])
+    scorers, tx_scorer = build_scorers(settings, models=models)
     try:
-        summary = score_vcf(scorer, input_path, output_path, resume=resume, chunk_size=settings.chunk_size,
+        summary = score_vcf(scorers, input_path, output_path, resume=resume, chunk_size=settings.chunk_size,
                             progress=progress and output_path != "-", transcripts=tx_scorer,
                             output_format=settings.output_format, check_chromosomes=False)  # fmt: skip
     finally:
-        scorer.close()
-    cache = scorer.cache
-    tail = (f"; cache {settings.cache}: {cache.hits} of {cache.lookups} alleles found, {cache.stored} added"
-            if cache is not None else "")
+        for s in scorers:
+            s.close()
+    caches = [s.cache for s in scorers if s.cache is not None]
+    tail = (f"; cache {settings.cache}: {sum(c.hits for c in caches)} of {sum(c.lookups for c in caches)} alleles "
+            f"found, {sum(c.stored for c in caches)} added" if caches else "")
     if sources:
         tail += f"; alleles by source: {json.dumps(summary.sources)}"
-    check_chromosomes_matched(summary, scorer.genome, input_path, output_path)
+    check_chromosomes_matched(summary, scorers[0].genome, input_path, output_path)
     head = f"{summary.records} records written ({summary.resumed} kept from a previous run), {summary.scored} scored"
     return VariantsResult(summary, f"{head}; {allele_summary(summary)}{tail}")

@@ -36,6 +36,13 @@ SPLICEAI_VARIANTS: dict[str, int] = {"spliceai-80": 1, "spliceai-400": 2, "splic
 #: Output classes, in the order of the original models' softmax.
 SPLICEAI_LABELS: dict[int, str] = {0: "neither", 1: "acceptor", 2: "donor"}
 
+#: Pangolin's tissues, in the order of its output channel groups.
+PANGOLIN_TISSUES: tuple[str, ...] = ("heart", "liver", "brain", "testis")
+
+ACTIVATIONS = ("relu", "leaky_relu")
+HEADS = ("softmax", "pangolin")
+WEIGHTS_FAMILIES = ("spliceai", "openspliceai", "cispliceai", "pangolin")
+
 
 def _normalise_stages(stages: Iterable[Sequence[int]]) -> list[tuple[int, int, int]]:
     """Validate ``stages`` and return them as a list of int 3-tuples."""
@@ -91,6 +98,19 @@ class SpliceAIConfig(PretrainedConfig):
             applies them only when asked (``forward(..., calibrated=True)``). ``None``: uncalibrated.
         calibration: what the temperatures were fitted on (data identity, ECE before/after,
             positions), written with them; informational.
+        activation: ``relu`` (SpliceAI, CI-SpliceAI, Pangolin) or ``leaky_relu`` (OpenSpliceAI)
+            after each BatchNorm of a residual unit.
+        activation_slope: negative slope of ``leaky_relu`` (OpenSpliceAI: 0.1); unused for ``relu``.
+        head: ``softmax`` (``num_labels`` classes per member, members' softmax averaged) or
+            ``pangolin``: each member emits 3 channels per tissue (a softmax pair, then a sigmoid
+            usage channel) and ``probabilities`` hold, per tissue, the mean over that tissue's
+            members of P(splice site) (the second channel of the pair).
+        tissues: tissue names of the ``pangolin`` head (default Pangolin's heart, liver, brain, testis).
+        member_tissues: tissue index of every member (``pangolin`` head; one entry per member).
+        weights_family: whose weights these are: ``spliceai``, ``openspliceai``, ``cispliceai``
+            or ``pangolin`` (picks the variant-scoring rules and INFO key).
+        weights_name / weights_licence / weights_source: display name, licence and source files of
+            converted weights (``None`` for weights trained here from scratch).
     """
 
     model_type = "spliceai"
@@ -102,11 +122,21 @@ class SpliceAIConfig(PretrainedConfig):
     input_channels: int = 4
     calibration_temperatures: list | None = None
     calibration: dict | None = None
+    activation: str = "relu"
+    activation_slope: float = 0.1
+    head: str = "softmax"
+    tissues: list | None = None
+    member_tissues: list | None = None
+    weights_family: str = "spliceai"
+    weights_name: str | None = None
+    weights_licence: str | None = None
+    weights_source: str | None = None
 
     def __post_init__(self, **kwargs):
         if kwargs.get("num_labels") is None and self.id2label is None:
-            self.id2label = dict(SPLICEAI_LABELS)
-            self.label2id = {v: k for k, v in SPLICEAI_LABELS.items()}
+            labels = dict(enumerate(self.tissues or PANGOLIN_TISSUES)) if self.head == "pangolin" else SPLICEAI_LABELS
+            self.id2label = dict(labels)
+            self.label2id = {v: k for k, v in labels.items()}
         super().__post_init__(**kwargs)
         self.stages = _normalise_stages(SPLICEAI_10K_STAGES if self.stages is None else self.stages)
         for name in ("channels", "num_members", "input_channels"):
@@ -121,6 +151,53 @@ class SpliceAIConfig(PretrainedConfig):
             self.calibration_temperatures = _check_temperatures(self.calibration_temperatures, self.num_labels)
         if self.calibration is not None and not isinstance(self.calibration, dict):
             raise NucleoforgeError(f"SpliceAIConfig.calibration must be a dict (or None), got {type(self.calibration).__name__}")
+        self._check_variant_fields()
+
+    def _check_variant_fields(self) -> None:
+        """Validate the fields that describe the other weight families (activation, head, provenance)."""
+        for name, allowed in (("activation", ACTIVATIONS), ("head", HEADS), ("weights_family", WEIGHTS_FAMILIES)):
+            if getattr(self, name) not in allowed:
+                raise NucleoforgeError(f"SpliceAIConfig.{name} = {getattr(self, name)!r}: expected one of {', '.join(allowed)}")
+        slope = self.activation_slope
+        if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not 0 <= slope < 1:
+            raise NucleoforgeError(f"SpliceAIConfig.activation_slope must be a number in [0, 1), got {slope!r}")
+        for name in ("weights_name", "weights_licence", "weights_source"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise NucleoforgeError(f"SpliceAIConfig.{name} must be a string (or None), got {getattr(self, name)!r}")
+        if self.head == "softmax":
+            if self.tissues is not None or self.member_tissues is not None:
+                raise NucleoforgeError("SpliceAIConfig.tissues / member_tissues belong to head 'pangolin'; this config has head 'softmax'")
+            return
+        self._check_pangolin_head()
+
+    def _check_pangolin_head(self) -> None:
+        tissues = list(PANGOLIN_TISSUES) if self.tissues is None else self.tissues
+        if not isinstance(tissues, (list, tuple)) or not tissues or not all(isinstance(t, str) and t for t in tissues):
+            raise NucleoforgeError(f"SpliceAIConfig.tissues must be a non-empty list of tissue names, got {self.tissues!r}")
+        self.tissues = list(tissues)
+        if self.num_labels != len(self.tissues):
+            raise NucleoforgeError(f"SpliceAIConfig: head 'pangolin' outputs one probability per tissue, so num_labels must be "
+                                   f"{len(self.tissues)} (len(tissues)), got {self.num_labels}")
+        members = self.member_tissues
+        if members is None:
+            members = [m % len(self.tissues) for m in range(self.num_members)]
+        ok = isinstance(members, (list, tuple)) and len(members) == self.num_members and all(
+            isinstance(t, int) and not isinstance(t, bool) and 0 <= t < len(self.tissues) for t in members)
+        if not ok:
+            raise NucleoforgeError(f"SpliceAIConfig.member_tissues must give a tissue index in [0, {len(self.tissues)}) for each of "
+                                   f"the {self.num_members} members, got {self.member_tissues!r}")
+        if set(members) != set(range(len(self.tissues))):
+            missing = sorted(set(range(len(self.tissues))) - set(members))
+            raise NucleoforgeError(f"SpliceAIConfig.member_tissues {list(members)}: no member for tissue(s) "
+                                   f"{', '.join(self.tissues[t] for t in missing)}")
+        self.member_tissues = list(members)
+        if self.calibration_temperatures is not None:
+            raise NucleoforgeError("SpliceAIConfig.calibration_temperatures: not supported with head 'pangolin'")
+
+    @property
+    def member_channels(self) -> int:
+        """Output channels of one member: ``num_labels`` (softmax head) or 3 per tissue (pangolin head)."""
+        return 3 * len(self.tissues) if self.head == "pangolin" else self.num_labels
 
     @property
     def context(self) -> int:
@@ -144,4 +221,4 @@ class SpliceAIConfig(PretrainedConfig):
         return cls(stages=list(SPLICEAI_10K_STAGES[: SPLICEAI_VARIANTS[name]]), **kwargs)
 
 
-__all__ = ["SPLICEAI_10K_STAGES", "SPLICEAI_LABELS", "SPLICEAI_VARIANTS", "SpliceAIConfig"]
+__all__ = ["ACTIVATIONS", "HEADS", "PANGOLIN_TISSUES", "SPLICEAI_10K_STAGES", "SPLICEAI_LABELS", "SPLICEAI_VARIANTS", "SpliceAIConfig", "WEIGHTS_FAMILIES"]

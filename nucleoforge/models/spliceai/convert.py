@@ -57,12 +57,34 @@ from primary sequence with deep learning. Cell 176(3):535-548.e24 (2019).
 PRETRAINED_NAMES: dict[str, tuple[int, ...]] = {
     name: (1, 2, 3, 4, 5) if name == "spliceai-10k" else (int(name.rsplit("-", 1)[1]),)
     for name in family("spliceai").pretrained
+    if name.startswith("spliceai-10k")  # the other names (OpenSpliceAI, Pangolin, CI-SpliceAI): .pretrained
 }
 
 _INSTALL_HINT = (
     "install the SpliceAI wheel (only its data files are used; CC BY-NC 4.0 weights): "
     "pip install --no-deps spliceai==1.3.1"
 )
+
+
+def package_roots(name: str) -> list[Path]:
+    """Candidate folders of the installed package ``name``, found without importing it.
+
+    Used for the data files of original wheels (``spliceai``, ``cispliceai``), whose
+    ``__init__`` has side effects or needs TensorFlow. Empty when it is not installed.
+    """
+    roots: list[Path] = []
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        roots.extend(Path(p) for p in spec.submodule_search_locations)
+    try:
+        dist = importlib.metadata.distribution(name)
+        roots.append(Path(dist.locate_file(name)))
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    return list(dict.fromkeys(roots))
 
 
 def find_spliceai_wheel_files() -> tuple[list[Path], Path]:
@@ -72,18 +94,7 @@ def find_spliceai_wheel_files() -> tuple[list[Path], Path]:
     and needs ``pkg_resources``). Raises :class:`FileNotFoundError` with install instructions
     when the package or one of its files is missing.
     """
-    roots: list[Path] = []
-    try:
-        spec = importlib.util.find_spec("spliceai")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None and spec.submodule_search_locations:
-        roots.extend(Path(p) for p in spec.submodule_search_locations)
-    try:
-        dist = importlib.metadata.distribution("spliceai")
-        roots.append(Path(dist.locate_file("spliceai")))
-    except importlib.metadata.PackageNotFoundError:
-        pass
+    roots = package_roots("spliceai")
     for root in roots:
         models = [root / "models" / f"spliceai{n}.h5" for n in range(1, 6)]
         if all(p.is_file() for p in models):
@@ -252,7 +263,12 @@ def convert_spliceai(
         "CC BY-NC 4.0 (non-commercial use only); see LICENSE in the output folder.",
         len(files), ", ".join(f.name for f in files), dst_dir,
     )
-    config = config or SpliceAIConfig(num_members=len(files))
+    names = [f.name for f in files]
+    published = names == [f"spliceai{n}.h5" for n in range(1, 6)]
+    member = len(names) == 1 and names[0] in [f"spliceai{n}.h5" for n in range(1, 6)]
+    title = "SpliceAI 10k" if published else f"SpliceAI 10k member {names[0][8]}" if member else f"SpliceAI ({', '.join(names)})"
+    config = config or SpliceAIConfig(num_members=len(files), weights_name=title, weights_licence="CC BY-NC 4.0",
+                                      weights_source="spliceai{1..5}.h5" if published else ", ".join(names))
     state = convert_keras_h5(files, config)
     dst = Path(dst_dir)
     dst.mkdir(parents=True, exist_ok=True)
@@ -302,6 +318,7 @@ __all__ = [
     "convert_spliceai",
     "default_cache_dir",
     "find_spliceai_wheel_files",
+    "package_roots",
     "read_keras_h5",
     "resolve_pretrained",
 ]

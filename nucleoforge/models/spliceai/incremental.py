@@ -56,6 +56,7 @@ class ReferenceActivations:
     offsets: list[int]
     window: int
     probabilities: torch.Tensor
+    member_probabilities: torch.Tensor | None = None  # (B, M, L, channels): every member's head outputs
 
 
 def _trunk_offsets(config: SpliceAIConfig) -> list[int]:
@@ -84,15 +85,15 @@ def reference_pass(model, x: torch.Tensor, *, calibrated: bool = False) -> Refer
     ``probabilities`` equal ``model(x).probabilities`` (the same fused steps). Call it under
     :func:`torch.inference_mode` (or ``no_grad``).
     """
-    from .modeling_spliceai import member_probabilities
+    from .heads import head_outputs
 
     _check(model)
     model._check_input(x)
     keep: list[torch.Tensor] = []
     logits = model._member_logits_fused(x.to(dtype=model.members[0].input_conv.weight.dtype).transpose(1, 2), keep=keep)
-    probabilities, _ = member_probabilities(logits.transpose(2, 3), model._temperatures(calibrated))
+    probabilities, members = head_outputs(model.config, logits.transpose(2, 3), model._temperatures(calibrated))
     trunk = [h.permute(0, 2, 3, 1).reshape(h.shape[0], h.shape[-1], h.shape[1]) for h in keep]
-    return ReferenceActivations(trunk, _trunk_offsets(model.config), x.shape[1], probabilities)
+    return ReferenceActivations(trunk, _trunk_offsets(model.config), x.shape[1], probabilities, members)
 
 
 def _rows(trunk: torch.Tensor, windows: torch.Tensor, starts: torch.Tensor, width: int) -> torch.Tensor:
@@ -125,14 +126,16 @@ def substitution_probabilities(
     *,
     distance: int,
     calibrated: bool = False,
+    members: bool = False,
 ) -> torch.Tensor:
-    """ALT probabilities ``(n, 2 * distance + 1, 3)`` for ``n`` substitutions in reference windows.
+    """ALT probabilities ``(n, 2 * distance + 1, num_labels)`` for ``n`` substitutions in reference windows.
 
     Substitution ``i`` puts ``alt_onehot[i]`` (4 values, A/C/G/T, N = zeros) at input position
     ``centers[i]`` of window ``windows[i]`` of ``ref``; the rows returned are the outputs at
     input positions ``centers[i] - distance ... centers[i] + distance``, which must lie in the
     window's outputs. They equal ``model(alt_window).probabilities`` there up to float rounding
-    (the sums run in the same order over narrower tensors).
+    (the sums run in the same order over narrower tensors). ``members=True``: every member's head
+    outputs ``(n, M, 2 * distance + 1, channels)`` instead (Pangolin's scoring reads them).
     """
     _check(model)
     flank = model.config.flank
@@ -158,7 +161,7 @@ def substitution_probabilities(
         h = _patched(ref.trunk[layer], windows, centers - ref.offsets[layer], distance, state)
         skip = net.add_skip(skip, h, stage, inplace)
     logits = net.logits(skip).transpose(2, 3)
-    from .modeling_spliceai import member_probabilities
+    from .heads import head_outputs
 
-    probabilities, _ = member_probabilities(logits, model._temperatures(calibrated))
-    return probabilities
+    probabilities, member_probabilities = head_outputs(model.config, logits, model._temperatures(calibrated))
+    return member_probabilities if members else probabilities  # members: (n, M, 2 * distance + 1, channels)

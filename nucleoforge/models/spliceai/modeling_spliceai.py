@@ -2,8 +2,8 @@
 
 One *member* is the network of Jaganathan et al. (2019): a 1x1 convolution from the one-hot
 input to ``channels``; residual units ``BN -> ReLU -> dilated conv -> BN -> ReLU -> dilated
-conv -> add``; a skip sum that starts with a 1x1 convolution of the trunk input and receives
-a 1x1 convolution of the trunk at the end of every stage; the skip sum cropped by
+conv -> add`` (LeakyReLU for OpenSpliceAI's weights: ``config.activation``); a skip sum that
+starts with a 1x1 convolution of the trunk input and receives a 1x1 convolution of the trunk at the end of every stage; the skip sum cropped by
 ``config.flank`` each side; a 1x1 convolution to the 3 classes (neither, acceptor, donor).
 
 Convolutions here are *unpadded* ("valid"): the original pads every convolution ("same") and
@@ -19,7 +19,7 @@ module so that BatchNorm uses (and updates) its batch statistics.
 
 from __future__ import annotations
 
-import math
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from nucleoforge.errors import NucleoforgeError
 from nucleoforge.tokenization import IGNORE_INDEX
 
 from .configuration_spliceai import SpliceAIConfig
+from .heads import apply_temperatures, ensemble_log_probabilities, head_outputs, member_probabilities
 
 
 @dataclass
@@ -43,10 +44,12 @@ class SpliceAIOutput(ModelOutput):
     Attributes:
         loss: negative log-likelihood of ``labels`` under ``probabilities`` (when labels are given).
         probabilities: ``(B, L, num_labels)`` mean of the members' softmax outputs (with
-            ``calibrated=True``: that mean, temperature-scaled, see :func:`apply_temperatures`).
+            ``calibrated=True``: that mean, temperature-scaled, see :func:`apply_temperatures`);
+            head ``pangolin``: ``(B, L, tissues)``, per tissue its members' mean P(site) (:mod:`.heads`).
         member_logits: ``(B, num_members, L, num_labels)`` pre-softmax outputs of every member
             (only with ``output_members=True``).
         member_probabilities: ``(B, num_members, L, num_labels)`` softmax of ``member_logits``
+            (head ``pangolin``: every member's 12 outputs, softmax pairs and sigmoid usage per tissue)
             (only with ``output_members=True``).
     """
 
@@ -60,29 +63,6 @@ def _crop_to(x: torch.Tensor, length: int) -> torch.Tensor:
     """Crop the last axis of ``x`` symmetrically to ``length`` positions."""
     excess = x.shape[-1] - length
     return x if excess == 0 else x[..., excess // 2 : x.shape[-1] - (excess - excess // 2)]
-
-
-def ensemble_log_probabilities(member_logits: torch.Tensor) -> torch.Tensor:
-    """``log(mean_m softmax(member_logits[:, m]))``: ``(B, M, L, C)`` -> ``(B, L, C)`` float32.
-
-    The log of the published output (the members' mean softmax), computed without underflow
-    (``logsumexp`` of the members' log-softmax), so it stays finite where a probability rounds to 0.
-    For one member it is that member's ``log_softmax``.
-    """
-    log_p = torch.log_softmax(member_logits.float(), dim=-1)
-    return torch.logsumexp(log_p, dim=1) - math.log(member_logits.shape[1])
-
-
-def apply_temperatures(log_probabilities: torch.Tensor, temperatures) -> torch.Tensor:
-    """Per-class temperature scaling: ``softmax(z / T)`` over the last axis with ``z`` the log-probabilities.
-
-    ``z`` is the log of the (ensemble's) probabilities, so a single member and an ensemble are
-    handled alike; one temperature per class (``T_c > 1`` flattens class ``c``'s scores, ``< 1``
-    sharpens them). Unlike one shared temperature, per-class temperatures are not invariant to
-    shifting the logits, which is why ``z`` is fixed as the normalised log-probabilities.
-    """
-    t = torch.as_tensor(temperatures, dtype=log_probabilities.dtype, device=log_probabilities.device)
-    return torch.softmax(log_probabilities / t, dim=-1)
 
 
 @dataclass
@@ -108,6 +88,13 @@ class FusedNetwork:
     input_skip: tuple[torch.Tensor, torch.Tensor]
     stages: list[FusedStage]
     classifier: tuple[torch.Tensor, torch.Tensor]
+    negative_slope: float | None = None  # None: ReLU; else LeakyReLU with this slope
+
+    def act(self, y: torch.Tensor, inplace: bool) -> torch.Tensor:
+        """The residual units' activation (``config.activation``)."""
+        if self.negative_slope is None:
+            return y.relu_() if inplace else torch.relu(y)
+        return F.leaky_relu(y, self.negative_slope, inplace=inplace)
 
     def conv(self, h: torch.Tensor, wb: tuple[torch.Tensor, torch.Tensor], dilation: int = 1) -> torch.Tensor:
         return F.conv2d(h, wb[0], wb[1], dilation=(1, dilation), groups=self.members)
@@ -116,10 +103,9 @@ class FusedNetwork:
         """One residual unit on ``(B, M * channels, 1, L)``: ``L - 2 * stage.shrink`` positions out."""
         scale, shift, w1, b1, w2, b2 = unit
         r = stage.shrink
-        y = torch.addcmul(shift, h, scale)
-        y = y.relu_() if inplace else torch.relu(y)
+        y = self.act(torch.addcmul(shift, h, scale), inplace)
         y = self.conv(y, (w1, b1), stage.dilation)
-        y = y.relu_() if inplace else torch.relu(y)
+        y = self.act(y, inplace)
         y = self.conv(y, (w2, b2), stage.dilation)
         residual = h[..., r : h.shape[-1] - r]
         return y.add_(residual) if inplace else y + residual
@@ -137,25 +123,19 @@ class FusedNetwork:
         return logits.reshape(b, self.members, -1, length)
 
 
-def member_probabilities(member_logits: torch.Tensor, temperatures=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(probabilities (B, L, C), member softmax (B, M, L, C))`` from ``(B, M, L, C)`` logits.
-
-    The published output is the members' mean softmax; with ``temperatures`` it is that mean
-    temperature-scaled (:func:`apply_temperatures`).
-    """
-    member_probs = torch.softmax(member_logits, dim=-1)
-    probabilities = member_probs.mean(dim=1)
-    if temperatures is not None:
-        calibrated = apply_temperatures(ensemble_log_probabilities(member_logits), temperatures)
-        probabilities = calibrated.to(probabilities.dtype)
-    return probabilities, member_probs
+def _activation(config: SpliceAIConfig):
+    """``config.activation`` as a function of a tensor."""
+    if config.activation == "leaky_relu":
+        return functools.partial(F.leaky_relu, negative_slope=float(config.activation_slope))
+    return F.relu
 
 
 class SpliceAIResidualUnit(nn.Module):
-    """``BN -> ReLU -> conv -> BN -> ReLU -> conv`` added to the (cropped) input."""
+    """``BN -> act -> conv -> BN -> act -> conv`` added to the (cropped) input (act: ReLU or LeakyReLU)."""
 
-    def __init__(self, channels: int, kernel_size: int, dilation: int, eps: float) -> None:
+    def __init__(self, channels: int, kernel_size: int, dilation: int, eps: float, activation=F.relu) -> None:
         super().__init__()
+        self.activation = activation
         self.norm1 = nn.BatchNorm1d(channels, eps=eps)
         self.conv1 = nn.Conv1d(channels, channels, kernel_size, dilation=dilation)
         self.norm2 = nn.BatchNorm1d(channels, eps=eps)
@@ -164,18 +144,18 @@ class SpliceAIResidualUnit(nn.Module):
         self.shrink = (kernel_size - 1) * dilation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv1(F.relu(self.norm1(x)))
-        y = self.conv2(F.relu(self.norm2(y)))
+        y = self.conv1(self.activation(self.norm1(x)))
+        y = self.conv2(self.activation(self.norm2(y)))
         return x[..., self.shrink : x.shape[-1] - self.shrink] + y
 
 
 class SpliceAIStage(nn.Module):
     """``num_blocks`` residual units with one kernel size and dilation, then a 1x1 skip conv."""
 
-    def __init__(self, channels: int, num_blocks: int, kernel_size: int, dilation: int, eps: float) -> None:
+    def __init__(self, channels: int, num_blocks: int, kernel_size: int, dilation: int, eps: float, activation=F.relu) -> None:
         super().__init__()
         self.units = nn.ModuleList(
-            SpliceAIResidualUnit(channels, kernel_size, dilation, eps) for _ in range(num_blocks)
+            SpliceAIResidualUnit(channels, kernel_size, dilation, eps, activation) for _ in range(num_blocks)
         )
         self.skip = nn.Conv1d(channels, channels, 1)
 
@@ -189,9 +169,9 @@ class SpliceAIMember(nn.Module):
         self.input_conv = nn.Conv1d(config.input_channels, c, 1)
         self.input_skip = nn.Conv1d(c, c, 1)
         self.stages = nn.ModuleList(
-            SpliceAIStage(c, n, k, d, config.batch_norm_eps) for n, k, d in config.stages
+            SpliceAIStage(c, n, k, d, config.batch_norm_eps, _activation(config)) for n, k, d in config.stages
         )
-        self.classifier = nn.Conv1d(c, config.num_labels, 1)
+        self.classifier = nn.Conv1d(c, config.member_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.input_conv(x)
@@ -266,6 +246,9 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
     def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *args, **kwargs):
         """Load a model; ``spliceai-10k`` / ``spliceai-10k-N`` resolve to the converted wheel weights.
 
+        The other names of :data:`~.pretrained.NAMED_WEIGHTS` (``openspliceai-mane-10k``, ``pangolin``,
+        ``cispliceai``…) resolve through :func:`~.pretrained.resolve_named`.
+
         Any other name or path goes through :meth:`transformers.PreTrainedModel.from_pretrained`,
         strictly: a folder of another model type (a SpliceBERT folder, say) or one whose weights
         do not all match the ensemble (missing or unexpected) raises
@@ -275,15 +258,21 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
         """
         entry = registry.family("spliceai")
         name = str(pretrained_model_name_or_path)
-        if name in entry.pretrained and not Path(name).exists():
+        named = name in entry.pretrained and not Path(name).exists()
+        if named:
             pretrained_model_name_or_path = registry.resolve(entry.resolver)(name)
         if kwargs.get("output_loading_info"):
             return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         from nucleoforge.io.checkpoints import load_model_folder
 
         load = super().from_pretrained
-        return load_model_folder(lambda path, **kw: load(path, *args, **kw), pretrained_model_name_or_path,
+        model = load_model_folder(lambda path, **kw: load(path, *args, **kw), pretrained_model_name_or_path,
                                   model_types=[entry.model_type], what=f"a {entry.name} model", **kwargs)
+        if named:
+            from .pretrained import fill_provenance
+
+            fill_provenance(model.config, name)  # folders converted before licences were recorded
+        return model
 
     # -- forward -----------------------------------------------------------------------------
     def _check_input(self, input: torch.Tensor) -> None:
@@ -365,7 +354,8 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
         for num_blocks, kernel_size, dilation in self.config.stages:
             units = [(*pair(), *pair(), *pair()) for _ in range(num_blocks)]
             stages.append(FusedStage(dilation, (kernel_size - 1) * dilation, units, pair()))
-        return FusedNetwork(len(self.members), input_conv, input_skip, stages, pair())
+        slope = float(self.config.activation_slope) if self.config.activation == "leaky_relu" else None
+        return FusedNetwork(len(self.members), input_conv, input_skip, stages, pair(), slope)
 
     def _member_logits_fused(self, x: torch.Tensor, keep: list[torch.Tensor] | None = None) -> torch.Tensor:
         """``(B, M, labels, L)`` with all members stacked as grouped convolutions (eval BatchNorm).
@@ -422,9 +412,12 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
             raise NucleoforgeError("use_fused=True needs eval mode (it folds BatchNorm running statistics)")
         logits = self._member_logits_fused(x) if use_fused else self._member_logits_modular(x)
         member_logits = logits.transpose(2, 3)  # (B, M, L, labels)
-        probabilities, member_probs = member_probabilities(member_logits, temperatures)
+        probabilities, member_probs = head_outputs(self.config, member_logits, temperatures)
         loss = None
         if labels is not None:
+            if self.config.head != "softmax":
+                raise NucleoforgeError("labels: a training loss is defined for the softmax head only (this model has head "
+                                       f"{self.config.head!r})")
             log_probs = torch.log(probabilities.clamp_min(1e-12))
             loss = F.nll_loss(log_probs.reshape(-1, log_probs.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
         out = SpliceAIOutput(

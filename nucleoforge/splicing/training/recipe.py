@@ -9,7 +9,7 @@ knowing which family it trains.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,9 @@ class Recipe:
 
     ``architecture`` (the settings a resume must match) and ``manifest_model`` (the init weights
     a resume must match; None for fresh weights) go into the run manifest;
-    ``positions_per_example`` turns examples per second into positions per second.
+    ``positions_per_example`` turns examples per second into positions per second;
+    ``init_settings`` adds to the recorded settings (e.g. ``init_classifier: new``: only the init's
+    trunks carried over).
     """
 
     members: int
@@ -36,6 +38,7 @@ class Recipe:
     architecture: dict[str, Any]
     positions_per_example: int
     manifest_model: Any = None
+    init_settings: dict[str, Any] = field(default_factory=dict)  # recorded with the run's settings (training.json)
 
     def member_model(self, i: int) -> tuple[torch.nn.Module, list[torch.nn.Module]]:
         """``(model, frozen BatchNorms)`` that member ``i`` starts from (its seed is set)."""

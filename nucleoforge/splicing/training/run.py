@@ -115,7 +115,7 @@ def train_splice(
         "init": str(init) if init is not None else None, "init_member": init_member, "freeze_stages": freeze_stages,
         "members": recipe.members, "epochs": epochs if max_steps is None else None, "max_steps": max_steps,
         "batch_size": batch_size, "world_size": world, "learning_rate": learning_rate, "lr_floor": lr_floor,
-        "lr_decay": lr_decay, "seed": seed, "bf16": bf16,
+        "lr_decay": lr_decay, "seed": seed, "bf16": bf16, **recipe.init_settings,
     }  # fmt: skip
     manifest = _check_manifest(out.path, resume, inputs, settings, recipe.manifest_model)
     run = _Run(recipe, out, weights, resume=resume, new_run=new_run, keep_folder=folder_existed, init=init,

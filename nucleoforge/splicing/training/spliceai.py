@@ -29,7 +29,10 @@ from nucleoforge.splicing.training.objective import (
 from nucleoforge.splicing.training.recipe import Recipe
 
 __all__ = ["CONTEXTS", "SpliceAIRecipe", "SpliceTrainer", "assemble_members", "freeze_first_stages", "quiet_trainer",
-           "splice_config", "spliceai_recipe"]
+           "splice_config", "spliceai_recipe", "trunk_config"]
+
+#: how a model trained from a per-tissue init (Pangolin) names itself: only its trunks are the init's
+NEW_CLASSIFIER = "trunks with a new acceptor/donor classifier, trained by train-splice"
 
 #: ``--context`` values: total context (both sides) -> paper variant
 CONTEXTS: dict[int, str] = {80: "spliceai-80", 400: "spliceai-400", 2000: "spliceai-2k", 10000: "spliceai-10k"}
@@ -173,13 +176,51 @@ def freeze_first_stages(model: SpliceAIModel, n: int) -> list[torch.nn.Module]:
     return frozen
 
 
+def _architecture(config: SpliceAIConfig) -> dict[str, Any]:
+    """The settings that shape a member's network (what members of one ensemble and a resume share):
+    stages, channels, and the activation and BatchNorm eps (an OpenSpliceAI init keeps its
+    LeakyReLU(0.1) and eps 1e-5)."""
+    return {"stages": [list(s) for s in config.stages], "channels": config.channels, "activation": config.activation,
+            "activation_slope": config.activation_slope, "batch_norm_eps": config.batch_norm_eps}
+
+
+def _fine_tuned(config: SpliceAIConfig, init: str, how: str = "fine-tuned by train-splice") -> SpliceAIConfig:
+    """The trained model's config: the init's architecture, family and licence (its weights carry
+    over), named as ``how`` from it (no longer the converted source files)."""
+    from nucleoforge.models.spliceai.pretrained import fill_provenance
+
+    config = SpliceAIConfig(**config.to_dict())
+    fill_provenance(config, init)  # a named init ("spliceai-10k"): its display name and licence
+    name = config.weights_name or Path(init).name
+    return SpliceAIConfig(**{**config.to_dict(), "weights_name": f"{name}, {how}", "weights_source": None})
+
+
+def trunk_config(config: SpliceAIConfig) -> SpliceAIConfig:
+    """A SpliceAI-format config (3-class softmax head) on the trunk of a per-tissue (Pangolin-head)
+    model: its stages, channels, activation, eps and licence; family ``spliceai`` (SpliceAI's
+    variant rules and INFO key: the outputs are acceptor/donor now)."""
+    per_tissue = ("id2label", "label2id", "num_labels", "tissues", "member_tissues")
+    kept = {k: v for k, v in config.to_dict().items() if k not in per_tissue}
+    return SpliceAIConfig(**{**kept, "head": "softmax", "weights_family": "spliceai"})
+
+
 def single_member(config: SpliceAIConfig, source: SpliceAIModel | None = None, member: int = 0) -> SpliceAIModel:
-    """A one-member model of ``config``; with ``source``, its member ``member``'s weights."""
+    """A one-member model of ``config``; with ``source``, its member ``member``'s weights (of a
+    per-tissue ``source``, everything but the classifier: the 3-class classifier starts new)."""
     # new weights: a calibration fitted to the init model's outputs no longer applies
     one = SpliceAIConfig(**{**config.to_dict(), "num_members": 1, "calibration_temperatures": None, "calibration": None})
     model = SpliceAIModel(one)
-    if source is not None:
-        model.members[0].load_state_dict(source.members[member].state_dict(), strict=True)
+    if source is None:
+        return model
+    state = source.members[member].state_dict()
+    if source.config.head == one.head:
+        model.members[0].load_state_dict(state, strict=True)
+        return model
+    trunk = {k: v for k, v in state.items() if not k.startswith("classifier.")}
+    missing, unexpected = model.members[0].load_state_dict(trunk, strict=False)
+    if unexpected or sorted(missing) != ["classifier.bias", "classifier.weight"]:
+        raise NucleoforgeError(f"--init member {member}: its trunk does not fit a SpliceAI member (missing {missing}, "
+                               f"unexpected {unexpected})")
     return model
 
 
@@ -195,9 +236,9 @@ def assemble_members(folders: Sequence[str | os.PathLike], output_dir: str | os.
         raise NucleoforgeError("assemble_members: no member folders given")
     first = parts[0].config
     for f, m in zip(folders, parts):
-        if m.config.stages != first.stages or m.config.channels != first.channels or m.config.num_members != 1:
-            raise NucleoforgeError(f"{f}: member architecture (stages {m.config.stages}, channels {m.config.channels}, "
-                             f"{m.config.num_members} members) differs from {folders[0]}'s")  # fmt: skip
+        if _architecture(m.config) != _architecture(first) or m.config.num_members != 1:
+            raise NucleoforgeError(f"{f}: member architecture ({_architecture(m.config)}, {m.config.num_members} members) "
+                                   f"differs from {folders[0]}'s ({_architecture(first)})")  # fmt: skip
     config = SpliceAIConfig(**{**first.to_dict(), "num_members": len(parts)})
     config.architectures = ["SpliceAIModel"]
     ensemble = SpliceAIModel(config)
@@ -218,8 +259,9 @@ class SpliceAIRecipe(Recipe):
         val_set = SpliceBlockDataset(dataset, "validation", context)
         super().__init__(members=members, model_context=context, train_set=train_set, val_set=val_set,
                          collate=collate_blocks, trainer_class=SpliceTrainer, positions_per_example=dataset.block,
-                         architecture={"stages": [list(s) for s in config.stages], "channels": config.channels},
-                         manifest_model=source)  # fmt: skip
+                         architecture=_architecture(config), manifest_model=source,
+                         init_settings={"init_classifier": "new"} if source is not None and source.config.head != config.head
+                         else {})  # fmt: skip
         self.config, self.source, self.first_member, self.freeze_stages = config, source, init_member, freeze_stages
 
     def init_member(self, i: int) -> int | None:
@@ -251,6 +293,18 @@ class SpliceAIRecipe(Recipe):
         return eval_metrics(scorer.evaluate())
 
 
+def _per_tissue_members(config: SpliceAIConfig, init: str, init_member: int | None, members: int | None) -> int:
+    """Members trained from a per-tissue init: ``--members`` (default: the init's), member ``i`` from
+    its member ``i`` (Pangolin's order: heart 1-3, liver 1-3, brain 1-3, testis 1-3), or every
+    member from ``--init-member``."""
+    if members is None:
+        members = config.num_members
+    if init_member is None and members > config.num_members:
+        raise NucleoforgeError(f"--members {members} but {init} has {config.num_members} member(s); member i starts from "
+                               f"the init's member i, or pass --init-member K to start every member from member K")
+    return members
+
+
 def spliceai_recipe(dataset: SpliceDataset, *, context: int | None, config_overrides: dict[str, Any] | None,
                     init: str | os.PathLike | None, init_member: int | None, freeze_stages: int,
                     members: int | None) -> SpliceAIRecipe:  # fmt: skip
@@ -264,9 +318,14 @@ def spliceai_recipe(dataset: SpliceDataset, *, context: int | None, config_overr
         config = source.config
         if context is not None and context != config.context:
             raise NucleoforgeError(f"--context {context} does not match the context of the --init model {init} ({config.context})")
+        per_tissue = config.head != "softmax"  # Pangolin: the trunks carry over, a 3-class classifier starts new
+        config = _fine_tuned(config, str(init), NEW_CLASSIFIER if per_tissue else "fine-tuned by train-splice")
         if init_member is not None and not 0 <= init_member < config.num_members:
             raise NucleoforgeError(f"--init-member {init_member}: {init} has members 0..{config.num_members - 1}")
-        if init_member is None:
+        if per_tissue:
+            members = _per_tissue_members(config, str(init), init_member, members)
+            config = trunk_config(config)
+        elif init_member is None:
             if members is not None and members != config.num_members:
                 raise NucleoforgeError(f"--members {members} but {init} has {config.num_members} member(s); member i starts from "
                                  f"the init's member i, or pass --init-member K to start every member from member K")  # fmt: skip
