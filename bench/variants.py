@@ -13,6 +13,19 @@ VCF with REF alleles from the FASTA, against a coordinate-faithful reference (re
     .venv/bin/python bench/variants.py --set sparse --full --original /tmp/tfenv/bin/spliceai --original-n 0
     .venv/bin/python bench/variants.py --n 200 --cache      # + a cold and a warm run through a score cache
 
+With ``--model`` (openspliceai-mane-10k, cispliceai, pangolin or a converted folder) or
+``--original-python``, the script instead times the whole ``nucleoforge variants`` process against
+the model's own original command line on ``--n`` (default 8) records of each of ``--sets``,
+interleaved, with start-up measured on a header-only input, and counts identical output strings
+(bench/variants_originals.py says how each original is called):
+
+    .venv/bin/python bench/variants.py --model pangolin --original-python ENV/bin/python --n 6
+    .venv/bin/python bench/variants.py --model openspliceai-mane-10k --original-python ENV/bin/python \
+        --original-weights OPENSPLICEAI/models/openspliceai-mane/10000nt --n 6
+    .venv/bin/python bench/variants.py --model cispliceai --original-python ENV/bin/python
+
+Without an original it times nucleoforge alone and says so in one line.
+
 Ours runs with the incremental ALT pass (the default) and, with ``--full``, again with a full
 ALT window per substitution; the two outputs must be byte-identical. Rates: records/s over
 all records (records outside genes cost nothing) and scored variants/s (records that got a
@@ -62,7 +75,8 @@ def main() -> None:
                     "(0; Pangolin 1)")
     ap.add_argument("--full", action="store_true", help="also run ours with a full ALT pass per substitution and "
                     "compare the outputs")
-    ap.add_argument("--original", default=None, help="path of the original's console script (spliceai, openspliceai, cis-vcf, pangolin)")
+    ap.add_argument("--original", default=None, help="path of the original's console script (spliceai, openspliceai, "
+                    "cis-vcf, pangolin)")
     ap.add_argument("--original-n", type=int, default=8, help="scored records to time with the original (0 = all)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--batch-size", type=int, default=16)
@@ -280,8 +294,8 @@ def main_originals(args: argparse.Namespace, family: str) -> None:
            "TF_NUM_INTEROP_THREADS": threads, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2",
            "TF_USE_LEGACY_KERAS": "1", "PYTHONWARNINGS": "ignore"}
     ours = Path(sys.executable).parent / "nucleoforge"
-    setup = Setup(family, args.model, ref, annotation, distance, mask, [str(ours)] if ours.exists() else
-                  [sys.executable, "-c", "from nucleoforge.cli import main; main()"], original, args.original_weights, db,
+    ours_cmd = [str(ours)] if ours.exists() else [sys.executable, "-c", "from nucleoforge.cli import main; main()"]
+    setup = Setup(family, args.model, ref, annotation, distance, mask, ours_cmd, original, args.original_weights, db,
                   env)
     load0 = os.getloadavg()
     res = compare(setup, inputs, work)

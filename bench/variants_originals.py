@@ -153,8 +153,8 @@ class Setup:
 
 
 def ours_cmd(s: Setup, src: Path, out: Path) -> list[str]:
-    return [*s.ours, "variants", "-I", str(src), "-O", str(out), "-R", str(s.ref), "-A", s.annotation, "--model", s.model,
-            "-D", str(s.distance), "-M", str(s.mask), "-q"]
+    return [*s.ours, "variants", "-I", str(src), "-O", str(out), "-R", str(s.ref), "-A", s.annotation,
+            "--model", s.model, "-D", str(s.distance), "-M", str(s.mask), "-q"]
 
 
 def original_cmd(s: Setup, src: Path, out: Path) -> list[str]:
@@ -163,10 +163,11 @@ def original_cmd(s: Setup, src: Path, out: Path) -> list[str]:
         return [s.original, str(src), str(s.ref), str(s.db), str(out.with_suffix("")), "-d", d, "-m", str(bool(s.mask))]
     if s.family == "openspliceai":
         flank = re.search(r"(\d+)nt", Path(s.weights).name)
-        return [s.original, "variant", "-R", str(s.ref), "-A", "grch37", "-I", str(src), "-O", str(out), "-m", s.weights,
-                "-f", flank.group(1) if flank else "10000", "-t", "pytorch", "-D", d, "-M", m]
+        return [s.original, "variant", "-R", str(s.ref), "-A", "grch37", "-I", str(src), "-O", str(out),
+                "-m", s.weights, "-f", flank.group(1) if flank else "10000", "-t", "pytorch", "-D", d, "-M", m]
     if s.family == "cispliceai":
-        return [s.original, str(s.ref), "-a", "grch37", "-i", str(src), "-o", str(out), "-d", d, *(["-m"] if s.mask else [])]
+        mask = ["-m"] if s.mask else []
+        return [s.original, str(s.ref), "-a", "grch37", "-i", str(src), "-o", str(out), "-d", d, *mask]
     return [s.original, "-I", str(src), "-O", str(out), "-R", str(s.ref), "-A", "grch37", "-D", d, "-M", m]
 
 

@@ -218,10 +218,12 @@ def variants(
 ) -> None:
     """Score VCF variants with SpliceAI: adds INFO SpliceAI=ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL.
 
-    Same rules and output as Illumina's `spliceai -I -O -R -A -D -M`. Several --model options
-    score several models in one pass (the input and the reference read once): one INFO field
-    each (Pangolin=GENE|POS:GAIN|POS:LOSS|Warnings:... by Pangolin's rules), each at its original's
-    -D/-M unless given, recorded in ##nucleoforge_model header lines. Records are batched
+    Each model scores by its original command line's rules: SpliceAI and OpenSpliceAI as
+    Illumina's `spliceai -I -O -R -A -D -M`, CI-SpliceAI as `cis-vcf` (-A grch37/grch38 take its
+    own gene tables), Pangolin as `pangolin` (Pangolin=GENE|POS:GAIN|POS:LOSS|Warnings:...).
+    Several --model options score several models in one pass (the input and the reference read
+    once): one INFO field each, each at its original's -D/-M unless given, recorded in
+    ##nucleoforge_model header lines. Records are batched
     and streamed, written in input order, and --resume continues an interrupted run. A file
     output gets OUTPUT.manifest.json (input checksums, settings, model identity), which
     --resume checks. -O out.tsv (or --format tsv) writes a table instead: one row per record x

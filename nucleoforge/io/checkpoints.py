@@ -240,6 +240,21 @@ def load_hf_folder_weights(folder: str | os.PathLike) -> tuple[dict[str, Any], P
     return loader(path), path
 
 
+def package_version(name: str = "nucleoforge") -> str:
+    """The installed version of ``name`` (recorded with each conversion), ``"unknown"`` when it is
+    not installed (run from a source tree).
+
+    >>> package_version("no-such-package-here")
+    'unknown'
+    """
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file (recorded with each conversion).
 
@@ -370,5 +385,5 @@ def load_model_folder(
 __all__ = [
     "CheckpointError", "UnsafeCheckpointError", "RestrictedUnpickler", "load_paddle_state_dict",
     "save_paddle_state_dict", "load_torch_state_dict", "load_safetensors_state_dict", "load_hf_folder_weights",
-    "HF_WEIGHT_FILES", "sha256", "folder_model_type", "load_model_folder",
+    "HF_WEIGHT_FILES", "sha256", "package_version", "folder_model_type", "load_model_folder",
 ]  # fmt: skip

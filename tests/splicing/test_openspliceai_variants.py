@@ -65,7 +65,7 @@ def _compare(capsys, setup, tmp_path, positions: set[int] | None) -> None:
     if positions is not None:
         vcf = subset(vcf, tmp_path / "in.vcf", positions)
     out = tmp_path / "out.vcf"
-    result = run_main(capsys, "variants", "--model", folder, "-D", "49", "-R", ref, "-A", "grch37", "-I", vcf, "-O", out, "-q")
+    result = run_main(capsys, "variants", "--model", folder, "-D", "50", "-R", ref, "-A", "grch37", "-I", vcf, "-O", out, "-q")
     assert result.code == 0, result.err
     ours = records(out, "OpenSpliceAI")
     wanted = [r for r in records(theirs, "OpenSpliceAI") if positions is None or int(r[0].split(":")[1].split()[0]) in positions]

@@ -322,3 +322,22 @@ def test_a_cached_second_alt_keeps_its_reason(model, world, tmp_path) -> None:
     assert [(a.entries, a.reason) for a in again] == [(a.entries, a.reason) for a in first]
     assert again[1].reason == SkipReason.NOT_FIRST_ALT
     scorer.close()
+
+
+def test_windows_past_a_chromosome_end_are_skipped(model, tmp_path) -> None:
+    """Deliberate difference: the original shortens a window at the chromosome's end (and fails on
+    a negative start); here a window that passes either end is skipped as near the chromosome end."""
+    seq = "".join(np.random.default_rng(5).choice(list("ACGT"), 120))
+    (tmp_path / "e.fa").write_text(">chr1\n" + seq + "\n")
+    (tmp_path / "e.gtf").write_text('chr1\tt\tgene\t2\t119\t.\t+\t.\tgene_id "E";\n'
+                                    'chr1\tt\texon\t2\t119\t.\t+\t.\tgene_id "E"; transcript_id "E.1";\n')
+    scorer = VariantScorer(model, Genome(tmp_path / "e.fa"), GeneTable.load(tmp_path / "e.gtf"), distance=D)
+    flank = model.config.flank
+
+    def snv(pos: int) -> VariantInput:
+        return VariantInput("chr1", pos, seq[pos - 1], ["A" if seq[pos - 1] != "A" else "C"])
+
+    first_inside, last_inside = flank + D + 1, len(seq) - flank - D
+    results = scorer.score_alleles([snv(first_inside - 1), snv(first_inside), snv(last_inside), snv(last_inside + 1)])
+    assert [r[0].reason for r in results] == [SkipReason.CHROM_END, None, None, SkipReason.CHROM_END]
+    assert results[1][0].entries and results[2][0].entries

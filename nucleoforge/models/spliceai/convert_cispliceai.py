@@ -378,7 +378,7 @@ def convert_cispliceai(out: str | Path, source: str | Path | None = None, *, ove
     the weights are CC BY 4.0 (attribution required). ``out`` must not exist or be an empty
     folder, unless ``overwrite``; it is written through a temporary sibling folder.
     """
-    import nucleoforge
+    from nucleoforge.io.checkpoints import package_version
 
     from .modeling_spliceai import SpliceAIModel
 
@@ -400,7 +400,7 @@ def convert_cispliceai(out: str | Path, source: str | Path | None = None, *, ove
     version = _wheel_version(path)
     conversion = {
         "name": WEIGHTS_NAME, "weights_family": "cispliceai", "licence": LICENCE,
-        "converter": f"{__name__} (nucleoforge {nucleoforge.__version__})",
+        "converter": f"{__name__} (nucleoforge {package_version()})",
         "sources": [{"file": path.name, "path": str(path), "sha256": sha256(path), "bytes": path.stat().st_size,
                      "package": f"cispliceai {version}" if version else None}],
         "members_found": num_members, **record,

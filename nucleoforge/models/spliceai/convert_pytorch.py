@@ -241,7 +241,7 @@ def _write(out: Path, config: SpliceAIConfig, state: dict, sources: list[dict], 
     """``out``/config.json, model.safetensors, conversion.json and LICENSE, written via a temporary sibling."""
     from safetensors.torch import save_file
 
-    from nucleoforge import __version__
+    from nucleoforge.io.checkpoints import package_version
 
     out = Path(out).expanduser()
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
@@ -254,7 +254,7 @@ def _write(out: Path, config: SpliceAIConfig, state: dict, sources: list[dict], 
         save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         report = {
             "name": config.weights_name, "weights_family": config.weights_family, "licence": config.weights_licence,
-            "converter": f"{__name__} (nucleoforge {__version__})", "sources": sources,
+            "converter": f"{__name__} (nucleoforge {package_version()})", "sources": sources,
             "mapping": {k: f"members.<m>.{o}" + ("" if a is None else f"[{a}:{b}]") for k, (o, a, b) in mapping.items()},
             "ignored": [f"*.{_IGNORED} (BatchNorm's training step counter; zeros in the converted folder)"],
         }

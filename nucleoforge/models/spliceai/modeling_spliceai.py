@@ -269,9 +269,9 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
         model = load_model_folder(lambda path, **kw: load(path, *args, **kw), pretrained_model_name_or_path,
                                   model_types=[entry.model_type], what=f"a {entry.name} model", **kwargs)
         if named:
-            from .pretrained import fill_provenance
-
-            fill_provenance(model.config, name)  # folders converted before licences were recorded
+            # folders converted before licences were recorded; looked up by name like the resolver
+            # (the resolver's module converts, which builds this class)
+            registry.resolve(entry.resolver.rsplit(":", 1)[0] + ":fill_provenance")(model.config, name)
         return model
 
     # -- forward -----------------------------------------------------------------------------
