@@ -147,22 +147,13 @@ def evaluate_split(
                            {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()})
 
 
-class SiteMetrics:
+class SiteMetrics(SpliceMetrics):
     """:class:`~nucleoforge.splicing.training.SpliceMetrics` for a per-tissue model (Pangolin): one site
-    score per position, the highest tissue's P(splice site), scored by
+    score per position, the highest tissue's P(splice site) (``probabilities`` (B, L, tissues)), scored by
     :func:`~nucleoforge.splicing.evaluation.site_metrics` (rule: :data:`~nucleoforge.splicing.evaluation.SITE_SCORE`)."""
 
-    def __init__(self) -> None:
-        self._labels: list[np.ndarray] = []
-        self._scores: list[np.ndarray] = []
-
-    def add(self, probabilities: Any, labels: Any) -> None:
-        """``probabilities`` (B, L, tissues); ``labels`` (B, L), -100 = not counted."""
-        p = probabilities.detach().float().cpu().numpy() if torch.is_tensor(probabilities) else np.asarray(probabilities)
-        y = labels.detach().cpu().numpy() if torch.is_tensor(labels) else np.asarray(labels)
-        keep = y != IGNORE_INDEX
-        self._labels.append(y[keep].astype(np.int8))
-        self._scores.append(site_scores(p)[keep].astype(np.float32))
+    def position_scores(self, p: np.ndarray) -> np.ndarray:
+        return site_scores(p)
 
     def result(self) -> dict[str, Any]:
         y = np.concatenate(self._labels) if self._labels else np.zeros(0, np.int8)

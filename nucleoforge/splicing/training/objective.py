@@ -99,11 +99,13 @@ class SpliceMetrics:
         """``probabilities`` (B, L, 3) or (B, L, 2) acceptor/donor; ``labels`` (B, L), -100 = not counted."""
         p = probabilities.detach().float().cpu().numpy() if torch.is_tensor(probabilities) else np.asarray(probabilities)
         y = labels.detach().cpu().numpy() if torch.is_tensor(labels) else np.asarray(labels)
-        if p.shape[-1] == 3:
-            p = p[..., 1:]
         keep = y != IGNORE_INDEX
         self._labels.append(y[keep].astype(np.int8))
-        self._scores.append(p[keep].astype(np.float32))
+        self._scores.append(self.position_scores(p)[keep].astype(np.float32))
+
+    def position_scores(self, p: np.ndarray) -> np.ndarray:
+        """The scores kept per counted position: acceptor and donor (the class axis without ``neither``)."""
+        return p[..., 1:] if p.shape[-1] == 3 else p
 
     def result(self) -> dict[str, float]:
         y = np.concatenate(self._labels) if self._labels else np.zeros(0, np.int8)
