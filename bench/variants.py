@@ -19,7 +19,7 @@ the model's own original command line on ``--n`` (default 8) records of each of 
 interleaved, with start-up measured on a header-only input, and counts identical output strings
 (bench/variants_originals.py says how each original is called):
 
-    .venv/bin/python bench/variants.py --model pangolin --original-python ENV/bin/python --n 6
+    .venv/bin/python bench/variants.py --model pangolin --original-python ENV/bin/python --sets dense:30,sparse:8
     .venv/bin/python bench/variants.py --model openspliceai-mane-10k --original-python ENV/bin/python \
         --original-weights OPENSPLICEAI/models/openspliceai-mane/10000nt --n 6
     .venv/bin/python bench/variants.py --model cispliceai --original-python ENV/bin/python
@@ -93,7 +93,8 @@ def main() -> None:
                     "original 'openspliceai variant' loads")
     ap.add_argument("--pangolin-db", default=None, help="Pangolin: a gffutils database of the grch37 genes (default: "
                     "built from a GTF written here, with --original-python)")
-    ap.add_argument("--sets", default="dense,sparse", help="record sets of the comparison run, in order")
+    ap.add_argument("--sets", default="dense,sparse", help="record sets of the comparison run, in order, each "
+                    "optionally NAME:N (N records of that set instead of --n), e.g. dense:30,sparse:8")
     args = ap.parse_args()
     from variants_originals import model_family
 
@@ -260,8 +261,11 @@ def main_originals(args: argparse.Namespace, family: str) -> None:
     variants = list(read_hisat2_snps(SNPS, {rec.name: rec.sequence}))
     genes = GeneTable.load("grch37")
     inputs = {}
-    for name in ["empty", *args.sets.split(",")]:
-        picked = [] if name == "empty" else pick_records(variants, genes, name, n)
+    for spec in ["empty", *args.sets.split(",")]:
+        name, _, size = spec.partition(":")
+        if name not in ("empty", "dense", "sparse") or (size and not size.isdigit()):
+            sys.exit(f"--sets: expected dense or sparse, each optionally :N records, got {spec!r}")
+        picked = [] if name == "empty" else pick_records(variants, genes, name, int(size) if size else n)
         vcf = work / f"{name}.vcf"
         with open(vcf, "w") as fh:
             write_vcf(picked, fh, {"22": length})

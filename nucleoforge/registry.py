@@ -50,11 +50,14 @@ def kmer_vocabulary(k: int, alphabet: str = "AUCG") -> list[str]:
 
 #: the one tokenizer class of every BERT-family model
 TOKENIZER = "nucleoforge.tokenization:NucleotideTokenizer"
+#: MultiMolecule's tokenizer class names (its folders' tokenizer_config.json) -> ours
+MULTIMOLECULE_TOKENIZERS = {n: f"nucleoforge.tokenization.tokenizer:{n}" for n in ("RnaTokenizer", "DnaTokenizer")}
+MULTIMOLECULE_DNA = ("genebert-sequence",)
 
 #: the package whose import registers nucleoforge's tasks with ``transformers.pipeline``
 #: (``nucleotide-fill-mask``, ``nucleotide-embedding``, ``zero-shot-variant-effect``,
 #: ``nucleotide-attention``, ``splice-site``); named here, imported by :func:`register_pipelines`
-PIPELINES = "nucleoforge.pipelines"
+PIPELINES = "nucleoforge.pipelines.tasks"
 
 #: the BERT-family Auto classes and the class-name suffix each one loads
 BERT_AUTO_CLASSES = {
@@ -252,7 +255,11 @@ def register_auto_classes(model_types: list[str] | None = None) -> None:
             for auto_name, class_name in entry.auto.items():
                 getattr(transformers, auto_name).register(config_cls, getattr(module, class_name), exist_ok=True)
             if entry.kind == "bert":
-                transformers.AutoTokenizer.register(config_cls, tokenizer_class=tokenizer_cls, exist_ok=True)
+                # MultiMolecule's tokenizer_config.json names RnaTokenizer (its RNA models) or DnaTokenizer:
+                # both class names resolve for AutoTokenizer (the DNA one with the DNA k-mer family)
+                alias = resolve(MULTIMOLECULE_TOKENIZERS["DnaTokenizer" if entry.model_type in MULTIMOLECULE_DNA else "RnaTokenizer"])
+                transformers.AutoTokenizer.register(config_cls, tokenizer_class=tokenizer_cls, slow_tokenizer_class=alias,
+                                                    exist_ok=True)
         except (ImportError, AttributeError, ValueError) as exc:  # one broken family must not hide the others
             failed.append(f"{entry.model_type} ({entry.module}): {type(exc).__name__}: {exc}")
             continue

@@ -75,6 +75,7 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         if errors not in ("strict", "replace"):
             raise NucleoforgeError(f"errors must be 'strict' or 'replace', got {errors!r}")
         self.errors = errors
+        self._unk = str(unk_token)
         self.k = self._infer_k(k)
         self._build_tables()
         super().__init__(
@@ -132,13 +133,20 @@ class NucleotideTokenizer(PreTrainedTokenizer):
             [self._vocab["".join(p)] for p in itertools.product(bases, repeat=k)], dtype=np.int64
         )
         self.has_n = k == 1 and "N" in self._vocab
-        self._ambiguous_id = self._vocab["N"] if self.has_n else self._vocab["[UNK]"]
+        self._ambiguous_id = self._vocab["N"] if self.has_n else self._vocab[self._unk]
         codes = np.full(256, _INVALID, dtype=np.uint8)
         letters = NUCLEOTIDE_LETTERS + NUCLEOTIDE_LETTERS.lower()
         # alphabet's one letter table: A C G T/U -> 0..3, every other nucleotide letter (IUPAC) -> 4 = _AMBIG
         codes[np.frombuffer(letters.encode("ascii"), dtype=np.uint8)] = encode_bytes(letters)
         codes[ord(MASK_CHAR)] = _MASK
         self._codes = codes
+        # single-nucleotide vocabularies with their own IUPAC tokens (MultiMolecule's): those letters keep them
+        own = np.full(256, -1, dtype=np.int64)
+        if k == 1:
+            for letter in NUCLEOTIDE_LETTERS:
+                if letter not in "ACGTUN" and letter in self._vocab:
+                    own[[ord(letter), ord(letter.lower())]] = self._vocab[letter]
+        self._own_letters = own if (own >= 0).any() else None
 
     # ------------------------------------------------------------------ vocabulary API
     @property
@@ -263,7 +271,12 @@ class NucleotideTokenizer(PreTrainedTokenizer):
             lut[:4] = self._kmer_ids
             lut[_AMBIG] = self._ambiguous_id
             lut[_MASK] = self.mask_token_id
-            return lut[codes], lengths
+            ids = lut[codes]
+            if self._own_letters is not None:
+                own = self._own_letters[np.frombuffer(raw, dtype=np.uint8)]
+                keep = (own >= 0) & (codes != _MASK)
+                ids[keep] = own[keep]
+            return ids, lengths
         # k-mers: base-4 number over each window; any ambiguous letter -> [UNK], any mask -> [MASK]
         n_windows = kmer_count(len(codes), k)
         base = (codes & 3).astype(np.int32)
@@ -481,3 +494,63 @@ def _ranges(counts: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     starts = np.cumsum(counts) - counts
     return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+
+
+#: MultiMolecule's special tokens, in its id order (ids 0-5 of every vocabulary it writes)
+MULTIMOLECULE_SPECIALS = ["<pad>", "<cls>", "<eos>", "<unk>", "<mask>", "<null>"]
+#: the letters after them in its default ("standard") RNA and DNA alphabets
+_MM_RNA = list("ACGUNRYSWKMBDHVIX") + ["|", ".", "*", "-", "?"]
+_MM_DNA = list("ACGTNRYSWKMBDHVX") + ["|", ".", "*", "-", "?"]
+
+
+class RnaTokenizer(NucleotideTokenizer):
+    """MultiMolecule's tokenizer interface (``RnaTokenizer.from_pretrained("multimolecule/splicebert")``)
+    on nucleoforge's tokenizer: the folder's ``vocab.txt`` is kept as it is (no re-indexing),
+    ``<cls> … <eos>`` around each sequence, T read as U, ``nmers`` overlapping k-mers.
+
+    Differences from MultiMolecule's own tokenizer, on purpose: characters that are no nucleotide
+    letter raise an error naming them (``errors="replace"`` maps them to ``N``) instead of
+    becoming ``<unk>``; in a k-mer vocabulary a written ``<mask>`` stands for one nucleotide, so
+    every k-mer covering it is ``<mask>`` (MultiMolecule drops those overlapping k-mers), and a
+    k-mer containing an ambiguity letter is ``<unk>``.
+
+    >>> tok = RnaTokenizer()
+    >>> tok("gguc<mask>U")["input_ids"]
+    [1, 8, 8, 9, 7, 4, 9, 2]
+    >>> tok.convert_ids_to_tokens(tok("ACGTR")["input_ids"])
+    ['<cls>', 'A', 'C', 'G', 'U', 'R', '<eos>']
+    """
+
+    default_letters = _MM_RNA
+
+    def __init__(self, vocab_file: str | None = None, nmers: int = 1, vocab: Sequence[str] | None = None,
+                 unk_token: str = "<unk>", pad_token: str = "<pad>", cls_token: str = "<cls>", sep_token: str = "<eos>",
+                 mask_token: str = "<mask>", bos_token: str | None = None, eos_token: str | None = None,
+                 **kwargs: Any) -> None:
+        # MultiMolecule's own options: the vocabulary already says which letter is the fourth base,
+        # and letters are read in either case
+        for name in ("replace_T_with_U", "replace_U_with_T", "do_upper_case", "alphabet", "codon", "backend"):
+            kwargs.pop(name, None)
+        if kwargs.pop("codon", False):
+            raise NucleoforgeError("codon tokenization (non-overlapping triplets) is not supported")
+        if vocab is None and vocab_file is None:
+            letters = self.default_letters if nmers == 1 else ["".join(p) for p in itertools.product("ACGUN", repeat=nmers)]
+            vocab = MULTIMOLECULE_SPECIALS + letters
+        kwargs.setdefault("bos_token", bos_token or cls_token)
+        kwargs.setdefault("eos_token", eos_token or sep_token)
+        super().__init__(vocab_file=vocab_file, k=nmers, vocab=vocab, unk_token=unk_token, pad_token=pad_token,
+                         cls_token=cls_token, sep_token=sep_token, mask_token=mask_token, **kwargs)
+
+    @property
+    def nmers(self) -> int:
+        return self.k
+
+
+class DnaTokenizer(RnaTokenizer):
+    """:class:`RnaTokenizer` with MultiMolecule's DNA alphabet (U read as T).
+
+    >>> DnaTokenizer().convert_ids_to_tokens(DnaTokenizer()("acgu")["input_ids"])
+    ['<cls>', 'A', 'C', 'G', 'T', '<eos>']
+    """
+
+    default_letters = _MM_DNA

@@ -228,6 +228,43 @@ class NucleotideBertPreTrainedModel(PreTrainedModel):
         c = self.config
         return (c.pad_token_id, c.cls_token_id, c.sep_token_id)
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):  # type: ignore[override]
+        """Load strictly, through the Auto classes too: every encoder weight must come from the
+        checkpoint and every weight of the checkpoint must be used
+        (:func:`~nucleoforge.io.checkpoints.load_model_folder`); only a prediction head (or pooler)
+        the checkpoint never had starts new — training a new head on a loaded encoder. A folder
+        written by MultiMolecule (``multimolecule/splicebert`` and the like) is read as it is
+        (:mod:`nucleoforge.models.bert.multimolecule`). ``output_loading_info=True`` returns
+        transformers' unchecked ``(model, info)``.
+        """
+        from pathlib import Path
+
+        from nucleoforge.models.bert import multimolecule
+
+        if kwargs.get("output_loading_info"):
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        path = Path(str(pretrained_model_name_or_path))
+        if path.is_dir():
+            config = multimolecule.read_config(path)
+            if config is not None and multimolecule.is_multimolecule_config(config):
+                if args:
+                    raise NucleoforgeError(f"{cls.__name__}.from_pretrained: positional model arguments are not "
+                                           "supported for MultiMolecule folders")
+                return multimolecule.load_into(cls, path, **kwargs)
+        from nucleoforge.io.checkpoints import load_model_folder
+
+        load = super().from_pretrained
+        model_type = getattr(cls.config_class, "model_type", "")
+        types = [model_type] if model_type != NucleotideBertConfig.model_type else ["splicebert", "utrbert", "rnaernie"]
+        return load_model_folder(lambda p, **kw: load(p, *args, **kw), pretrained_model_name_or_path, model_types=types,
+                                 what=f"a {cls.__name__} checkpoint", allow_missing=cls._new_modules(), **kwargs)
+
+    @classmethod
+    def _new_modules(cls) -> tuple[str, ...]:
+        """Name prefixes a checkpoint may lack (new, initialised): the task head and the pooler."""
+        return ("lm_head.", "head.", "bert.pooler.", "pooler.")
+
 
 class NucleotideBertModel(NucleotideBertPreTrainedModel):
     """The bare encoder. ``forward`` returns :class:`EncoderOutput`."""
