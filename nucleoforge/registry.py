@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,8 @@ class ModelFamily:
             ``resolver`` (``module:function(name) -> folder``).
         aliases: other names :func:`family` accepts (``dnabert`` for GeneBERT's sequence vocabulary).
         variant_descriptions: ``nucleoforge info`` lines of the non-default variants.
+        hub: the Hugging Face organisation whose repositories hold this family's weights under
+            its ``nucleoforge info`` names (``multimolecule`` → ``multimolecule/utrbert-3mer``).
     """
 
     model_type: str
@@ -108,6 +111,7 @@ class ModelFamily:
     resolver: str | None = None
     aliases: tuple[str, ...] = ()
     variant_descriptions: Mapping[str, str] = field(default_factory=dict)
+    hub: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "bert" and not self.auto:
@@ -221,6 +225,47 @@ def family_of_name(name: str) -> ModelFamily | None:
         if name in entry.names():
             return entry
     return None
+
+
+def hub_id(name: str) -> str | None:
+    """The hub repository a short model name stands for, or None.
+
+    >>> hub_id("splicebert"), hub_id("utrbert-4mer"), hub_id("rnaernie"), hub_id("spliceai-10k")
+    ('multimolecule/splicebert', 'multimolecule/utrbert-4mer', 'multimolecule/rnaernie', None)
+    """
+    for entry in _FAMILIES.values():
+        if entry.hub and name in [row[0] for row in entry.info_rows()]:
+            return f"{entry.hub}/{name}"
+    return None
+
+
+def locate(name: str | os.PathLike, revision: str | None = None) -> str:
+    """Where the model called ``name`` is, by the one rule every ``--model`` and ``from_pretrained``
+    follows: a local folder first, then named weights converted into the cache (``spliceai-10k``,
+    ``pangolin``…), then a hub repository — a short name's (``splicebert`` →
+    ``multimolecule/splicebert``) or ``owner/name`` itself — through ``huggingface_hub``'s cache
+    (``revision`` pins it; ``HF_HUB_OFFLINE`` is honoured). Anything else is one line naming the
+    ``convert`` command. Returns a local folder.
+    """
+    from pathlib import Path
+
+    text = str(name)
+    if Path(text).is_dir():
+        return text
+    entry = family_of_name(text)
+    if entry is not None and text in entry.pretrained and entry.resolver:
+        return str(resolve(entry.resolver)(text))
+    from nucleoforge.io.hub import looks_like_hub_id, snapshot_folder
+
+    repo = hub_id(text) or (text if looks_like_hub_id(text) else None)
+    entry = entry or (family_of_name(repo.split("/", 1)[1]) if repo else None)
+    convert = f"or convert a local copy of the original release with `{entry.convert_command}` and pass that folder" \
+        if entry is not None and entry.convert_command else ""
+    if repo is None:
+        known = ", ".join(n for e in _FAMILIES.values() if e.hub for n, _, _ in e.info_rows())
+        raise NucleoforgeError(f"{text}: no such model folder, and not a hub id (owner/name) or a known model name "
+                               f"({known})")
+    return str(snapshot_folder(repo, revision, instead=convert, label=f"{text} → {repo}" if text != repo else repo))
 
 
 def family_of_config(config: Any) -> ModelFamily:
@@ -415,6 +460,7 @@ register_family(ModelFamily(
     exporter="nucleoforge.models.splicebert.convert:export_splicebert",
     description="pre-mRNA MLM, 6×512, single nt",
     variant_descriptions={"splicebert.510": "first-stage 510-nt model", "splicebert-human.510": "human-only 510-nt model"},
+    hub="multimolecule",
 ))  # fmt: skip
 register_family(ModelFamily(
     model_type="utrbert", name="3UTRBERT", module="nucleoforge.models.utrbert", config_class="UtrBertConfig",
@@ -422,6 +468,7 @@ register_family(ModelFamily(
     converter="nucleoforge.models.utrbert.convert:convert_utrbert",
     exporter="nucleoforge.models.utrbert.convert:export_utrbert",
     description="3'UTR MLM, 12×768, {k}-mers",
+    hub="multimolecule",
 ))  # fmt: skip
 register_family(ModelFamily(
     model_type="rnaernie", name="RNAErnie", module="nucleoforge.models.rnaernie", config_class="RnaErnieConfig",
@@ -430,6 +477,7 @@ register_family(ModelFamily(
     converter="nucleoforge.models.rnaernie.convert:convert_rnaernie",
     exporter="nucleoforge.models.rnaernie.convert:export_rnaernie",
     description="ncRNA MLM, 12×768, ReLU",
+    hub="multimolecule",
 ))  # fmt: skip
 register_family(ModelFamily(
     model_type="genebert-sequence", name="GeneBERT sequence encoder", module="nucleoforge.models.genebert",

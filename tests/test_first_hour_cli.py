@@ -7,6 +7,7 @@ metric's default, 5 --model-type and the size line, 6 a model name where a folde
 
 from __future__ import annotations
 
+import os
 import json
 import re
 from pathlib import Path
@@ -180,10 +181,14 @@ def test_train_splice_size_line():
 
 # ---------------------------------------------------------------------------- 6: a model name for --model
 CONVERT = "a model name, not a folder; pass the folder written by `nucleoforge convert {} SRC DST` from the original release"
+# the language models' names resolve to their hub repositories; offline with an empty cache: one line
+OFFLINE = ("{name} → multimolecule/{name}: not in the Hugging Face cache ({cache}) and HF_HUB_OFFLINE is set, so it "
+           "cannot be downloaded; fetch it where the hub is reachable (`hf download multimolecule/{name}`); or convert a "
+           "local copy of the original release with `nucleoforge convert {family} SRC DST` and pass that folder")
 NAMES = {
-    "splicebert": CONVERT.format("splicebert"),
-    "utrbert-3mer": CONVERT.format("utrbert"),
-    "rnaernie": CONVERT.format("rnaernie"),
+    "splicebert": OFFLINE.format(name="splicebert", family="splicebert", cache="{cache}"),
+    "utrbert-3mer": OFFLINE.format(name="utrbert-3mer", family="utrbert", cache="{cache}"),
+    "rnaernie": OFFLINE.format(name="rnaernie", family="rnaernie", cache="{cache}"),
     "spliceai-10k": "a SpliceAI model name; --model takes a folder of a splicebert, utrbert, rnaernie or genebert-sequence "
                     "model, e.g. the folder written by `nucleoforge convert splicebert SRC DST`",
 }  # fmt: skip
@@ -202,17 +207,19 @@ def test_model_name_given_to_language_model_commands(tmp_path, monkeypatch, comm
     """Item 6: a name ``nucleoforge info`` lists gets one line on what to pass, exit 2."""
     monkeypatch.chdir(tmp_path)  # no folder of that name here
     r = invoke(LM_COMMANDS[command](name, tmp_path))
-    assert r.exit_code == 2 and r.stderr.splitlines() == [f"error: --model {name}: {NAMES[name]}"], r.output
+    line = f"error: --model {name}: " if name == "spliceai-10k" else "error: --model "
+    cache = os.environ["HF_HUB_CACHE"]
+    assert r.exit_code == 2 and r.stderr.splitlines() == [line + NAMES[name].format(cache=cache)], r.output
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(("args", "line"), [
     (["finetune", "--model", "utrbert-6mer", "--train", "x.csv", "-o", "out"],
-     "error: --model utrbert-6mer: " + CONVERT.format("utrbert")),
+     "error: --model " + OFFLINE.format(name="utrbert-6mer", family="utrbert", cache="{cache}")),
     (["pretrain", "--model", "splicebert.510", "--train", "x.fa", "-o", "out"],
-     "error: --model splicebert.510: " + CONVERT.format("splicebert")),
+     "error: --model " + OFFLINE.format(name="splicebert.510", family="splicebert", cache="{cache}")),
     (["train-splice", "--init", "rnaernie", "--data", "d", "-o", "out"],
-     "error: --init rnaernie: " + CONVERT.format("rnaernie")),
+     "error: --init " + OFFLINE.format(name="rnaernie", family="rnaernie", cache="{cache}")),
     (["finetune", "--model", "genebert-sequence-6mer", "--train", "x.csv", "-o", "out"],
      "error: --model genebert-sequence-6mer: a model name, not a folder; pass a genebert-sequence folder written by "
      "`nucleoforge pretrain` or `nucleoforge finetune`"),
@@ -221,7 +228,7 @@ def test_model_name_given_to_training_commands(tmp_path, monkeypatch, args, line
     """Item 6: the training commands' folder options say the same."""
     monkeypatch.chdir(tmp_path)
     r = invoke(args)
-    assert r.exit_code == 2 and r.stderr.splitlines() == [line], r.output
+    assert r.exit_code == 2 and r.stderr.splitlines() == [line.format(cache=os.environ["HF_HUB_CACHE"])], r.output
 
 
 def test_a_folder_of_that_name_is_used_as_a_folder(tmp_path, monkeypatch):

@@ -184,28 +184,37 @@ def check_model_type(value: Optional[str], choices: Sequence[str], option: str =
     raise NucleoforgeError(f"{option} {value}: {why}expected one of {', '.join(choices)}")
 
 
-def check_model_name(value: Any, option: str = "--model", kinds: Sequence[str] = ("bert",)) -> None:
-    """Refuse, with one line on what to pass instead, a model name (``splicebert``, ``utrbert-3mer``,
-    ``spliceai-10k``… — anything ``nucleoforge info`` lists) given where a model folder is expected.
+def check_model_name(value: Any, option: str = "--model", kinds: Sequence[str] = ("bert",)) -> Any:
+    """The folder a model option names: ``value`` itself when it exists; a name or hub id
+    resolved by :func:`nucleoforge.registry.locate` (``splicebert`` → ``multimolecule/splicebert``
+    in the Hugging Face cache); otherwise one line on what to pass instead — a name of another
+    kind (``spliceai-10k`` where a language model is expected) or one no hub repository holds.
 
     A folder of that name, when one exists, is used as usual. ``kinds``: the registry kinds the
     option takes (a name of another kind says so).
     """
     if value is None or os.path.exists(value):
-        return
+        return value
     from nucleoforge import registry
     from nucleoforge.errors import NucleoforgeError
+    from nucleoforge.io.hub import looks_like_hub_id
 
     entry = registry.family_of_name(str(value))
-    if entry is None:
-        return
-    if entry.kind not in kinds:
+    if entry is None and not looks_like_hub_id(str(value)):
+        return value  # a path that does not exist: the command says so
+    if entry is not None and entry.kind not in kinds:
         wanted = [f for kind in kinds for f in registry.families(kind=kind)]
         example = next((f.convert_command for f in wanted if f.convert_command), None)
         raise NucleoforgeError(
             f"{option} {value}: a {entry.name} model name; {option} takes a folder of a "
             f"{', '.join(f.model_type for f in wanted[:-1])}{' or ' if len(wanted) > 1 else ''}{wanted[-1].model_type} model" + (f", e.g. the folder written by `{example}`" if example else "")
         )
+    if entry is None or entry.hub:
+        try:
+            folder = registry.locate(str(value))
+        except NucleoforgeError as exc:
+            raise NucleoforgeError(f"{option} {exc}") from None
+        return type(value)(folder) if isinstance(value, os.PathLike) else folder
     if entry.convert_command:
         how = f"the folder written by `{entry.convert_command}` from the original release"
     else:

@@ -18,8 +18,21 @@ from nucleoforge.cli.app import app, convert_app
 export_app = typer.Typer(help="Write a nucleoforge folder back in an original release's layout.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
-_SRC_HELP = "Local folder of the original release (never downloaded)."
+_SRC_HELP = ("Local folder of the original release, or the https:// URL of its archive (downloaded once into the "
+             "cache; end it with #FOLDER to pick one model of several).")
 _DST_HELP = "Output folder (created; must be empty unless --force)."
+
+
+_SHA256_HELP = "With a URL: the archive's expected sha256 (the download is refused when it differs)."
+
+
+def _source(src: str, sha256: str | None) -> str:
+    """``src``, or the checkpoint folder of the release archive at the URL ``src`` (downloaded once into the cache)."""
+    from nucleoforge.io.downloads import is_url, release_folder
+
+    if sha256 is not None and not is_url(src):
+        raise typer.BadParameter("only with an https:// URL as SRC", param_hint="--sha256")
+    return str(release_folder(src, sha256)) if is_url(src) else src
 
 
 def _done(report: Any) -> None:
@@ -41,11 +54,12 @@ def convert_splicebert_command(
         "(1026 → splicebert, 512 → splicebert.510; the two 510-nt models have identical configs)."
     ),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty DST."),
+    sha256: str | None = typer.Option(None, "--sha256", help=_SHA256_HELP),
 ) -> None:
     """SpliceBERT (Zenodo SpliceBERT.1024nt / .510nt / -human.510nt: config.json, vocab.txt, pytorch_model.bin)."""
     from nucleoforge.models.splicebert.convert import convert_splicebert
 
-    _done(convert_splicebert(src, dst, variant=variant, overwrite=force))
+    _done(convert_splicebert(_source(src, sha256), dst, variant=variant, overwrite=force))
 
 
 @convert_app.command("utrbert")
@@ -53,11 +67,12 @@ def convert_utrbert_command(
     src: str = typer.Argument(..., help=_SRC_HELP),
     dst: Path = typer.Argument(..., help=_DST_HELP),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty DST."),
+    sha256: str | None = typer.Option(None, "--sha256", help=_SHA256_HELP),
 ) -> None:
     """3UTRBERT (figshare {k}-new-12w-0: config.json, vocab.txt, pytorch_model.bin); k from the vocabulary size."""
     from nucleoforge.models.utrbert.convert import convert_utrbert
 
-    _done(convert_utrbert(src, dst, overwrite=force))
+    _done(convert_utrbert(_source(src, sha256), dst, overwrite=force))
 
 
 @convert_app.command("rnaernie")
@@ -68,11 +83,12 @@ def convert_rnaernie_command(
         None, help="RNAErnie's vocab_1MER.txt (from its code repository) if SRC has no vocab_1MER.txt/vocab.txt."
     ),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty DST."),
+    sha256: str | None = typer.Option(None, "--sha256", help=_SHA256_HELP),
 ) -> None:
     """RNAErnie (PaddleNLP: model_state.pdparams + model_config.json); Paddle is not needed."""
     from nucleoforge.models.rnaernie.convert import convert_rnaernie
 
-    _done(convert_rnaernie(src, dst, vocab=vocab, overwrite=force))
+    _done(convert_rnaernie(_source(src, sha256), dst, vocab=vocab, overwrite=force))
 
 
 def _export(kind: str, src: str, dst: Path, force: bool) -> None:

@@ -17,7 +17,8 @@ import typer
 from nucleoforge.cli.app import app
 from nucleoforge.cli.boundary import check_device, check_model_name, is_quiet, set_quiet
 
-_MODEL_HELP = "a nucleoforge model folder (config.json, weights, vocab.txt), e.g. from `nucleoforge convert`"
+_MODEL_HELP = ("a model folder (nucleoforge's, e.g. from `nucleoforge convert`, or one written by MultiMolecule), a hub "
+               "id (multimolecule/splicebert) or a name `nucleoforge info` lists (splicebert, utrbert-3mer, rnaernie)")
 _log = logging.getLogger("nucleoforge.cli.pipelines")
 
 
@@ -35,7 +36,8 @@ def _make_pipeline(cls_path: str, model_dir: Path, device: Optional[str]) -> Any
 
     from nucleoforge.pipelines._common import load_masked_lm
 
-    check_model_name(model_dir)  # `--model splicebert`: say what to pass, not "not a model folder"
+    # `--model splicebert` / a hub id: the hub cache's folder; `--model spliceai-10k`: what to pass instead
+    model_dir = Path(check_model_name(model_dir))
     if not (model_dir / "config.json").is_file():
         raise typer.BadParameter(f"{model_dir} is not a model folder (no config.json)", param_hint="--model")
     device = _device(device)  # checked before the model loads

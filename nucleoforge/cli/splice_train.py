@@ -148,7 +148,7 @@ def train_splice(
     quiet = is_quiet()
     check_model_type(model_type, _MODEL_TYPES, why="train-splice trains SpliceAI or a BERT-family token head; ")
     if init is not None and getattr(registry.family_of_name(init), "kind", None) != "spliceai":
-        check_model_name(init, "--init")  # spliceai-10k names load; a language model's name is not a folder
+        init = check_model_name(init, "--init")  # spliceai-10k names load; a language model's: its hub folder
     import torch
 
     if threads:

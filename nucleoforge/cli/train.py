@@ -76,7 +76,7 @@ def pretrain(
     """Pretrain (or continue pretraining) a masked language model on FASTA corpora."""
     quiet = _quiet(quiet)
     check_model_type(model_type, _MODEL_TYPES)
-    check_model_name(model)
+    model = check_model_name(model)  # a name or hub id: the hub cache's folder
     _threads(threads)
     from nucleoforge.training.pretrain import pretrain as run
 
@@ -135,7 +135,7 @@ def finetune(
     if epochs <= 0:
         raise typer.BadParameter(f"{epochs:g} is not > 0", param_hint="'--epochs'")
     check_model_type(model_type, _MODEL_TYPES)
-    check_model_name(model)
+    model = check_model_name(model)  # a name or hub id: the hub cache's folder
     _threads(threads)
     from nucleoforge.training.finetune import finetune as run
 

@@ -199,6 +199,7 @@ def load_masked_lm(model_dir: str, device: str | None = None, dtype: torch.dtype
     from nucleoforge.io.checkpoints import CheckpointError, load_model_folder
 
     registry.register_auto_classes()
+    model_dir = registry.locate(model_dir)  # a short name or hub id: the hub cache's folder
 
     types = [f.model_type for f in registry.families(kind="bert")]
     model = load_model_folder(AutoModelForMaskedLM.from_pretrained, model_dir, model_types=types, what="a masked language model",

@@ -39,10 +39,10 @@ from nucleoforge.registry import RNAERNIE_RNA_TYPES, SPECIAL_TOKENS, kmer_vocabu
 from nucleoforge.tokenization.kmers import coverage_matrix, covered_length, kmer_count, nucleotides_to_tokens, tokens_to_nucleotides
 from nucleoforge.tokenization.masks import nucleotide_length, parse_masks
 from nucleoforge.tokenization.padding import IGNORE_INDEX, pad_batch
-from nucleoforge.tokenization.tokenizer import NucleotideTokenizer, vocabulary_for
+from nucleoforge.tokenization.tokenizer import DnaTokenizer, NucleotideTokenizer, RnaTokenizer, vocabulary_for
 
 __all__ = [
-    "NucleotideTokenizer", "vocabulary_for", "IGNORE_INDEX", "pad_batch", "kmer_count", "covered_length",
+    "NucleotideTokenizer", "RnaTokenizer", "DnaTokenizer", "vocabulary_for", "IGNORE_INDEX", "pad_batch", "kmer_count", "covered_length",
     "tokens_to_nucleotides", "nucleotides_to_tokens", "coverage_matrix", "parse_masks", "nucleotide_length",
     "RNAERNIE_RNA_TYPES", "SPECIAL_TOKENS", "kmer_vocabulary",
 ]  # fmt: skip

@@ -91,6 +91,16 @@ class NucleotideTokenizer(PreTrainedTokenizer):
 
     # ------------------------------------------------------------------ construction
     @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """transformers' ``from_pretrained``, with a model name that is no local folder resolved by
+        :func:`nucleoforge.registry.locate` first (``splicebert`` → ``multimolecule/splicebert`` in
+        the Hugging Face cache; ``revision=`` pins it)."""
+        name = str(pretrained_model_name_or_path)
+        if not os.path.isdir(name) and not os.path.isfile(name) and not kwargs.get("local_files_only"):
+            pretrained_model_name_or_path = registry.locate(name, kwargs.get("revision"))
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
+    @classmethod
     def for_model(cls, model_type: str, k: int | None = None, **kwargs: Any) -> NucleotideTokenizer:
         """The tokenizer of a registered model family: ``splicebert`` (``variant`` sets the length),
         ``utrbert`` (k = 3..6), ``rnaernie``, ``genebert-sequence`` / ``dnabert`` (ACGT k-mers)…"""

@@ -212,6 +212,8 @@ def finetune(
         if metric.removeprefix("eval_") not in names:
             what = "contact" if task == "contact" else f"{problem_type} {task}"
             raise NucleoforgeError(f"--metric {metric}: not a metric of a {what} task; expected one of {', '.join(names)}")
+    if model is not None:
+        model = registry.locate(model)  # a short name or hub id: the hub cache's folder
     out = prepare_output_folder(output_dir, command="finetune", overwrite=overwrite, inputs=[train, eval, test, model])
     output_dir = out.path  # a staging folder beside the old one until the first checkpoint (--overwrite)
     overrides = dict(config_overrides or {})

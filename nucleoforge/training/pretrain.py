@@ -102,6 +102,7 @@ def load_model(path: str | os.PathLike, head: str = "ForMaskedLM", **kwargs: Any
 
     from nucleoforge.io.checkpoints import folder_model_type, load_model_folder
 
+    path = registry.locate(path)  # a short name or hub id: the hub cache's folder
     found = folder_model_type(path)  # first: a missing or foreign folder is one clear error
     try:
         entry = bert_family(found)

@@ -169,3 +169,54 @@ def test_original_release_converted_by_multimolecule_and_by_nucleoforge_agree(tm
     torch.testing.assert_close(a[inside], b[inside], atol=1e-5, rtol=0)
     np.testing.assert_allclose(b[inside].numpy(), np.load(src / "expected" / "converted_logits.npy")[..., old_to_new][inside.numpy()],
                                atol=1e-5, rtol=0)
+
+
+# ---------------------------------------------------------------------------- OpenSpliceAI and Pangolin
+def _one_hot_padded(ids: np.ndarray, context: int) -> torch.Tensor:
+    """MultiMolecule's input ids (A C G U N = 0..4) as our one-hot input with ``context // 2`` zeros
+    each side (what MultiMolecule's model pads itself); N is all zeros, as in the originals."""
+    x = np.zeros((ids.shape[0], ids.shape[1] + context, 4), np.float32)
+    x[:, context // 2 : context // 2 + ids.shape[1]] = np.eye(5, dtype=np.float32)[ids][..., :4]
+    return torch.from_numpy(x)
+
+
+def test_openspliceai_folder_gives_multimolecules_probabilities():
+    from nucleoforge.models.spliceai import SpliceAIModel
+
+    model = SpliceAIModel.from_pretrained(FIX / "openspliceai" / "checkpoint")
+    assert model.config.weights_family == "openspliceai" and model.config.activation == "leaky_relu"
+    assert (model.config.activation_slope, model.config.batch_norm_eps, model.config.context) == (0.1, 1e-5, 80)
+    ids = expected("openspliceai", "single0_input_ids")
+    with torch.no_grad():
+        ours = model(_one_hot_padded(ids, 80)).probabilities.numpy()
+    theirs = torch.from_numpy(expected("openspliceai", "single0_logits")).softmax(-1).numpy()
+    np.testing.assert_allclose(ours, theirs, atol=1e-6, rtol=0)
+
+
+def test_pangolin_folder_gives_multimolecules_probabilities_per_tissue():
+    from nucleoforge.models.spliceai import SpliceAIModel
+
+    model = SpliceAIModel.from_pretrained(FIX / "pangolin" / "checkpoint")
+    assert model.config.head == "pangolin" and model.config.tissues == ["heart", "liver", "brain", "testis"]
+    ids = expected("pangolin", "single0_input_ids")
+    assert not (ids == 4).any()  # N scores as in the original Pangolin (zeros), not as in MultiMolecule
+    with torch.no_grad():
+        out = model(_one_hot_padded(ids, 80), output_members=True)
+    theirs = expected("pangolin", "single0_probabilities")[0]  # (L, 12): per tissue no-site, site, usage
+    # per tissue: the mean of its three replicates' own block of channels
+    members = out.member_probabilities[0].numpy()
+    tissue_of = np.array(model.config.member_tissues)
+    ours = np.concatenate([members[tissue_of == t][:, :, 3 * t : 3 * t + 3].mean(0) for t in range(4)], axis=1)
+    np.testing.assert_allclose(ours, theirs, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(out.probabilities[0].numpy(), theirs[:, 1::3], atol=1e-6, rtol=0)
+
+
+def test_a_pangolin_folder_with_a_tensor_we_do_not_read_is_refused(tmp_path):
+    from nucleoforge.models.spliceai import SpliceAIModel
+
+    folder = _copy(tmp_path, "pangolin")
+    state = load_file(folder / "model.safetensors")
+    state["token_head.decoder.weight"] = torch.zeros(4, 4)
+    save_file(state, folder / "model.safetensors")
+    with pytest.raises(CheckpointError, match=r"1 tensor\(s\) no part of our pangolin model takes \(token_head"):
+        SpliceAIModel.from_pretrained(folder)

@@ -43,6 +43,17 @@ class NucleotideBertConfig(PretrainedConfig):
 
     model_type = "nucleotide-bert"
 
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> Any:
+        """A ``config.json`` as a config; one written by MultiMolecule (its field names: ``hidden_dropout``,
+        ``nmers``, ``bos_token_id`` = ``<cls>`` …) is translated first
+        (:func:`nucleoforge.models.bert.multimolecule.config_kwargs`), so ``AutoConfig`` reads it right."""
+        from nucleoforge.models.bert import multimolecule
+
+        if multimolecule.is_multimolecule_config(config_dict):
+            config_dict = multimolecule.config_kwargs(config_dict)
+        return super().from_dict(config_dict, **kwargs)
+
     def __init__(
         self,
         vocab_size: int = 10,

@@ -213,12 +213,16 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 def resolve_source(src: str | os.PathLike, what: str, where: str) -> Path:
-    """The existing local folder ``src``; a clear :class:`ConversionError` otherwise.
-
-    Converters never download: a missing path that looks like a hub id (``owner/name``) gets a
-    message telling the user to fetch the original release (``what`` from ``where``) and to
-    pass its folder.
+    """The existing local folder ``src``, or the checkpoint folder of the release archive at the
+    ``https://`` URL ``src`` (:func:`nucleoforge.io.downloads.release_folder`: downloaded once into
+    the cache, checksum verified when known, unpacked safely); a clear :class:`ConversionError`
+    otherwise. A missing path that looks like a hub id (``owner/name``) gets a message telling
+    the user to fetch the original release (``what`` from ``where``) and to pass its folder.
     """
+    from nucleoforge.io.downloads import is_url, release_folder
+
+    if is_url(str(src)):  # the release archive by URL: downloaded once into the cache, unpacked safely
+        return release_folder(str(src))
     path = Path(src).expanduser()
     if path.is_dir():
         return path

@@ -235,23 +235,31 @@ class NucleotideBertPreTrainedModel(PreTrainedModel):
         (:func:`~nucleoforge.io.checkpoints.load_model_folder`); only a prediction head (or pooler)
         the checkpoint never had starts new — training a new head on a loaded encoder. A folder
         written by MultiMolecule (``multimolecule/splicebert`` and the like) is read as it is
-        (:mod:`nucleoforge.models.bert.multimolecule`). ``output_loading_info=True`` returns
+        (:mod:`nucleoforge.models.bert.multimolecule`). A name that is no local folder resolves by
+        :func:`nucleoforge.registry.locate` (``splicebert`` → ``multimolecule/splicebert`` in the
+        Hugging Face cache, ``revision=`` pinned). ``output_loading_info=True`` returns
         transformers' unchecked ``(model, info)``.
         """
         from pathlib import Path
 
+        from nucleoforge import registry
         from nucleoforge.models.bert import multimolecule
 
+        name = str(pretrained_model_name_or_path)
+        if not Path(name).is_dir() and not kwargs.get("local_files_only"):
+            # a short name (splicebert) or hub id: the one resolution rule, through huggingface_hub's cache
+            pretrained_model_name_or_path = name = registry.locate(name, kwargs.get("revision"))
+        config = multimolecule.read_config(Path(name)) if Path(name).is_dir() else None
+        if config is not None and multimolecule.is_multimolecule_config(config):
+            if args:
+                raise NucleoforgeError(f"{cls.__name__}.from_pretrained: positional model arguments are not "
+                                       "supported for MultiMolecule folders")
+            info = kwargs.pop("output_loading_info", False)
+            model = multimolecule.load_into(cls, name, **kwargs)
+            nothing: dict[str, list] = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}
+            return (model, nothing) if info else model
         if kwargs.get("output_loading_info"):
             return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        path = Path(str(pretrained_model_name_or_path))
-        if path.is_dir():
-            config = multimolecule.read_config(path)
-            if config is not None and multimolecule.is_multimolecule_config(config):
-                if args:
-                    raise NucleoforgeError(f"{cls.__name__}.from_pretrained: positional model arguments are not "
-                                           "supported for MultiMolecule folders")
-                return multimolecule.load_into(cls, path, **kwargs)
         from nucleoforge.io.checkpoints import load_model_folder
 
         load = super().from_pretrained

@@ -151,7 +151,7 @@ def config_kwargs(config: Mapping[str, Any]) -> dict[str, Any]:
         raise CheckpointError(f"MultiMolecule {model_type} config: position_embedding_type "
                               f"{config['position_embedding_type']!r} (nucleoforge's BERT has absolute positions)")
     kwargs.update(
-        vocab_size=int(config.get("vocab_size") or 5**kmers + 6), k=int(kmers), hidden_act=act,
+        model_type=model_type, vocab_size=int(config.get("vocab_size") or 5**kmers + 6), k=int(kmers), hidden_act=act,
         hidden_dropout_prob=float(config.get("hidden_dropout", 0.1)),
         attention_probs_dropout_prob=float(config.get("attention_dropout", 0.1)),
         pad_token_id=int(config.get("pad_token_id", 0)), cls_token_id=int(config.get("bos_token_id", 1)),

@@ -247,7 +247,9 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
         """Load a model; ``spliceai-10k`` / ``spliceai-10k-N`` resolve to the converted wheel weights.
 
         The other names of :data:`~.pretrained.NAMED_WEIGHTS` (``openspliceai-mane-10k``, ``pangolin``,
-        ``cispliceai``…) resolve through :func:`~.pretrained.resolve_named`.
+        ``cispliceai``…) resolve through :func:`~.pretrained.resolve_named`. A folder written by
+        MultiMolecule (``model_type`` ``openspliceai`` or ``pangolin``) is read as it is
+        (:mod:`.multimolecule`).
 
         Any other name or path goes through :meth:`transformers.PreTrainedModel.from_pretrained`,
         strictly: a folder of another model type (a SpliceBERT folder, say) or one whose weights
@@ -258,6 +260,16 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
         """
         entry = registry.family("spliceai")
         name = str(pretrained_model_name_or_path)
+        from nucleoforge.models.spliceai import multimolecule
+
+        if Path(name).is_dir() and multimolecule.is_multimolecule_splice(name):
+            # MultiMolecule's OpenSpliceAI / Pangolin folder: read as it is (no copy written)
+            config, state = multimolecule.read_splice_folder(name)
+            model = cls(config)
+            model.load_state_dict(state, strict=True)
+            model.eval()
+            nothing: dict[str, list] = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}
+            return (model, nothing) if kwargs.get("output_loading_info") else model
         named = name in entry.pretrained and not Path(name).exists()
         if named:
             pretrained_model_name_or_path = registry.resolve(entry.resolver)(name)
