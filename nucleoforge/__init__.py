@@ -8,8 +8,9 @@ pipeline tasks (``nucleotide-fill-mask``, ``nucleotide-embedding``, ``zero-shot-
 stays light (no torch): the Auto classes are registered with as soon as transformers loads them,
 the tasks as soon as transformers loads its pipelines
 (:func:`nucleoforge.registry.install_auto_registration`). The names below
-(``nucleoforge.SpliceBertForMaskedLM``…) load on first use; ``nucleoforge.pipeline`` is
-``transformers.pipeline``.
+(``nucleoforge.SpliceBertForMaskedLM``…) load on first use; so do MultiMolecule's names for them
+(``RnaTokenizer``, ``SpliceBertForPreTraining``, ``UtrBertForNucleotidePrediction``…), so its model
+cards' code runs with ``import nucleoforge``. ``nucleoforge.pipeline`` is ``transformers.pipeline``.
 
 >>> import nucleoforge as nf
 >>> nf.SpliceBertConfig().max_position_embeddings
@@ -36,19 +37,30 @@ _EXPORTS: dict[str, str] = {
     **{n: "nucleoforge.models.spliceai" for n in ("SpliceAI", "SpliceAIConfig", "SpliceAIModel")},
 }  # fmt: skip
 
-__all__ = [*_EXPORTS, "pipeline"]
+#: MultiMolecule's class names (its model cards' snippets) -> ours: ``(module, class)``
+_ALIASES: dict[str, tuple[str, str]] = {
+    "RnaTokenizer": ("nucleoforge.tokenization", "RnaTokenizer"),
+    "DnaTokenizer": ("nucleoforge.tokenization", "DnaTokenizer"),
+    **{f"{p}ForPreTraining": (f"nucleoforge.models.{m}", f"{p}ForMaskedLM")
+       for m, p in (("splicebert", "SpliceBert"), ("utrbert", "UtrBert"), ("rnaernie", "RnaErnie"))},
+    "UtrBertForNucleotidePrediction": ("nucleoforge.models.utrbert", "UtrBertForTokenPrediction"),
+    "SpliceAiModel": ("nucleoforge.models.spliceai.token_ids", "SpliceAiModel"),
+}  # fmt: skip
+
+__all__ = [*_EXPORTS, *_ALIASES, "pipeline"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _EXPORTS or name in _ALIASES:
+        module, attribute = _ALIASES.get(name, (_EXPORTS.get(name, ""), name))
+        value = getattr(importlib.import_module(module), attribute)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'nucleoforge' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    return sorted([*globals(), *_EXPORTS, *_ALIASES])
 
 
 def pipeline(task: str, *args: Any, **kwargs: Any) -> Any:

@@ -66,6 +66,7 @@ BERT_AUTO_CLASSES = {
     "AutoModelForMaskedLM": "ForMaskedLM",
     "AutoModelForSequenceClassification": "ForSequencePrediction",
     "AutoModelForTokenClassification": "ForTokenPrediction",
+    "AutoModelForPreTraining": "ForMaskedLM",  # MultiMolecule's checkpoints name their class …ForPreTraining
 }
 
 
@@ -227,6 +228,11 @@ def family_of_name(name: str) -> ModelFamily | None:
     return None
 
 
+#: hub repositories that stand for named weights here: MultiMolecule's SpliceAI card names
+#: ``multimolecule/spliceai``, which its package no longer ships; it is SpliceAI-10k (the wheel's five models)
+HUB_ALIASES = {"multimolecule/spliceai": "spliceai-10k"}
+
+
 def hub_id(name: str) -> str | None:
     """The hub repository a short model name stands for, or None.
 
@@ -239,19 +245,21 @@ def hub_id(name: str) -> str | None:
     return None
 
 
-def locate(name: str | os.PathLike, revision: str | None = None) -> str:
+def locate(name: str | os.PathLike, revision: str | None = None, local_files_only: bool = False) -> str:
     """Where the model called ``name`` is, by the one rule every ``--model`` and ``from_pretrained``
     follows: a local folder first, then named weights converted into the cache (``spliceai-10k``,
     ``pangolin``…), then a hub repository — a short name's (``splicebert`` →
     ``multimolecule/splicebert``) or ``owner/name`` itself — through ``huggingface_hub``'s cache
-    (``revision`` pins it; ``HF_HUB_OFFLINE`` is honoured). Anything else is one line naming the
-    ``convert`` command. Returns a local folder.
+    (``revision`` pins it; ``HF_HUB_OFFLINE`` and ``local_files_only`` are honoured); a repository
+    that cannot be had is one line naming the ``convert`` command. Returns a local folder, or
+    ``name`` itself when it is none of these (a missing path: the caller says it is not found).
     """
     from pathlib import Path
 
     text = str(name)
     if Path(text).is_dir():
         return text
+    text = HUB_ALIASES.get(text, text)
     entry = family_of_name(text)
     if entry is not None and text in entry.pretrained and entry.resolver:
         return str(resolve(entry.resolver)(text))
@@ -261,11 +269,10 @@ def locate(name: str | os.PathLike, revision: str | None = None) -> str:
     entry = entry or (family_of_name(repo.split("/", 1)[1]) if repo else None)
     convert = f"or convert a local copy of the original release with `{entry.convert_command}` and pass that folder" \
         if entry is not None and entry.convert_command else ""
-    if repo is None:
-        known = ", ".join(n for e in _FAMILIES.values() if e.hub for n, _, _ in e.info_rows())
-        raise NucleoforgeError(f"{text}: no such model folder, and not a hub id (owner/name) or a known model name "
-                               f"({known})")
-    return str(snapshot_folder(repo, revision, instead=convert, label=f"{text} → {repo}" if text != repo else repo))
+    if repo is None:  # a path that does not exist: the caller's own check names it
+        return text
+    return str(snapshot_folder(repo, revision, instead=convert, label=f"{text} → {repo}" if text != repo else repo,
+                               local_files_only=local_files_only))
 
 
 def family_of_config(config: Any) -> ModelFamily:
@@ -323,11 +330,37 @@ def register_pipelines() -> None:
     importlib.import_module(PIPELINES)
 
 
+_WARNED_MULTIMOLECULE = False
+
+
+def keep_ours_over_multimolecule() -> None:
+    """``multimolecule`` registers its own classes under ``splicebert``, ``utrbert`` and ``rnaernie``
+    with the transformers Auto classes, silently replacing nucleoforge's (or being replaced, by
+    import order). Whichever was imported last, nucleoforge's stay — they read MultiMolecule's
+    folders as they are — and one warning says so; MultiMolecule's classes remain usable by
+    their own names (``multimolecule.SpliceBertForMaskedLM``)."""
+    global _WARNED_MULTIMOLECULE
+    shared = [f.model_type for f in families(kind="bert") if f.hub == "multimolecule"]
+    for model_type in shared:
+        _REGISTERED_AUTO.discard(model_type)
+    register_auto_classes(shared)
+    if not _WARNED_MULTIMOLECULE:
+        _WARNED_MULTIMOLECULE = True
+        import warnings
+
+        warnings.warn(
+            f"multimolecule is imported too: for the model types {', '.join(shared)} the transformers Auto classes "
+            "load nucleoforge's classes (which read MultiMolecule's checkpoints as they are); use multimolecule's "
+            "own classes by name for its models", UserWarning, stacklevel=2)
+
+
 #: module whose loading means someone is about to use it -> what nucleoforge registers then
-#: (transformers' Auto machinery: the model families; its pipelines: the pipeline tasks)
+#: (transformers' Auto machinery: the model families; its pipelines: the pipeline tasks;
+#: MultiMolecule, which registers the same model types: ours again, with a warning)
 _TRIGGERS: dict[str, Callable[[], None]] = {
     "transformers.models.auto.configuration_auto": lambda: register_auto_classes(),
     "transformers.pipelines": lambda: register_pipelines(),
+    "multimolecule": lambda: keep_ours_over_multimolecule(),
 }
 
 

@@ -43,7 +43,8 @@ def _offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
 
 
-def snapshot_folder(repo_id: str, revision: str | None = None, *, instead: str = "", label: str = "") -> Path:
+def snapshot_folder(repo_id: str, revision: str | None = None, *, instead: str = "", label: str = "",
+                    local_files_only: bool = False) -> Path:
     """The local folder of ``repo_id`` at ``revision`` (default: ``main``), downloading it into the
     hub cache only when it is not there.
 
@@ -61,6 +62,8 @@ def snapshot_folder(repo_id: str, revision: str | None = None, *, instead: str =
         return Path(snapshot_download(repo_id, revision=revision, allow_patterns=HUB_FILES, local_files_only=True))
     except (LocalEntryNotFoundError, FileNotFoundError, ValueError):
         pass
+    if local_files_only:
+        raise CheckpointError(f"{at}: not in the Hugging Face cache ({hub_cache_dir()}) and local_files_only=True{tail}")
     if _offline():
         raise CheckpointError(f"{at}: not in the Hugging Face cache ({hub_cache_dir()}) and HF_HUB_OFFLINE is set, so it "
                               f"cannot be downloaded; fetch it where the hub is reachable (`hf download {repo_id}`){tail}")

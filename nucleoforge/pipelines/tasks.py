@@ -6,4 +6,6 @@ pipelines; the package ``nucleoforge.pipelines`` itself stays light, so that
 pipelines it never runs.
 """
 
-from nucleoforge.pipelines import attention, feature_extraction, fill_mask, splice_site, variant_effect  # noqa: F401
+from nucleoforge.pipelines import (  # noqa: F401
+    attention, builtin_fill_mask, feature_extraction, fill_mask, splice_site, variant_effect,
+)

@@ -96,8 +96,8 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         :func:`nucleoforge.registry.locate` first (``splicebert`` → ``multimolecule/splicebert`` in
         the Hugging Face cache; ``revision=`` pins it)."""
         name = str(pretrained_model_name_or_path)
-        if not os.path.isdir(name) and not os.path.isfile(name) and not kwargs.get("local_files_only"):
-            pretrained_model_name_or_path = registry.locate(name, kwargs.get("revision"))
+        if not os.path.isdir(name) and not os.path.isfile(name):
+            pretrained_model_name_or_path = registry.locate(name, kwargs.get("revision"), bool(kwargs.get("local_files_only")))
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     @classmethod
@@ -550,6 +550,22 @@ class RnaTokenizer(NucleotideTokenizer):
         kwargs.setdefault("eos_token", eos_token or sep_token)
         super().__init__(vocab_file=vocab_file, k=nmers, vocab=vocab, unk_token=unk_token, pad_token=pad_token,
                          cls_token=cls_token, sep_token=sep_token, mask_token=mask_token, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """As :meth:`NucleotideTokenizer.from_pretrained`; a SpliceAI model folder (it has no tokenizer
+        files: SpliceAI reads one-hot input) gives the default vocabulary, whose ids ``SpliceAiModel`` takes."""
+        import json
+
+        folder = str(pretrained_model_name_or_path)
+        if not os.path.isdir(folder) and not os.path.isfile(folder):
+            folder = registry.locate(folder, kwargs.get("revision"), bool(kwargs.get("local_files_only")))
+        config = os.path.join(folder, "config.json")
+        if os.path.isdir(folder) and not os.path.exists(os.path.join(folder, "vocab.txt")) and os.path.isfile(config):
+            with open(config, encoding="utf-8") as fh:
+                if json.load(fh).get("model_type") == "spliceai":
+                    return cls()
+        return super().from_pretrained(folder, *args, **kwargs)
 
     @property
     def nmers(self) -> int:

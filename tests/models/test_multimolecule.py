@@ -80,11 +80,16 @@ def test_fill_mask_probabilities_equal_multimolecules(family):
     run = json.loads((FIX / family / "expected" / "fill_mask.json").read_text())["main"]
     folder = str(FIX / family / "checkpoint")
     unmasker = pipeline("fill-mask", model=folder, tokenizer=folder)
-    ours = unmasker(run["input"], top_k=len(run["top_k_all"]))
+    everything = [d["token_str"] for d in run["top_k_all"]]  # by default only nucleotides are ranked
+    ours = unmasker(run["input"], top_k=len(everything), targets=everything)
     want = {d["token"]: d["score"] for d in run["top_k_all"]}
     got = {d["token"]: d["score"] for d in ours}
     assert set(got) == set(want)
     assert max(abs(got[t] - want[t]) for t in want) < 1e-6
+    # transformers' own fill-mask task ranks the nucleotides only, with the same probabilities
+    default = unmasker(run["input"])
+    assert [d["token_str"] for d in default] == sorted("ACGU", key=lambda t: -want[unmasker.tokenizer.convert_tokens_to_ids(t)])
+    assert all(abs(d["score"] - want[d["token"]]) < 1e-6 for d in default)
 
 
 def test_new_task_head_on_a_multimolecule_encoder_starts_new_and_the_encoder_is_kept():

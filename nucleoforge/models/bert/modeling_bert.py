@@ -246,9 +246,10 @@ class NucleotideBertPreTrainedModel(PreTrainedModel):
         from nucleoforge.models.bert import multimolecule
 
         name = str(pretrained_model_name_or_path)
-        if not Path(name).is_dir() and not kwargs.get("local_files_only"):
+        if not Path(name).is_dir():
             # a short name (splicebert) or hub id: the one resolution rule, through huggingface_hub's cache
-            pretrained_model_name_or_path = name = registry.locate(name, kwargs.get("revision"))
+            pretrained_model_name_or_path = name = registry.locate(name, kwargs.get("revision"),
+                                                                   bool(kwargs.get("local_files_only")))
         config = multimolecule.read_config(Path(name)) if Path(name).is_dir() else None
         if config is not None and multimolecule.is_multimolecule_config(config):
             if args:
@@ -405,6 +406,8 @@ class _NucleotidePredictionModel(_PredictionModel):
         logits = self.head(states)
         loss = None
         if labels is not None:
+            if labels.dim() == self.label_axes and logits.shape[0] == 1:  # one sequence's labels without a batch axis
+                labels = labels.unsqueeze(0)
             labels = _fit_labels(labels, mask.shape[1], dims=self.label_axes)
             valid = mask if self.label_axes == 1 else mask[:, :, None] & mask[:, None, :]
             loss = prediction_loss(logits, labels, self.config.problem_type, valid=valid)

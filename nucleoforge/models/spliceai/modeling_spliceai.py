@@ -260,16 +260,18 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
         """
         entry = registry.family("spliceai")
         name = str(pretrained_model_name_or_path)
-        from nucleoforge.models.spliceai import multimolecule
-
-        if Path(name).is_dir() and multimolecule.is_multimolecule_splice(name):
-            # MultiMolecule's OpenSpliceAI / Pangolin folder: read as it is (no copy written)
-            config, state = multimolecule.read_splice_folder(name)
+        # MultiMolecule's OpenSpliceAI / Pangolin folder: read as it is (no copy written); looked up by
+        # name like the named weights' resolver (the reader builds this class)
+        reader = "nucleoforge.models.spliceai.multimolecule"
+        if Path(name).is_dir() and registry.resolve(f"{reader}:is_multimolecule_splice")(name):
+            config, state = registry.resolve(f"{reader}:read_splice_folder")(name)
             model = cls(config)
             model.load_state_dict(state, strict=True)
             model.eval()
             nothing: dict[str, list] = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}
             return (model, nothing) if kwargs.get("output_loading_info") else model
+        if not Path(name).exists() and name in registry.HUB_ALIASES:  # multimolecule/spliceai -> spliceai-10k
+            pretrained_model_name_or_path = name = registry.HUB_ALIASES[name]
         named = name in entry.pretrained and not Path(name).exists()
         if named:
             pretrained_model_name_or_path = registry.resolve(entry.resolver)(name)
