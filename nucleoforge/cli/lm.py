@@ -39,12 +39,15 @@ def info() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="nucleoforge models")
-    for column in ("name", "model_type", "description", "max nt", "parameters"):
+    from nucleoforge import registry
+
+    table = Table(title="nucleoforge models (--model NAME: the hub repository, through the Hugging Face cache)")
+    for column in ("name", "model_type", "description", "max nt", "parameters", "hub"):
         table.add_column(column, justify="right" if column in ("max nt", "parameters") else "left")
     for name, model_type, description, max_nt, n in model_table():
-        table.add_row(name, model_type, description, str(max_nt) if max_nt else "any", f"{n / 1e6:.2f} M")
-    console = Console(width=120)
+        table.add_row(name, model_type, description, str(max_nt) if max_nt else "any", f"{n / 1e6:.2f} M",
+                      registry.hub_id(name) or "—")
+    console = Console(width=150)
     console.print(table)
     named = Table(title="named splice weights (--model NAME)")
     for column in ("name", "weights", "licence", "converted"):
@@ -54,7 +57,9 @@ def info() -> None:
     console.print(named)
     typer.echo("Pretrained weights: SpliceAI and CI-SpliceAI convert from their installed wheels on first use; "
                "OpenSpliceAI and Pangolin with `nucleoforge convert openspliceai|pangolin SRC`; the language models "
-               "from their original releases with `nucleoforge convert` (see README).")
+               "load from the hub repository named in the table (MultiMolecule's format, read as it is), or convert "
+               "from their original releases (a folder or the archive's URL) with `nucleoforge convert` "
+               "(docs/how-to/pretrained-weights.md).")
 
 
 def named_weights_table() -> list[tuple[str, str, str, str]]:

@@ -106,3 +106,13 @@ def test_a_local_folder_wins_over_the_hub_name(hub_cache, tmp_path, monkeypatch)
         from nucleoforge import SpliceBertForMaskedLM
 
         SpliceBertForMaskedLM.from_pretrained("splicebert")
+
+
+def test_info_names_each_short_names_hub_repository():
+    from tests.cli.runner import invoke
+
+    result = invoke(["info"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 5}
+    assert "multimolecule/utrbert-4mer" in rows["utrbert-4mer"] and "multimolecule/rnaernie" in rows["rnaernie"]
+    assert "│ —" in rows["genebert-sequence-6mer"]
