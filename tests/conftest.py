@@ -8,7 +8,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # an empty hub cache of the test session's own, never the user's (tests that need a cached
 # repository build one and point HF_HUB_CACHE at it in a subprocess)
-os.environ.setdefault("HF_HUB_CACHE", __import__("tempfile").mkdtemp(prefix="nf-test-hub-"))
+if "HF_HUB_CACHE" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="nf-test-hub-")
+    atexit.register(shutil.rmtree, os.environ["HF_HUB_CACHE"], True)
 
 from pathlib import Path  # noqa: E402
 from typing import NoReturn  # noqa: E402
