@@ -362,6 +362,9 @@ _TRIGGERS: dict[str, Callable[[], None]] = {
     "transformers.pipelines": lambda: register_pipelines(),
     "multimolecule": lambda: keep_ours_over_multimolecule(),
 }
+#: triggers that may never come (a package the user may not import): once only these are pending,
+#: the hook counts the trigger module's own execution, not every import of the process
+_OWN_MODULE_ONLY = frozenset({"multimolecule"})
 
 
 class _CountingLoader:
@@ -409,6 +412,8 @@ class _AutoRegistrationHook:
 
         if not self._pending:
             return None
+        if fullname not in self._pending and all(t in _OWN_MODULE_ONLY for t in self._pending):
+            return None  # only a trigger whose own module is watched is left: other imports go their usual way
         for finder in sys.meta_path:
             if finder is not self and hasattr(finder, "find_spec"):
                 spec = finder.find_spec(fullname, path, target)

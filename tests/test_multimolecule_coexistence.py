@@ -33,12 +33,19 @@ print(json.dumps({{"owners": owners, "warnings": [str(w.message) for w in caught
 '''
 
 
-@pytest.mark.parametrize("order", ["nucleoforge first", "multimolecule first"])
+ORDERS = {
+    "nucleoforge first": "import transformers.models.auto.configuration_auto; import nucleoforge; import multimolecule",
+    "multimolecule first": "import transformers.models.auto.configuration_auto; import multimolecule; import nucleoforge",
+    # transformers' triggers done: only the multimolecule module itself is watched from then on
+    "after transformers' pipelines": "import nucleoforge; import transformers.pipelines; import multimolecule",
+}
+
+
+@pytest.mark.parametrize("order", list(ORDERS))
 def test_nucleoforges_classes_stay_registered_with_one_warning(tmp_path, order):
     (tmp_path / "multimolecule").mkdir()
     (tmp_path / "multimolecule" / "__init__.py").write_text(STAND_IN)
-    first, second = ("nucleoforge", "multimolecule") if order == "nucleoforge first" else ("multimolecule", "nucleoforge")
-    imports = f"import transformers.models.auto.configuration_auto; import {first}; import {second}"
+    imports = ORDERS[order]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-c", CHECK.format(imports=imports)], capture_output=True, text=True,
                           env=env, timeout=120)
