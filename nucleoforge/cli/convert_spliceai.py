@@ -38,6 +38,14 @@ def convert_spliceai_command(
 _GPL_NOTE = "GPL-3.0: keep the converted folder (a derived work) under the same licence"
 
 
+def _wrote(folder: Path, terms: str) -> None:
+    """The one line a converter prints: the folder, its files, the weights' licence and its terms."""
+    from nucleoforge.models.spliceai import SpliceAIConfig, licence_notice
+
+    typer.echo(f"wrote {folder} (config.json, model.safetensors, conversion.json, LICENSE); "
+               f"{licence_notice(SpliceAIConfig.from_pretrained(folder))}; {terms}")
+
+
 @convert_app.command("openspliceai")
 def convert_openspliceai_command(
     src: Path = typer.Argument(..., help="One OpenSpliceAI context folder of model_<N>nt_rs<seed>.pt files "
@@ -47,12 +55,9 @@ def convert_openspliceai_command(
     force: bool = typer.Option(False, "--force", help="Replace a non-empty OUT."),
 ) -> None:
     """OpenSpliceAI (PyTorch state dicts, read with torch.load(weights_only=True)): every seed becomes an ensemble member."""
-    from nucleoforge.models.spliceai import SpliceAIConfig, licence_notice
     from nucleoforge.models.spliceai.convert_pytorch import convert_openspliceai
 
-    folder = convert_openspliceai(src, out, overwrite=force)
-    typer.echo(f"wrote {folder} (config.json, model.safetensors, conversion.json, LICENSE); "
-               f"{licence_notice(SpliceAIConfig.from_pretrained(folder))}; {_GPL_NOTE}")
+    _wrote(convert_openspliceai(src, out, overwrite=force), _GPL_NOTE)
 
 
 @convert_app.command("pangolin")
@@ -63,12 +68,9 @@ def convert_pangolin_command(
     force: bool = typer.Option(False, "--force", help="Replace a non-empty OUT."),
 ) -> None:
     """Pangolin's 12 models (4 tissues × 3 replicates) as one 12-member ensemble with Pangolin's 12-channel head."""
-    from nucleoforge.models.spliceai import SpliceAIConfig, licence_notice
     from nucleoforge.models.spliceai.convert_pytorch import convert_pangolin
 
-    folder = convert_pangolin(src, out, overwrite=force)
-    typer.echo(f"wrote {folder} (config.json, model.safetensors, conversion.json, LICENSE); "
-               f"{licence_notice(SpliceAIConfig.from_pretrained(folder))}; {_GPL_NOTE}")
+    _wrote(convert_pangolin(src, out, overwrite=force), _GPL_NOTE)
 
 
 @convert_app.command("cispliceai")
@@ -78,12 +80,9 @@ def convert_cispliceai_command(
     force: bool = typer.Option(False, "--force", help="Replace a non-empty OUT."),
 ) -> None:
     """CI-SpliceAI (the cispliceai wheel's frozen TensorFlow graph, read without TensorFlow) as a 5-member SpliceAI-10k ensemble."""
-    from nucleoforge.models.spliceai import SpliceAIConfig, licence_notice
     from nucleoforge.models.spliceai.convert_cispliceai import convert_cispliceai
     from nucleoforge.models.spliceai.pretrained import cache_folder
 
     if out is None:
         out, force = cache_folder("cispliceai"), True
-    folder = convert_cispliceai(out, source, overwrite=force)
-    typer.echo(f"wrote {folder} (config.json, model.safetensors, conversion.json, LICENSE); "
-               f"{licence_notice(SpliceAIConfig.from_pretrained(folder))}; CC BY 4.0: attribution required")
+    _wrote(convert_cispliceai(out, source, overwrite=force), "CC BY 4.0: attribution required")

@@ -274,6 +274,26 @@ def sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
+def looks_like_hub_id(name: str) -> bool:
+    """``owner/name`` as a Hugging Face hub id is written, and nothing that reads as a local path
+    (``./x``, ``/x``, ``~/x``, ``a/b/c``, ``..``).
+
+    >>> looks_like_hub_id("multimolecule/splicebert"), looks_like_hub_id("./splicebert"), looks_like_hub_id("a/b/c")
+    (True, False, False)
+    """
+    return bool(_HUB_ID.fullmatch(str(name))) and ".." not in str(name)
+
+
+def read_folder_config(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """``folder/config.json`` as a dict, or None where there is none, it is unreadable or not a JSON object
+    (for sniffing a folder's format; :func:`folder_model_type` is the check that names what is wrong)."""
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
 def folder_model_type(folder: str | os.PathLike) -> str:
     """The ``model_type`` of a saved model folder's ``config.json``.
 
@@ -283,7 +303,7 @@ def folder_model_type(folder: str | os.PathLike) -> str:
     """
     path = Path(folder)
     if not path.exists():
-        if not _HUB_ID.fullmatch(str(folder)):
+        if not looks_like_hub_id(str(folder)):
             raise MissingPathError(f"model folder not found: {folder}")
         from transformers import PretrainedConfig
 
@@ -317,6 +337,12 @@ class _DropLoadReport:
 def _listed(keys: Any, limit: int = 4) -> str:
     keys = sorted(keys)
     return ", ".join(keys[:limit]) + (f", … ({len(keys)} in all)" if len(keys) > limit else "")
+
+
+def no_loading_problems() -> dict[str, list]:
+    """transformers' ``output_loading_info`` of a load that filled every weight (for loaders that map
+    weights themselves, e.g. MultiMolecule folders, and answer ``output_loading_info=True`` too)."""
+    return {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}
 
 
 def load_model_folder(
@@ -385,5 +411,6 @@ def load_model_folder(
 __all__ = [
     "CheckpointError", "UnsafeCheckpointError", "RestrictedUnpickler", "load_paddle_state_dict",
     "save_paddle_state_dict", "load_torch_state_dict", "load_safetensors_state_dict", "load_hf_folder_weights",
-    "HF_WEIGHT_FILES", "sha256", "package_version", "folder_model_type", "load_model_folder",
+    "HF_WEIGHT_FILES", "sha256", "package_version", "folder_model_type", "load_model_folder", "looks_like_hub_id",
+    "no_loading_problems", "read_folder_config",
 ]  # fmt: skip

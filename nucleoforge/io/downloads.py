@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 
 from nucleoforge.io.cache import cache_dir
 from nucleoforge.io.checkpoints import CheckpointError
+from nucleoforge.io.checkpoints import sha256 as file_sha256
 
 __all__ = ["is_url", "release_folder", "KNOWN_SHA256"]
 
@@ -36,8 +38,9 @@ def is_url(text: str) -> bool:
     return str(text).startswith(("https://", "http://"))
 
 
-def _fetch(url: str, sha256: str | None, progress: bool) -> Path:
-    """The downloaded file (pooch: once, into ``<cache>/downloads``, checksum verified when given)."""
+def _fetch(url: str, known: str | None, progress: bool) -> tuple[Path, bool]:
+    """The downloaded file (pooch: once, into ``<cache>/downloads``, checksum ``known`` verified when
+    given), and whether it was downloaded now."""
     import pooch
 
     host = urlsplit(url).hostname or ""
@@ -46,7 +49,6 @@ def _fetch(url: str, sha256: str | None, progress: bool) -> Path:
                               "confirmation page); download it by hand in a browser, unpack it, and pass that folder")
     name = PurePosixPath(urlsplit(url).path).name or "download"
     fname = hashlib.sha256(url.encode()).hexdigest()[:12] + "-" + name  # one file per URL
-    known = sha256 or KNOWN_SHA256.get(url)
     folder = cache_dir() / "downloads"
     fresh = not (folder / fname).exists()
     logger = pooch.get_logger()
@@ -62,22 +64,13 @@ def _fetch(url: str, sha256: str | None, progress: bool) -> Path:
         raise CheckpointError(f"{url}: cannot download it ({type(exc).__name__}: {exc})") from None
     finally:
         logger.setLevel(level)
-    if fresh and progress:
-        import sys
-
-        digest = known or pooch.file_hash(path)
-        print(f"downloaded {url} into {path} (sha256 {digest}{', as expected' if known else ''})", file=sys.stderr)
-    return Path(path)
+    return Path(path), fresh
 
 
-def _unpack(archive: Path, progress: bool) -> Path:
-    """``archive`` unpacked once into ``<cache>/releases/<sha256 prefix>``; refuses members that
-    would land outside that folder."""
-    digest = hashlib.sha256()
-    with open(archive, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    out = cache_dir() / "releases" / digest.hexdigest()[:16]
+def _unpack(archive: Path, digest: str) -> Path:
+    """``archive`` (of sha256 ``digest``) unpacked once into ``<cache>/releases/<sha256 prefix>``;
+    refuses members that would land outside that folder."""
+    out = cache_dir() / "releases" / digest[:16]
     done = out / ".unpacked"
     if done.exists():
         return out
@@ -117,9 +110,13 @@ def _checkpoint_folders(root: Path) -> list[Path]:
 def release_folder(url: str, sha256: str | None = None, progress: bool = True) -> Path:
     """The local checkpoint folder of an original release at ``url`` (see the module docstring)."""
     base, _, inside = url.partition("#")
-    path = _fetch(base, sha256, progress)
+    known = sha256 or KNOWN_SHA256.get(base)
+    path, fresh = _fetch(base, known, progress)
+    digest = known or file_sha256(path)  # pooch checked a known one: the file is hashed once either way
+    if fresh and progress:
+        print(f"downloaded {base} into {path} (sha256 {digest}{', as expected' if known else ''})", file=sys.stderr)
     if tarfile.is_tarfile(path) or zipfile.is_zipfile(path):
-        root = _unpack(path, progress)
+        root = _unpack(path, digest)
     else:  # a single file: it is the checkpoint; its folder is what a converter reads
         root = path.parent / (path.name + ".d")
         root.mkdir(exist_ok=True)

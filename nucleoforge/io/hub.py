@@ -12,24 +12,15 @@ repository, the cache folder and the way to use a local copy instead.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
-from nucleoforge.io.checkpoints import CheckpointError
+from nucleoforge.io.checkpoints import CheckpointError, looks_like_hub_id
 
 __all__ = ["HUB_FILES", "looks_like_hub_id", "hub_cache_dir", "snapshot_folder"]
 
 #: what a model folder needs; other files of a repository (READMEs, pytorch_model.bin twins) are not fetched
 HUB_FILES = ["config.json", "*.safetensors", "*.safetensors.index.json", "tokenizer_config.json", "vocab.txt",
              "special_tokens_map.json", "conversion.json", "LICENSE*"]
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+\Z")
-
-
-def looks_like_hub_id(name: str) -> bool:
-    """``owner/name`` and nothing that reads as a local path (``./x``, ``/x``, ``a/b/c``)."""
-    return bool(_HUB_ID.match(name)) and not name.startswith((".", "/")) and ".." not in name
-
-
 def hub_cache_dir() -> Path:
     """The cache ``huggingface_hub`` reads and writes (``HF_HUB_CACHE``, else ``HF_HOME/hub``)."""
     from huggingface_hub import constants

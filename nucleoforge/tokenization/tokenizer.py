@@ -95,10 +95,15 @@ class NucleotideTokenizer(PreTrainedTokenizer):
         """transformers' ``from_pretrained``, with a model name that is no local folder resolved by
         :func:`nucleoforge.registry.locate` first (``splicebert`` → ``multimolecule/splicebert`` in
         the Hugging Face cache; ``revision=`` pins it)."""
-        name = str(pretrained_model_name_or_path)
-        if not os.path.isdir(name) and not os.path.isfile(name):
-            pretrained_model_name_or_path = registry.locate(name, kwargs.get("revision"), bool(kwargs.get("local_files_only")))
-        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        folder = str(pretrained_model_name_or_path)
+        if not os.path.isdir(folder) and not os.path.isfile(folder):
+            folder = registry.locate(folder, kwargs.get("revision"), bool(kwargs.get("local_files_only")))
+        return cls._from_folder(folder, *args, **kwargs)
+
+    @classmethod
+    def _from_folder(cls, folder: str, *args: Any, **kwargs: Any) -> Any:
+        """The tokenizer saved in the local ``folder`` (``from_pretrained`` after name resolution)."""
+        return super().from_pretrained(folder, *args, **kwargs)
 
     @classmethod
     def for_model(cls, model_type: str, k: int | None = None, **kwargs: Any) -> NucleotideTokenizer:
@@ -552,20 +557,15 @@ class RnaTokenizer(NucleotideTokenizer):
                          cls_token=cls_token, sep_token=sep_token, mask_token=mask_token, **kwargs)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        """As :meth:`NucleotideTokenizer.from_pretrained`; a SpliceAI model folder (it has no tokenizer
+    def _from_folder(cls, folder: str, *args: Any, **kwargs: Any) -> Any:
+        """As :meth:`NucleotideTokenizer._from_folder`; a SpliceAI model folder (it has no tokenizer
         files: SpliceAI reads one-hot input) gives the default vocabulary, whose ids ``SpliceAiModel`` takes."""
-        import json
+        from nucleoforge.io.checkpoints import folder_model_type
 
-        folder = str(pretrained_model_name_or_path)
-        if not os.path.isdir(folder) and not os.path.isfile(folder):
-            folder = registry.locate(folder, kwargs.get("revision"), bool(kwargs.get("local_files_only")))
-        config = os.path.join(folder, "config.json")
-        if os.path.isdir(folder) and not os.path.exists(os.path.join(folder, "vocab.txt")) and os.path.isfile(config):
-            with open(config, encoding="utf-8") as fh:
-                if json.load(fh).get("model_type") == "spliceai":
-                    return cls()
-        return super().from_pretrained(folder, *args, **kwargs)
+        if (os.path.isfile(os.path.join(folder, "config.json")) and not os.path.exists(os.path.join(folder, "vocab.txt"))
+                and folder_model_type(folder) == "spliceai"):
+            return cls()
+        return super()._from_folder(folder, *args, **kwargs)
 
     @property
     def nmers(self) -> int:

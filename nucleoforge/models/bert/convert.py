@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from nucleoforge import registry
-from nucleoforge.io.checkpoints import CheckpointError, load_hf_folder_weights, sha256
+from nucleoforge.io.checkpoints import CheckpointError, load_hf_folder_weights, looks_like_hub_id, sha256
 
 T = TypeVar("T")
 Rule = tuple[str, str, bool]  # (source regex, target template with \1 groups, transpose a 2-D weight)
@@ -207,11 +207,6 @@ def _tied_aliases(model: nn.Module) -> dict[str, list[str]]:
 # ---------------------------------------------------------------------------------------------
 # Folder handling shared by the converters.
 
-#: A Hugging Face hub id (``owner/name``); a local path that does not exist and looks like this
-#: gets the "convert a local copy" message instead of "no such folder".
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-
-
 def resolve_source(src: str | os.PathLike, what: str, where: str) -> Path:
     """The existing local folder ``src``, or the checkpoint folder of the release archive at the
     ``https://`` URL ``src`` (:func:`nucleoforge.io.downloads.release_folder`: downloaded once into
@@ -229,7 +224,7 @@ def resolve_source(src: str | os.PathLike, what: str, where: str) -> Path:
     if path.exists():
         raise ConversionError(f"{src}: expected the checkpoint folder, got a file; pass the folder that holds it")
     text = str(src)
-    if _HUB_ID.fullmatch(text) and not text.startswith((".", "~")):
+    if looks_like_hub_id(text):  # gets the "convert a local copy" message instead of "no such folder"
         raise ConversionError(
             f"{text!r} is not a local folder. `nucleoforge convert` reads a local copy of the original release and "
             f"never downloads (and does not fall back to default weights): download {what} from {where}, unpack it, "

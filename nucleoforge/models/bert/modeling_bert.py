@@ -250,15 +250,18 @@ class NucleotideBertPreTrainedModel(PreTrainedModel):
             # a short name (splicebert) or hub id: the one resolution rule, through huggingface_hub's cache
             pretrained_model_name_or_path = name = registry.locate(name, kwargs.get("revision"),
                                                                    bool(kwargs.get("local_files_only")))
-        config = multimolecule.read_config(Path(name)) if Path(name).is_dir() else None
+        from nucleoforge.io.checkpoints import read_folder_config
+
+        config = read_folder_config(name) if Path(name).is_dir() else None
         if config is not None and multimolecule.is_multimolecule_config(config):
             if args:
                 raise NucleoforgeError(f"{cls.__name__}.from_pretrained: positional model arguments are not "
                                        "supported for MultiMolecule folders")
             info = kwargs.pop("output_loading_info", False)
             model = multimolecule.load_into(cls, name, **kwargs)
-            nothing: dict[str, list] = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}
-            return (model, nothing) if info else model
+            from nucleoforge.io.checkpoints import no_loading_problems
+
+            return (model, no_loading_problems()) if info else model
         if kwargs.get("output_loading_info"):
             return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         from nucleoforge.io.checkpoints import load_model_folder

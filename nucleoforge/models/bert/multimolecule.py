@@ -25,7 +25,6 @@ mapped, every parameter filled; only a prediction head the checkpoint never had 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 
 import torch
 
-from nucleoforge.io.checkpoints import CheckpointError
+from nucleoforge.io.checkpoints import CheckpointError, read_folder_config
 from nucleoforge.models.bert.convert import ConversionError, Mapped, Rule, map_keys
 
 __all__ = [
@@ -95,22 +94,13 @@ def is_multimolecule_config(config: Mapping[str, Any]) -> bool:
     return "hidden_dropout" in config or "null_token_id" in config or "nmers" in config
 
 
-def read_config(folder: Path) -> dict[str, Any] | None:
-    """``folder/config.json`` as a dict, or None where there is none or it is not a JSON object."""
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return config if isinstance(config, dict) else None
-
-
 def open_multimolecule(folder: str | Path) -> MultiMoleculeFolder:
     """Read a MultiMolecule folder's config and weights (``model.safetensors``, else
     ``pytorch_model.bin`` read with ``weights_only=True``)."""
     from nucleoforge.io.checkpoints import load_hf_folder_weights
 
     path = Path(folder)
-    config = read_config(path)
+    config = read_folder_config(path)
     if config is None or not is_multimolecule_config(config):
         raise CheckpointError(f"{path}: not a MultiMolecule {'/'.join(MULTIMOLECULE_TYPES)} folder")
     state, _ = load_hf_folder_weights(path)

@@ -268,8 +268,9 @@ class SpliceAIModel(SpliceAIPreTrainedModel):
             model = cls(config)
             model.load_state_dict(state, strict=True)
             model.eval()
-            nothing: dict[str, list] = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}
-            return (model, nothing) if kwargs.get("output_loading_info") else model
+            from nucleoforge.io.checkpoints import no_loading_problems
+
+            return (model, no_loading_problems()) if kwargs.get("output_loading_info") else model
         if not Path(name).exists() and name in registry.HUB_ALIASES:  # multimolecule/spliceai -> spliceai-10k
             pretrained_model_name_or_path = name = registry.HUB_ALIASES[name]
         named = name in entry.pretrained and not Path(name).exists()

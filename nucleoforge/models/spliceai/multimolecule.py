@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from nucleoforge.io.checkpoints import CheckpointError, load_hf_folder_weights
+from nucleoforge.io.checkpoints import CheckpointError, load_hf_folder_weights, read_folder_config
 
 __all__ = ["SPLICE_TYPES", "is_multimolecule_splice", "read_splice_folder"]
 
@@ -37,11 +37,8 @@ SPLICE_TYPES = ("openspliceai", "pangolin")
 
 def is_multimolecule_splice(folder: str | Path) -> bool:
     """Whether ``folder`` holds a MultiMolecule OpenSpliceAI or Pangolin model."""
-    try:
-        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(config, dict) and config.get("model_type") in SPLICE_TYPES
+    config = read_folder_config(folder)
+    return config is not None and config.get("model_type") in SPLICE_TYPES
 
 
 def _stages(config: dict, path: Path) -> list[tuple[int, int, int]]:
